@@ -1,0 +1,108 @@
+/**
+ * Face embedders: ONNX models that turn an aligned crop into an L2-normalised vector.
+ * Each spec records the model's input layout and pixel normalisation.
+ */
+import * as ort from 'onnxruntime-node';
+import type { CropGeometry } from './align';
+
+export type EmbedderName = 'mobileface' | 'faceres' | 'faceplugin';
+
+export interface EmbedderSpec {
+  name: EmbedderName;
+  dim: number;
+  crop: CropGeometry;
+  inputName: string;
+  outputName: string;
+  layout: 'NHWC' | 'NCHW';
+  normalise: (px: number) => number;
+  /** Whether the model has a dynamic batch dimension (the converted TFJS models do). */
+  batchable: boolean;
+}
+
+export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
+  mobileface: {
+    name: 'mobileface',
+    dim: 256,
+    crop: { size: 112, zoom: 1 },
+    inputName: 'data',
+    outputName: 'batchnorm0/add_1',
+    layout: 'NHWC',
+    // The graph itself subtracts 127.5 and scales: it takes raw 0..255 pixels.
+    normalise: (px) => px,
+    batchable: true,
+  },
+  faceres: {
+    name: 'faceres',
+    dim: 1024,
+    crop: { size: 224, zoom: 0.8 },
+    inputName: 'input_1',
+    outputName: 'global_pooling/Mean',
+    layout: 'NHWC',
+    normalise: (px) => px / 255,
+    batchable: true,
+  },
+  faceplugin: {
+    name: 'faceplugin',
+    dim: 512,
+    crop: { size: 112, zoom: 1 },
+    inputName: 'input',
+    outputName: 'output',
+    layout: 'NCHW',
+    normalise: (px) => (px - 127) / 128,
+    batchable: false,
+  },
+};
+
+export function l2Normalise(v: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += (v[i] ?? 0) * (v[i] ?? 0);
+  const norm = Math.sqrt(sum) || 1;
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = (v[i] ?? 0) / norm;
+  return out;
+}
+
+export class FaceEmbedder {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly spec: EmbedderSpec,
+  ) {}
+
+  static async create(spec: EmbedderSpec, modelPath: string, sessionOptions: ort.InferenceSession.SessionOptions = {}): Promise<FaceEmbedder> {
+    return new FaceEmbedder(await ort.InferenceSession.create(modelPath, sessionOptions), spec);
+  }
+
+  get dim(): number {
+    return this.spec.dim;
+  }
+
+  /** Embeds aligned RGB crops (spec.crop.size square); returns unit vectors in the same order. */
+  async embed(crops: readonly Uint8Array[]): Promise<Float32Array[]> {
+    if (crops.length === 0) return [];
+    if (!this.spec.batchable && crops.length > 1) {
+      const out: Float32Array[] = [];
+      for (const crop of crops) out.push(...(await this.embed([crop])));
+      return out;
+    }
+    const { size } = this.spec.crop;
+    const plane = size * size;
+    const input = new Float32Array(crops.length * plane * 3);
+    crops.forEach((crop, n) => {
+      const base = n * plane * 3;
+      for (let i = 0; i < plane; i++) {
+        for (let c = 0; c < 3; c++) {
+          const index = this.spec.layout === 'NHWC' ? base + 3 * i + c : base + c * plane + i;
+          input[index] = this.spec.normalise(crop[3 * i + c] ?? 0);
+        }
+      }
+    });
+    const dims = this.spec.layout === 'NHWC' ? [crops.length, size, size, 3] : [crops.length, 3, size, size];
+    const out = await this.session.run({ [this.spec.inputName]: new ort.Tensor('float32', input, dims) });
+    const data = out[this.spec.outputName]?.data as Float32Array;
+    return crops.map((_, n) => l2Normalise(data.subarray(n * this.spec.dim, (n + 1) * this.spec.dim)));
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}

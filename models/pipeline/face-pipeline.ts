@@ -1,0 +1,121 @@
+/**
+ * The face pipeline shared by the edge device and enrollment:
+ * decode → detect → quality → align → embed (L2-normalised).
+ */
+import { join } from 'node:path';
+import type * as ort from 'onnxruntime-node';
+import { manifestEntry, readModelManifest, type ModelId, type ModelManifest } from '../manifest';
+import { alignFace } from './align';
+import { BlazeFaceDetector } from './detectors/blazeface';
+import type { DetectedFace, FaceDetector } from './detectors/types';
+import { UltraFaceDetector } from './detectors/ultraface';
+import { EMBEDDER_SPECS, FaceEmbedder, type EmbedderName } from './embedders';
+import { decodeImage, type ImageInput } from './image';
+import { assessQuality, DEFAULT_QUALITY_THRESHOLDS, type FaceQuality, type QualityThresholds } from './quality';
+
+export type DetectorName = 'blazeface' | 'blazeface-front' | 'ultraface';
+
+export interface FacePipelineConfig {
+  modelDir: string;
+  /** 'blazeface' is the 256 "back" model (smaller faces); 'blazeface-front' the 128 one. */
+  detector?: DetectorName;
+  embedder?: EmbedderName;
+  /** BlazeFace only: n x n overlapping tiles in addition to the whole frame (classroom frames). */
+  tileGrid?: number;
+  detectorScoreThreshold?: number;
+  quality?: Partial<QualityThresholds>;
+  /** onnxruntime threads per session; the Pi has 4 cores, CI 2. */
+  intraOpNumThreads?: number;
+}
+
+export interface PipelineFace extends DetectedFace {
+  quality: FaceQuality;
+}
+
+export interface EmbeddedFace extends PipelineFace {
+  embedding: Float32Array;
+}
+
+export interface FacePipeline {
+  readonly detectorName: string;
+  readonly embedderName: EmbedderName;
+  readonly embeddingDim: number;
+  detectFaces(image: ImageInput): Promise<PipelineFace[]>;
+  embedFaces(image: ImageInput): Promise<EmbeddedFace[]>;
+  /** Embeds already detected faces of a decoded image (lets callers time or filter stages). */
+  embedDetected(image: Awaited<ReturnType<typeof decodeImage>>, faces: readonly PipelineFace[]): Promise<EmbeddedFace[]>;
+  dispose(): Promise<void>;
+}
+
+export const DEFAULT_DETECTOR: DetectorName = 'blazeface';
+export const DEFAULT_EMBEDDER: EmbedderName = 'mobileface';
+
+function modelPath(modelDir: string, manifest: ModelManifest, id: ModelId): string {
+  return join(modelDir, manifestEntry(manifest, id).file);
+}
+
+async function createDetector(config: FacePipelineConfig, manifest: ModelManifest, sessionOptions: ort.InferenceSession.SessionOptions): Promise<FaceDetector> {
+  const detector = config.detector ?? DEFAULT_DETECTOR;
+  const scoreThreshold = config.detectorScoreThreshold;
+  switch (detector) {
+    case 'ultraface':
+      return UltraFaceDetector.create({
+        detectorPath: modelPath(config.modelDir, manifest, 'ultraface'),
+        landmarkPath: modelPath(config.modelDir, manifest, 'faceplugin-landmark'),
+        sessionOptions,
+        ...(scoreThreshold === undefined ? {} : { scoreThreshold }),
+      });
+    case 'blazeface':
+    case 'blazeface-front': {
+      const front = detector === 'blazeface-front';
+      return BlazeFaceDetector.create({
+        modelPath: modelPath(config.modelDir, manifest, front ? 'blazeface-front' : 'blazeface-back'),
+        inputSize: front ? 128 : 256,
+        tileGrid: config.tileGrid ?? 1,
+        sessionOptions,
+        ...(scoreThreshold === undefined ? {} : { scoreThreshold }),
+      });
+    }
+  }
+}
+
+export async function createFacePipeline(config: FacePipelineConfig): Promise<FacePipeline> {
+  const manifest = readModelManifest(config.modelDir);
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    ...(config.intraOpNumThreads ? { intraOpNumThreads: config.intraOpNumThreads } : {}),
+  };
+  const embedderName = config.embedder ?? DEFAULT_EMBEDDER;
+  const spec = EMBEDDER_SPECS[embedderName];
+  const [detector, embedder] = await Promise.all([
+    createDetector(config, manifest, sessionOptions),
+    FaceEmbedder.create(spec, modelPath(config.modelDir, manifest, embedderName), sessionOptions),
+  ]);
+  const thresholds: QualityThresholds = { ...DEFAULT_QUALITY_THRESHOLDS, ...config.quality };
+
+  const detectDecoded = async (image: Awaited<ReturnType<typeof decodeImage>>): Promise<PipelineFace[]> => {
+    const faces = await detector.detect(image);
+    return faces.map((face) => ({ ...face, quality: assessQuality(image, face.landmarks, face.score, thresholds) }));
+  };
+
+  const embedDetected = async (image: Awaited<ReturnType<typeof decodeImage>>, faces: readonly PipelineFace[]): Promise<EmbeddedFace[]> => {
+    const crops = faces.map((face) => alignFace(image, face.landmarks, spec.crop).pixels);
+    const embeddings = await embedder.embed(crops);
+    return faces.map((face, i) => ({ ...face, embedding: embeddings[i] as Float32Array }));
+  };
+
+  return {
+    detectorName: detector.name,
+    embedderName,
+    embeddingDim: spec.dim,
+    detectFaces: async (input) => detectDecoded(await decodeImage(input)),
+    embedFaces: async (input) => {
+      const image = await decodeImage(input);
+      return embedDetected(image, await detectDecoded(image));
+    },
+    embedDetected,
+    dispose: async () => {
+      await Promise.all([detector.dispose(), embedder.dispose()]);
+    },
+  };
+}
