@@ -1,0 +1,139 @@
+/**
+ * The one writer of attendance marks. A mark is one row per (session, student); its first insert is
+ * idempotent on (event_id, marked_at), later changes (overrides, corrections) update that row and leave
+ * an audit_log entry. Device sightings and finalisation never overwrite a teacher's override.
+ */
+import type { Knex } from 'knex';
+import type { AttendanceStatus, MarkSource } from '../workflows/messages';
+
+export interface MarkToRecord {
+  eventId: string;
+  studentId: string;
+  status: AttendanceStatus;
+  markedAt: string;
+  source: MarkSource;
+  confidence?: number;
+  deviceId?: string;
+  actor?: string;
+  reason?: string;
+}
+
+export interface RecordMarksInput {
+  sessionId: string;
+  courseId: string;
+  marks: MarkToRecord[];
+}
+
+export interface RecordMarksResult {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+}
+
+interface ExistingMark {
+  event_id: string;
+  status: AttendanceStatus;
+  source: MarkSource;
+  marked_at: Date;
+}
+
+const PG_NO_PARTITION = '23514';
+
+/** Writes marks in one transaction, creating a missing monthly partition on demand. */
+export async function recordMarks(db: Knex, input: RecordMarksInput): Promise<RecordMarksResult> {
+  try {
+    return await db.transaction((trx) => writeMarks(trx, input));
+  } catch (e) {
+    if ((e as { code?: string }).code !== PG_NO_PARTITION) throw e;
+    const months = new Set(input.marks.map((m) => m.markedAt.slice(0, 7)));
+    for (const month of months) {
+      await db.raw('SELECT ensure_attendance_partitions(?::timestamptz, 0)', [`${month}-01T00:00:00Z`]);
+    }
+    return await db.transaction((trx) => writeMarks(trx, input));
+  }
+}
+
+async function writeMarks(trx: Knex.Transaction, input: RecordMarksInput): Promise<RecordMarksResult> {
+  const result: RecordMarksResult = { inserted: 0, updated: 0, unchanged: 0 };
+  if (input.marks.length === 0) return result;
+  const rows: (ExistingMark & { student_id: string })[] = await trx('attendance_logs')
+    .select('student_id', 'event_id', 'status', 'source', 'marked_at')
+    .where('session_id', input.sessionId)
+    .whereIn(
+      'student_id',
+      input.marks.map((m) => m.studentId),
+    )
+    .forUpdate();
+  const existing = new Map(rows.map((r) => [r.student_id, r]));
+
+  const fresh = input.marks.filter((m) => !existing.has(m.studentId));
+  if (fresh.length > 0) {
+    const inserted = await trx('attendance_logs')
+      .insert(
+        fresh.map((m) => ({
+          event_id: m.eventId,
+          session_id: input.sessionId,
+          student_id: m.studentId,
+          course_id: input.courseId,
+          status: m.status,
+          marked_at: m.markedAt,
+          confidence: m.confidence ?? null,
+          device_id: m.deviceId ?? null,
+          source: m.source,
+        })),
+      )
+      .onConflict(['event_id', 'marked_at'])
+      .ignore()
+      .returning(['student_id', 'status']);
+    result.inserted += inserted.length;
+    result.unchanged += fresh.length - inserted.length;
+    const overrides = fresh.filter((m) => m.source === 'override');
+    await audit(trx, input.sessionId, overrides, () => null);
+  }
+
+  for (const m of input.marks) {
+    const row = existing.get(m.studentId);
+    if (!row) continue;
+    const wins = m.source === 'override' || (row.source !== 'override' && m.source === 'device');
+    const changed = row.status !== m.status || row.source !== m.source || row.marked_at.getTime() !== Date.parse(m.markedAt);
+    if (!wins || !changed) {
+      result.unchanged++;
+      continue;
+    }
+    // An override keeps the original sighting time; a device correction moves it to the earlier sighting.
+    const markedAt = m.source === 'override' ? row.marked_at : new Date(m.markedAt);
+    await trx('attendance_logs')
+      .where({ session_id: input.sessionId, student_id: m.studentId, event_id: row.event_id })
+      .update({
+        status: m.status,
+        source: m.source,
+        marked_at: markedAt,
+        confidence: m.confidence ?? null,
+        device_id: m.deviceId ?? null,
+        updated_at: trx.fn.now(),
+      });
+    result.updated++;
+    await audit(trx, input.sessionId, [m], () => ({ status: row.status, source: row.source }));
+  }
+  return result;
+}
+
+async function audit(
+  trx: Knex.Transaction,
+  sessionId: string,
+  marks: MarkToRecord[],
+  before: (m: MarkToRecord) => object | null,
+): Promise<void> {
+  if (marks.length === 0) return;
+  await trx('audit_log').insert(
+    marks.map((m) => ({
+      actor: m.actor ?? m.source,
+      action: m.source === 'override' ? 'attendance.override' : 'attendance.correct',
+      entity: 'attendance',
+      entity_id: `${sessionId}/${m.studentId}`,
+      before: before(m) === null ? null : JSON.stringify(before(m)),
+      after: JSON.stringify({ status: m.status, source: m.source }),
+      reason: m.reason ?? null,
+    })),
+  );
+}

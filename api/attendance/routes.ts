@@ -1,0 +1,22 @@
+import { Router } from 'express';
+import { requireDevice } from '../auth/device';
+import { AppError } from '../errors';
+import { parseOr400 } from '../validate';
+import { attendanceBatchSchema } from './schema';
+import { acceptBatch, type AttendanceDeps } from './service';
+
+export function attendanceRoutes(deps: AttendanceDeps): Router {
+  const router = Router();
+  router.post('/api/v1/attendance', requireDevice(deps.db), async (req, res) => {
+    const batch = parseOr400(attendanceBatchSchema, req.body, 'body');
+    const result = await acceptBatch(deps, req.device!, batch);
+    if (result.accepted + result.duplicates === 0) {
+      const first = result.results[0];
+      const why = first?.status === 'rejected' ? first.reason : 'no record was accepted';
+      throw new AppError(422, 'no_records_accepted', `no record in the batch was accepted (first: ${why})`, result);
+    }
+    // 202: every accepted record is durably queued in Temporal.
+    res.status(202).json(result);
+  });
+  return router;
+}

@@ -1,0 +1,65 @@
+/**
+ * The one place that reads process.env. Everything is validated once at start-up; a bad value stops the
+ * process with a message naming the variable. Documented in the README's configuration table.
+ */
+import { z } from 'zod';
+import { defaultCacheDir, defaultDataDir } from './paths';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ROLLCALL_DATA_DIR: z.string().min(1).default(defaultDataDir()),
+  ROLLCALL_CACHE_DIR: z.string().min(1).default(defaultCacheDir()),
+
+  DATABASE_URL: z.string().url().optional(),
+  PG_PORT: port.default(54329),
+  DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('rollcall'),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_UI_URL: z.string().url().optional(),
+  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  TEMPORAL_CLI_VERSION: z.string().regex(/^v\d+\.\d+\.\d+$/).default('v1.5.1'),
+  TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+
+  API_PORT: port.default(3000),
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('256kb'),
+
+  SESSION_EARLY_MINUTES: z.coerce.number().int().min(0).max(240).default(15),
+  SESSION_GRACE_MINUTES: z.coerce.number().int().min(0).max(240).default(10),
+  SESSION_AMEND_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
+  ATTENDANCE_FLUSH_SECONDS: z.coerce.number().min(0.1).max(300).default(2),
+
+  DEMO_SEED: bool.default(true),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}
+
+let cached: Config | undefined;
+/** The process-wide configuration, read once. */
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}

@@ -1,0 +1,108 @@
+/**
+ * `npm start`: Postgres, Temporal (with Web UI), migrations + demo seed, the worker and the API in one
+ * process tree; prints where everything is and stops it all on Ctrl-C.
+ */
+import http from 'node:http';
+import { NativeConnection } from '@temporalio/worker';
+import { config } from '../lib/config';
+import { createDb } from '../lib/db';
+import { ensurePostgres, ensureTemporal } from '../lib/infra';
+import { logger } from '../lib/logger';
+import { migrateLatest } from '../lib/migrate';
+import { connectClient, temporalConnectionOptions } from '../lib/temporal/connection';
+import { createApp } from '../api/app';
+import { createWorker, installWorkerRuntime, sessionTimingFrom, stopWorker } from '../workers/worker';
+import { DEMO_DEVICE_KEYS, seedDemoSchool } from '../migrations/seeds/demoSchool';
+
+async function main(): Promise<void> {
+  const cfg = config();
+  const log = logger();
+  const stops: (() => Promise<unknown>)[] = [];
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping…');
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        log.warn({ err }, 'error while stopping');
+      }
+    }
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  try {
+    const pg = await ensurePostgres(cfg, log);
+    stops.push(pg.stop);
+    const db = createDb(pg.url, cfg.DB_POOL_MAX);
+    stops.push(() => db.destroy());
+    const applied = await migrateLatest(db);
+    log.info({ applied }, 'migrations up to date');
+    const seed = cfg.DEMO_SEED ? await seedDemoSchool(db) : undefined;
+
+    const temporal = await ensureTemporal(cfg, log);
+    stops.push(temporal.stop);
+    const client = await connectClient(cfg, temporal.address);
+    stops.push(() => client.connection.close());
+    installWorkerRuntime();
+    const workerConnection = await NativeConnection.connect(temporalConnectionOptions(cfg, temporal.address));
+    stops.push(() => workerConnection.close());
+    const worker = await createWorker({
+      connection: workerConnection,
+      namespace: cfg.TEMPORAL_NAMESPACE,
+      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+      db,
+      timing: sessionTimingFrom(cfg),
+    });
+    const workerRun = worker.run();
+    stops.push(() => stopWorker(worker, workerRun));
+    workerRun.catch((err) => {
+      log.fatal({ err }, 'worker failed');
+      void shutdown(1);
+    });
+
+    const app = createApp({
+      db,
+      temporal: client,
+      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+      log,
+      bodyLimit: cfg.BODY_LIMIT,
+      earlyMinutes: cfg.SESSION_EARLY_MINUTES,
+      graceMinutes: cfg.SESSION_GRACE_MINUTES,
+    });
+    const server = http.createServer(app);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(cfg.API_PORT, cfg.API_HOST, resolve);
+    });
+    stops.push(() => new Promise((r) => server.close(r)));
+
+    const api = `http://${cfg.API_HOST}:${cfg.API_PORT}`;
+    const lines = [
+      '',
+      'Rollcall is ready.',
+      `  API           ${api}   (health: ${api}/health/ready)`,
+      `  Temporal UI   ${temporal.uiUrl ?? '(external cluster: see your Temporal UI)'}`,
+      `  Temporal gRPC ${temporal.address}   namespace ${cfg.TEMPORAL_NAMESPACE}, task queue ${cfg.TEMPORAL_TASK_QUEUE}`,
+      `  Postgres      ${pg.local ? pg.url : '(DATABASE_URL)'}`,
+    ];
+    if (seed) {
+      lines.push(
+        `  Demo: device pi-r100 (key ${DEMO_DEVICE_KEYS['pi-r100']}) is in room R100, where course DEMO100 runs now`,
+        `        (schedule ${seed.nowScheduleId}). Try the curl lines in the README's quick start.`,
+      );
+    }
+    lines.push('Press Ctrl-C to stop.', '');
+    process.stdout.write(lines.join('\n') + '\n');
+    log.info({ api, temporalUi: temporal.uiUrl }, 'ready');
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    await shutdown(1);
+  }
+}
+
+void main();

@@ -1,0 +1,57 @@
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { createActivities } from '../activities';
+import type { SessionTimingSettings } from '../activities/sessions';
+
+export interface WorkerDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  db: Knex;
+  timing: SessionTimingSettings;
+  log?: Logger;
+}
+
+let runtimeInstalled = false;
+/**
+ * The SDK's runtime: quiet (warnings and up), and without its own signal handlers, because each entrypoint
+ * owns its shutdown order (stop taking work, drain, then close connections).
+ */
+export function installWorkerRuntime(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  runtimeInstalled = true;
+}
+
+/** Stops polling, waits for in-flight tasks to finish, resolves when the worker has released its connection. */
+export async function stopWorker(worker: Worker, running: Promise<void>): Promise<void> {
+  if (worker.getState() === 'RUNNING') worker.shutdown();
+  await running;
+}
+
+/** The one Rollcall worker: all workflows (bundled from workflows/index.ts) and all activities. */
+export async function createWorker(deps: WorkerDeps): Promise<Worker> {
+  installWorkerRuntime();
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: deps.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities({ db: deps.db, timing: deps.timing }),
+  });
+}
+
+export function sessionTimingFrom(cfg: {
+  SESSION_EARLY_MINUTES: number;
+  SESSION_GRACE_MINUTES: number;
+  SESSION_AMEND_HOURS: number;
+  ATTENDANCE_FLUSH_SECONDS: number;
+}): SessionTimingSettings {
+  return {
+    earlyMinutes: cfg.SESSION_EARLY_MINUTES,
+    graceMinutes: cfg.SESSION_GRACE_MINUTES,
+    amendMinutes: Math.round(cfg.SESSION_AMEND_HOURS * 60),
+    flushMs: Math.round(cfg.ATTENDANCE_FLUSH_SECONDS * 1000),
+  };
+}

@@ -1,0 +1,300 @@
+/**
+ * One class session: the life of one timetable slot on one date. Receives the edge's recognition batches
+ * as signals, keeps each enrolled student's earliest sighting, decides present/late, persists in coalesced
+ * batches, accepts teachers' overrides, marks absentees once the class (plus grace) is over, and stays open
+ * for an amendment window so that late uploads and corrections still land.
+ */
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  log,
+} from '@temporalio/workflow';
+import type { SessionActivities, MarkToRecord, SessionInfo, SessionSummary } from '../activities/sessions';
+import {
+  overrideUpdate,
+  recognitionsSignal,
+  rosterQuery,
+  type AttendanceStatus,
+  type MarkSource,
+  type OverrideRequest,
+  type Recognition,
+  type RecognitionBatch,
+  type RosterEntry,
+  type RosterView,
+} from './messages';
+import { CourseIdKey, RoomIdKey, SessionDateKey } from './searchAttributes';
+import { workflowNowMs } from './time';
+
+export interface ClassSessionInput {
+  scheduleId: number;
+  sessionDate: string;
+}
+
+const { openSession, recordMarks, finaliseSession } = proxyActivities<SessionActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+const OVERRIDABLE: readonly AttendanceStatus[] = ['present', 'late', 'absent', 'excused'];
+/** Flush early when this many marks are waiting, however recent the first one. */
+const FLUSH_MAX_MARKS = 200;
+
+interface Mark {
+  studentId: string;
+  status: AttendanceStatus;
+  markedAt: number;
+  eventId: string;
+  source: MarkSource;
+  confidence?: number;
+  deviceId?: string;
+  persisted: boolean;
+  actor?: string;
+  reason?: string;
+}
+
+/** Serialises handlers that run activities, so a flush and an override never interleave on one student. */
+class Lock {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+export class SessionState {
+  info?: SessionInfo;
+  phase: RosterView['phase'] = 'opening';
+  readonly marks = new Map<string, Mark>();
+  readonly buffered: RecognitionBatch[] = [];
+  readonly ignored = { notEnrolled: 0, outsideWindow: 0, duplicates: 0 };
+  private enrolled = new Set<string>();
+  private seenEvents = new Set<string>();
+
+  open(info: SessionInfo): void {
+    this.info = info;
+    this.enrolled = new Set(info.enrolled);
+    for (const m of info.existingMarks) {
+      this.marks.set(m.studentId, {
+        studentId: m.studentId,
+        status: m.status,
+        markedAt: Date.parse(m.markedAt),
+        eventId: m.eventId,
+        source: m.source,
+        persisted: true,
+      });
+    }
+    this.phase = info.closed ? 'finalised' : 'open';
+    for (const batch of this.buffered.splice(0)) this.accept(batch);
+  }
+
+  isEnrolled(studentId: string): boolean {
+    return this.enrolled.has(studentId);
+  }
+
+  /** Applies one batch; returns nothing because signals cannot answer. */
+  accept(batch: RecognitionBatch): void {
+    if (!this.info) {
+      this.buffered.push(batch);
+      return;
+    }
+    for (const r of batch.records) this.acceptOne(batch.deviceId, r);
+  }
+
+  private acceptOne(deviceId: string, r: Recognition): void {
+    const info = this.info!;
+    if (this.seenEvents.has(r.eventId)) {
+      this.ignored.duplicates++;
+      return;
+    }
+    this.seenEvents.add(r.eventId);
+    if (!this.enrolled.has(r.studentId)) {
+      this.ignored.notEnrolled++;
+      log.warn('recognition of a student not enrolled in this session ignored', { studentId: r.studentId, deviceId });
+      return;
+    }
+    const seenAt = Date.parse(r.seenAt);
+    const windowStart = Date.parse(info.startsAt) - info.earlyMinutes * 60_000;
+    const windowEnd = Date.parse(info.endsAt) + info.graceMinutes * 60_000;
+    if (!Number.isFinite(seenAt) || seenAt < windowStart || seenAt > windowEnd) {
+      this.ignored.outsideWindow++;
+      return;
+    }
+    const lateAfter = Date.parse(info.startsAt) + info.lateAfterMinutes * 60_000;
+    const status: AttendanceStatus = seenAt <= lateAfter ? 'present' : 'late';
+    const existing = this.marks.get(r.studentId);
+    if (existing) {
+      // A teacher's word stands; an earlier sighting arriving out of order may improve late → present, and a
+      // late upload corrects an absence that finalisation assumed.
+      if (existing.source === 'override') return this.countDuplicate();
+      const earlier = existing.source === 'device' && seenAt < existing.markedAt;
+      const correctsAbsence = existing.source === 'finalise';
+      if (!earlier && !correctsAbsence) return this.countDuplicate();
+      if (earlier && existing.status === status) {
+        // Same status: nothing worth rewriting once persisted.
+        if (existing.persisted) return this.countDuplicate();
+      }
+    }
+    this.marks.set(r.studentId, {
+      studentId: r.studentId,
+      status,
+      markedAt: seenAt,
+      eventId: existing?.persisted ? existing.eventId : r.eventId,
+      source: 'device',
+      confidence: r.confidence,
+      deviceId,
+      persisted: false,
+      actor: `device:${deviceId}`,
+      reason: existing?.source === 'finalise' ? 'recognised after finalisation' : undefined,
+    });
+  }
+
+  private countDuplicate(): void {
+    this.ignored.duplicates++;
+  }
+
+  unpersisted(): Mark[] {
+    return [...this.marks.values()].filter((m) => !m.persisted);
+  }
+
+  view(): RosterView {
+    const counts: RosterView['counts'] = { present: 0, late: 0, absent: 0, excused: 0, unmarked: 0 };
+    const students: RosterEntry[] = [];
+    const ids = this.info ? [...this.info.enrolled] : [...this.marks.keys()];
+    for (const studentId of ids.sort()) {
+      const m = this.marks.get(studentId);
+      const status = m ? m.status : 'unmarked';
+      counts[status]++;
+      students.push({
+        studentId,
+        status,
+        markedAt: m ? new Date(m.markedAt).toISOString() : undefined,
+        source: m?.source,
+        persisted: m?.persisted ?? false,
+      });
+    }
+    return {
+      sessionId: this.info?.sessionId ?? '',
+      phase: this.phase,
+      startsAt: this.info?.startsAt,
+      endsAt: this.info?.endsAt,
+      counts,
+      ignored: { ...this.ignored },
+      students,
+    };
+  }
+}
+
+function toRecord(m: Mark): MarkToRecord {
+  return {
+    eventId: m.eventId,
+    studentId: m.studentId,
+    status: m.status,
+    markedAt: new Date(m.markedAt).toISOString(),
+    source: m.source,
+    confidence: m.confidence,
+    deviceId: m.deviceId,
+    actor: m.actor,
+    reason: m.reason,
+  };
+}
+
+export async function classSession(input: ClassSessionInput): Promise<SessionSummary> {
+  const state = new SessionState();
+  const lock = new Lock();
+
+  setHandler(recognitionsSignal, (batch) => state.accept(batch));
+  setHandler(rosterQuery, () => state.view());
+  setHandler(
+    overrideUpdate,
+    async (req: OverrideRequest) =>
+      lock.run(async () => {
+        const info = state.info!;
+        const previous = state.marks.get(req.studentId);
+        const mark: Mark = {
+          studentId: req.studentId,
+          status: req.status,
+          markedAt: previous?.markedAt ?? Math.min(workflowNowMs(), Date.parse(info.endsAt)),
+          eventId: previous?.eventId ?? `override:${info.sessionId}:${req.studentId}`,
+          source: 'override',
+          persisted: false,
+          actor: req.by,
+          reason: req.reason,
+        };
+        state.marks.set(req.studentId, mark);
+        await recordMarks({ sessionId: info.sessionId, courseId: info.courseId, marks: [toRecord(mark)] });
+        mark.persisted = true;
+        return state.view().students.find((s) => s.studentId === req.studentId)!;
+      }),
+    {
+      validator: (req: OverrideRequest) => {
+        if (!state.info) throw ApplicationFailure.create({ message: 'session is still opening; retry shortly' });
+        if (!OVERRIDABLE.includes(req.status)) throw new Error(`status must be one of ${OVERRIDABLE.join(', ')}`);
+        if (!state.isEnrolled(req.studentId)) throw new Error(`student ${req.studentId} is not enrolled in this session`);
+        if (typeof req.reason !== 'string' || req.reason.trim().length === 0) throw new Error('reason is required');
+        if (typeof req.by !== 'string' || req.by.length === 0) throw new Error('by is required');
+      },
+    },
+  );
+
+  const info = await openSession(input);
+  state.open(info);
+  upsertSearchAttributes([
+    { key: CourseIdKey, value: info.courseId },
+    { key: RoomIdKey, value: info.roomId },
+    { key: SessionDateKey, value: input.sessionDate },
+  ]);
+
+  const flush = () =>
+    lock.run(async () => {
+      const pending = state.unpersisted();
+      if (pending.length === 0) return;
+      await recordMarks({ sessionId: info.sessionId, courseId: info.courseId, marks: pending.map(toRecord) });
+      for (const m of pending) if (state.marks.get(m.studentId) === m) m.persisted = true;
+    });
+
+  // Coalesce signals: wait for the first unpersisted mark, then a short debounce, then one activity.
+  const drainUntil = async (deadlineMs: number) => {
+    for (;;) {
+      const remaining = deadlineMs - workflowNowMs();
+      if (remaining <= 0) return;
+      const hasWork = await condition(() => state.unpersisted().length > 0, remaining);
+      if (!hasWork) return;
+      await condition(() => state.unpersisted().length >= FLUSH_MAX_MARKS, info.flushMs);
+      await flush();
+    }
+  };
+
+  if (!info.closed) {
+    await drainUntil(Date.parse(info.endsAt) + info.graceMinutes * 60_000);
+    await flush();
+    await finaliseSession({ sessionId: info.sessionId });
+    // Finalisation marked everyone still unmarked absent (idempotently, in one transaction); mirror that.
+    for (const m of info.enrolled) {
+      if (!state.marks.has(m)) {
+        state.marks.set(m, {
+          studentId: m,
+          status: 'absent',
+          markedAt: Date.parse(info.endsAt),
+          eventId: `absent:${info.sessionId}:${m}`,
+          source: 'finalise',
+          persisted: true,
+        });
+      }
+    }
+    state.phase = 'finalised';
+  }
+
+  // Amendment window: overrides and late uploads still land; the summary is rewritten if anything changed.
+  await drainUntil(workflowNowMs() + info.amendMinutes * 60_000);
+  await flush();
+  await condition(allHandlersFinished);
+  return await finaliseSession({ sessionId: info.sessionId });
+}

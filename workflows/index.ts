@@ -1,0 +1,2 @@
+// Every workflow the worker bundles (workflowsPath points here).
+export { classSession } from './classSession';
