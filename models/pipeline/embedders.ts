@@ -38,7 +38,8 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
     inputName: 'input_1',
     outputName: 'global_pooling/Mean',
     layout: 'NHWC',
-    normalise: (px) => px / 255,
+    // 0..255 as Human feeds it; 0..1 or -1..1 inputs collapse every face to a near-identical vector.
+    normalise: (px) => px,
     batchable: true,
   },
   faceplugin: {

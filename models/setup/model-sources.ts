@@ -121,7 +121,7 @@ export const MODEL_RECIPES: readonly ModelRecipe[] = [
     // Only the descriptor: the age and gender heads are deliberately not exported.
     outputs: ['global_pooling/Mean'],
     sha256: 'a106315231a80193f54fc48779c6ff9ac2094d05d155c8c34e869f607a306b6f',
-    input: { name: 'input_1', shape: ['batch', 224, 224, 3], layout: 'NHWC', preprocessing: 'RGB 0..1, loose face crop' },
+    input: { name: 'input_1', shape: ['batch', 224, 224, 3], layout: 'NHWC', preprocessing: 'RGB 0..255, loose face crop (ArcFace template at 0.8 zoom)' },
     output: [{ name: 'global_pooling/Mean', shape: ['batch', 1024], meaning: 'face descriptor, not normalised' }],
   },
   {

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { ensureFaceImages, type FacePhoto } from '../../models/datasets/faces';
+import { setupModels } from '../../models/setup/setup-models';
 
 export const repoRoot = resolve(__dirname, '..', '..');
 export const modelDir = resolve(repoRoot, 'models', 'onnx');
@@ -19,4 +20,10 @@ export function facePhoto(id: string): string {
   const photo = facePhotos().find((p) => p.id === id);
   if (!photo) throw new Error(`no test photo ${id}`);
   return photo.path;
+}
+
+/** Runs the (idempotent, fast when done) model setup step so model tests work from a fresh clone. */
+export function ensureModels(): string {
+  setupModels({ repoRoot, modelDir, cacheDir: resolve(repoRoot, 'models', '.cache'), log: () => undefined });
+  return modelDir;
 }
