@@ -17,6 +17,11 @@ export interface EmbedderSpec {
   normalise: (px: number) => number;
   /** Whether the model has a dynamic batch dimension (the converted TFJS models do). */
   batchable: boolean;
+  /**
+   * Default cosine threshold for a match: FAR 1% on the impostor pairs of scripts/bench-face.ts
+   * (BlazeFace detector; a small data set, so re-measure on the deployment's own cameras).
+   */
+  matchThreshold: number;
 }
 
 export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
@@ -30,6 +35,7 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
     // The graph itself subtracts 127.5 and scales: it takes raw 0..255 pixels.
     normalise: (px) => px,
     batchable: true,
+    matchThreshold: 0.42,
   },
   faceres: {
     name: 'faceres',
@@ -41,6 +47,7 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
     // 0..255 as Human feeds it; 0..1 or -1..1 inputs collapse every face to a near-identical vector.
     normalise: (px) => px,
     batchable: true,
+    matchThreshold: 0.6,
   },
   faceplugin: {
     name: 'faceplugin',
@@ -51,6 +58,7 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
     layout: 'NCHW',
     normalise: (px) => (px - 127) / 128,
     batchable: false,
+    matchThreshold: 0.42,
   },
 };
 
