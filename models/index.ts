@@ -1,6 +1,12 @@
 /** Public API of the face models package: pipeline, matcher, errors and the model manifest. */
 export { createFacePipeline, DEFAULT_DETECTOR, DEFAULT_EMBEDDER } from './pipeline/face-pipeline';
-export type { DetectorName, EmbeddedFace, FacePipeline, FacePipelineConfig, PipelineFace } from './pipeline/face-pipeline';
+export type {
+  DetectorName,
+  EmbeddedFace,
+  FacePipeline,
+  FacePipelineConfig,
+  PipelineFace,
+} from './pipeline/face-pipeline';
 export type { EmbedderName } from './pipeline/embedders';
 export { Matcher } from './pipeline/matcher';
 export type { MatchResult, MatcherOptions, RosterEmbedding } from './pipeline/matcher';

@@ -5,7 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const MODEL_IDS = ['blazeface-front', 'blazeface-back', 'mobileface', 'faceres', 'ultraface', 'faceplugin-landmark', 'faceplugin'] as const;
+export const MODEL_IDS = [
+  'blazeface-front',
+  'blazeface-back',
+  'mobileface',
+  'faceres',
+  'ultraface',
+  'faceplugin-landmark',
+  'faceplugin',
+] as const;
 export type ModelId = (typeof MODEL_IDS)[number];
 
 export interface ModelSourceRecord {
@@ -46,14 +54,18 @@ export function readModelManifest(modelDir: string): ModelManifest {
   try {
     return JSON.parse(readFileSync(join(modelDir, MANIFEST_FILE), 'utf8')) as ModelManifest;
   } catch (cause) {
-    throw new ModelsNotInstalledError(`no model manifest in ${modelDir}: run "tsx scripts/setup-models.ts" first`, {
-      cause,
-    });
+    throw new ModelsNotInstalledError(
+      `no model manifest in ${modelDir}: run "tsx scripts/setup-models.ts" first`,
+      {
+        cause,
+      },
+    );
   }
 }
 
 export function manifestEntry(manifest: ModelManifest, id: ModelId): ModelManifestEntry {
   const entry = manifest.models.find((m) => m.id === id);
-  if (!entry) throw new ModelsNotInstalledError(`model ${id} is missing from the manifest: re-run the setup step`);
+  if (!entry)
+    throw new ModelsNotInstalledError(`model ${id} is missing from the manifest: re-run the setup step`);
   return entry;
 }

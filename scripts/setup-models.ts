@@ -17,7 +17,9 @@ function main(): void {
     cacheDir: join(repoRoot, 'models', '.cache'),
     log,
   });
-  log(`models ready: ${result.built.length} built, ${result.upToDate.length} up to date (${Date.now() - started} ms)`);
+  log(
+    `models ready: ${result.built.length} built, ${result.upToDate.length} up to date (${Date.now() - started} ms)`,
+  );
   if (process.argv.includes('--faces')) {
     const faces = ensureFaceImages({ repoRoot, log });
     log(`face photos ready in ${faces.root}: ${faces.images.length} images`);

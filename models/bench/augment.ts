@@ -5,7 +5,16 @@
 import sharp, { type Sharp } from 'sharp';
 import type { RgbImage } from '../pipeline/image';
 
-export const AUGMENTATIONS = ['original', 'flip', 'brighter', 'darker', 'rotate+12', 'rotate-12', 'half-scale', 'blur'] as const;
+export const AUGMENTATIONS = [
+  'original',
+  'flip',
+  'brighter',
+  'darker',
+  'rotate+12',
+  'rotate-12',
+  'half-scale',
+  'blur',
+] as const;
 export type Augmentation = (typeof AUGMENTATIONS)[number];
 
 export async function augment(region: RgbImage, kind: Augmentation): Promise<RgbImage> {
@@ -32,5 +41,9 @@ export async function augment(region: RgbImage, kind: Augmentation): Promise<Rgb
     }
   })();
   const { data, info } = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  return {
+    width: info.width,
+    height: info.height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  };
 }

@@ -28,7 +28,10 @@ export function thresholdAtFar(impostorScores: readonly number[], far: number): 
   return next === undefined ? -Infinity : next + 1e-6;
 }
 
-export function rateAtOrAbove(scores: readonly number[], threshold: number): { count: number; total: number; rate: number } {
+export function rateAtOrAbove(
+  scores: readonly number[],
+  threshold: number,
+): { count: number; total: number; rate: number } {
   const count = scores.filter((s) => s >= threshold).length;
   return { count, total: scores.length, rate: scores.length ? count / scores.length : 0 };
 }

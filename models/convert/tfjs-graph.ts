@@ -89,10 +89,16 @@ function decodeWeight(spec: WeightSpec, bytes: Buffer, offset: number): { weight
   // Copy out of the shared buffer: offsets are not guaranteed to be 4-byte aligned.
   const slice = new Uint8Array(bytes.subarray(offset, offset + 4 * count));
   if (spec.dtype === 'float32') {
-    return { weight: { dtype: 'float32', shape: spec.shape, values: new Float32Array(slice.buffer) }, size: 4 * count };
+    return {
+      weight: { dtype: 'float32', shape: spec.shape, values: new Float32Array(slice.buffer) },
+      size: 4 * count,
+    };
   }
   if (spec.dtype === 'int32') {
-    return { weight: { dtype: 'int32', shape: spec.shape, values: new Int32Array(slice.buffer) }, size: 4 * count };
+    return {
+      weight: { dtype: 'int32', shape: spec.shape, values: new Int32Array(slice.buffer) },
+      size: 4 * count,
+    };
   }
   throw new TfjsModelFormatError(`weight ${spec.name}: unsupported dtype ${spec.dtype}`);
 }

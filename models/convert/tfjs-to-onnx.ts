@@ -6,7 +6,13 @@
  * and every other op (Pad, Mul, Add, Reshape, MatMul, ReduceMean) keeps TF semantics unchanged.
  * Unsupported ops fail loudly rather than producing a silently wrong model.
  */
-import { encodeOnnxModel, OnnxDataType, type OnnxAttributeValue, type OnnxGraph, type OnnxNode } from './onnx-model';
+import {
+  encodeOnnxModel,
+  OnnxDataType,
+  type OnnxAttributeValue,
+  type OnnxGraph,
+  type OnnxNode,
+} from './onnx-model';
 import type { TfjsAttrValue, TfjsGraph, TfjsNode, TfjsWeight } from './tfjs-graph';
 
 export class UnsupportedTfjsOpError extends Error {
@@ -92,7 +98,10 @@ class GraphBuilder {
   private readonly emittedInitializers = new Set<string>();
   private readonly constNames: Set<string>;
 
-  constructor(private readonly tf: TfjsGraph, name: string) {
+  constructor(
+    private readonly tf: TfjsGraph,
+    name: string,
+  ) {
     this.graph = { name, nodes: [], initializers: [], inputs: [], outputs: [] };
     this.constNames = new Set(tf.nodes.filter((n) => n.op === 'Const').map((n) => n.name));
   }
@@ -127,11 +136,22 @@ class GraphBuilder {
   addInt64Initializer(name: string, values: readonly number[]): string {
     this.emittedInitializers.add(name);
     const data = BigInt64Array.from(values.map((v) => BigInt(v)));
-    this.graph.initializers.push({ name, dataType: OnnxDataType.INT64, dims: [values.length], raw: rawOf(data) });
+    this.graph.initializers.push({
+      name,
+      dataType: OnnxDataType.INT64,
+      dims: [values.length],
+      raw: rawOf(data),
+    });
     return name;
   }
 
-  node(opType: string, name: string, inputs: string[], outputs: string[], attributes?: Record<string, OnnxAttributeValue>): void {
+  node(
+    opType: string,
+    name: string,
+    inputs: string[],
+    outputs: string[],
+    attributes?: Record<string, OnnxAttributeValue>,
+  ): void {
     const node: OnnxNode = { opType, name, inputs, outputs, ...(attributes ? { attributes } : {}) };
     this.graph.nodes.push(node);
   }
@@ -141,7 +161,8 @@ function convertConvolution(b: GraphBuilder, n: TfjsNode, depthwise: boolean): v
   const dataFormat = attrString(n.attr.data_format) ?? 'NHWC';
   if (dataFormat !== 'NHWC') throw new UnsupportedTfjsOpError(`${n.name}: data_format ${dataFormat}`);
   const [input, filterName, ...extra] = n.input;
-  if (input === undefined || filterName === undefined) throw new UnsupportedTfjsOpError(`${n.name}: missing inputs`);
+  if (input === undefined || filterName === undefined)
+    throw new UnsupportedTfjsOpError(`${n.name}: missing inputs`);
   const tfFilter = b.weight(tensorRef(filterName));
   const filter = transposeFilter(tfFilter, depthwise);
   const weightName = b.addFloatInitializer(`${n.name}/filter_oihw`, filter.dims, filter.values);
@@ -167,15 +188,25 @@ function convertConvolution(b: GraphBuilder, n: TfjsNode, depthwise: boolean): v
   } else if (fusedOps.length > 0) {
     throw new UnsupportedTfjsOpError(`${n.name}: fused ops ${fusedOps.join(',')}`);
   }
-  b.node('Transpose', `${n.name}/to_nchw`, [b.value(input)], [`${n.name}/nchw_in`], { perm: { kind: 'ints', value: TO_NCHW } });
+  b.node('Transpose', `${n.name}/to_nchw`, [b.value(input)], [`${n.name}/nchw_in`], {
+    perm: { kind: 'ints', value: TO_NCHW },
+  });
   b.node('Conv', `${n.name}/conv`, convInputs, [`${n.name}/nchw_out`], attributes);
   const activation = fusedOps[1];
   const transposedOut = activation ? `${n.name}/pre_activation` : n.name;
-  b.node('Transpose', `${n.name}/to_nhwc`, [`${n.name}/nchw_out`], [transposedOut], { perm: { kind: 'ints', value: TO_NHWC } });
+  b.node('Transpose', `${n.name}/to_nhwc`, [`${n.name}/nchw_out`], [transposedOut], {
+    perm: { kind: 'ints', value: TO_NHWC },
+  });
   if (activation) convertActivation(b, n.name, activation, transposedOut, n.name);
 }
 
-function convertActivation(b: GraphBuilder, owner: string, activation: string, input: string, output: string): void {
+function convertActivation(
+  b: GraphBuilder,
+  owner: string,
+  activation: string,
+  input: string,
+  output: string,
+): void {
   if (activation === 'Relu') {
     b.node('Relu', `${owner}/relu`, [input], [output]);
   } else if (activation === 'Relu6') {
@@ -188,7 +219,8 @@ function convertActivation(b: GraphBuilder, owner: string, activation: string, i
 }
 
 function convertMatMul(b: GraphBuilder, n: TfjsNode): void {
-  if (n.attr.transpose_a?.b || n.attr.transpose_b?.b) throw new UnsupportedTfjsOpError(`${n.name}: transposed MatMul`);
+  if (n.attr.transpose_a?.b || n.attr.transpose_b?.b)
+    throw new UnsupportedTfjsOpError(`${n.name}: transposed MatMul`);
   const [a, w, bias] = n.input;
   if (a === undefined || w === undefined) throw new UnsupportedTfjsOpError(`${n.name}: missing inputs`);
   const fusedOps = n.op === '_FusedMatMul' ? attrStrings(n.attr.fused_ops) : [];
@@ -223,7 +255,9 @@ function convertNode(b: GraphBuilder, n: TfjsNode): void {
     case 'Const':
       return;
     case 'Placeholder': {
-      const dims = (n.attr.shape?.shape?.dim ?? []).map((d) => (Number(d.size) < 0 ? BATCH_DIM : Number(d.size)));
+      const dims = (n.attr.shape?.shape?.dim ?? []).map((d) =>
+        Number(d.size) < 0 ? BATCH_DIM : Number(d.size),
+      );
       b.graph.inputs.push({ name: n.name, elemType: OnnxDataType.FLOAT, shape: dims });
       return;
     }
@@ -245,7 +279,9 @@ function convertNode(b: GraphBuilder, n: TfjsNode): void {
       const begins = paddings.filter((_, i) => i % 2 === 0);
       const ends = paddings.filter((_, i) => i % 2 === 1);
       const pads = b.addInt64Initializer(`${n.name}/pads`, [...begins, ...ends]);
-      b.node('Pad', n.name, [b.value(first), pads], [n.name], { mode: { kind: 'string', value: 'constant' } });
+      b.node('Pad', n.name, [b.value(first), pads], [n.name], {
+        mode: { kind: 'string', value: 'constant' },
+      });
       return;
     }
     case 'Reshape': {

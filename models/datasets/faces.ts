@@ -56,7 +56,18 @@ function ensureFaceRecognitionImages(cacheDir: string, log: (m: string) => void)
     log(`fetching ${FACE_RECOGNITION.requirement} sdist with pip download`);
     execFileSync(
       'python3',
-      ['-m', 'pip', 'download', '--quiet', '--no-deps', '--no-binary', ':all:', FACE_RECOGNITION.requirement, '-d', cacheDir],
+      [
+        '-m',
+        'pip',
+        'download',
+        '--quiet',
+        '--no-deps',
+        '--no-binary',
+        ':all:',
+        FACE_RECOGNITION.requirement,
+        '-d',
+        cacheDir,
+      ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
   }
@@ -66,7 +77,11 @@ function ensureFaceRecognitionImages(cacheDir: string, log: (m: string) => void)
   return extracted;
 }
 
-export function ensureFaceImages(options: { repoRoot: string; cacheDir?: string; log?: (m: string) => void }): FaceImageSet {
+export function ensureFaceImages(options: {
+  repoRoot: string;
+  cacheDir?: string;
+  log?: (m: string) => void;
+}): FaceImageSet {
   const cacheDir = options.cacheDir ?? defaultFaceCacheDir(options.repoRoot);
   mkdirSync(cacheDir, { recursive: true });
   const portraitsDir = ensureFaceRecognitionImages(cacheDir, options.log ?? (() => undefined));
@@ -77,10 +92,19 @@ export function ensureFaceImages(options: { repoRoot: string; cacheDir?: string;
     origin: p.origin,
   }));
   const demoDir = join(options.repoRoot, 'node_modules', '@vladmandic', 'face-api', 'demo');
-  const groups = existsSync(demoDir) ? readdirSync(demoDir).filter((f) => /^sample\d\.jpg$/.test(f)).sort() : [];
+  const groups = existsSync(demoDir)
+    ? readdirSync(demoDir)
+        .filter((f) => /^sample\d\.jpg$/.test(f))
+        .sort()
+    : [];
   for (const file of groups) {
     const name = file.replace(/\.jpg$/, '');
-    images.push({ id: `face-api/${name}`, path: join(demoDir, file), identity: null, origin: `face-api/${name}` });
+    images.push({
+      id: `face-api/${name}`,
+      path: join(demoDir, file),
+      identity: null,
+      origin: `face-api/${name}`,
+    });
   }
   return { root: cacheDir, images };
 }

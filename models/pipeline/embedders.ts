@@ -77,7 +77,11 @@ export class FaceEmbedder {
     readonly spec: EmbedderSpec,
   ) {}
 
-  static async create(spec: EmbedderSpec, modelPath: string, sessionOptions: ort.InferenceSession.SessionOptions = {}): Promise<FaceEmbedder> {
+  static async create(
+    spec: EmbedderSpec,
+    modelPath: string,
+    sessionOptions: ort.InferenceSession.SessionOptions = {},
+  ): Promise<FaceEmbedder> {
     return new FaceEmbedder(await ort.InferenceSession.create(modelPath, sessionOptions), spec);
   }
 

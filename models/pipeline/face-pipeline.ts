@@ -11,7 +11,12 @@ import type { DetectedFace, FaceDetector } from './detectors/types';
 import { UltraFaceDetector } from './detectors/ultraface';
 import { EMBEDDER_SPECS, FaceEmbedder, type EmbedderName } from './embedders';
 import { decodeImage, type ImageInput } from './image';
-import { assessQuality, DEFAULT_QUALITY_THRESHOLDS, type FaceQuality, type QualityThresholds } from './quality';
+import {
+  assessQuality,
+  DEFAULT_QUALITY_THRESHOLDS,
+  type FaceQuality,
+  type QualityThresholds,
+} from './quality';
 
 export type DetectorName = 'blazeface' | 'blazeface-front' | 'ultraface';
 
@@ -43,7 +48,10 @@ export interface FacePipeline {
   detectFaces(image: ImageInput): Promise<PipelineFace[]>;
   embedFaces(image: ImageInput): Promise<EmbeddedFace[]>;
   /** Embeds already detected faces of a decoded image (lets callers time or filter stages). */
-  embedDetected(image: Awaited<ReturnType<typeof decodeImage>>, faces: readonly PipelineFace[]): Promise<EmbeddedFace[]>;
+  embedDetected(
+    image: Awaited<ReturnType<typeof decodeImage>>,
+    faces: readonly PipelineFace[],
+  ): Promise<EmbeddedFace[]>;
   dispose(): Promise<void>;
 }
 
@@ -59,7 +67,11 @@ function modelPath(modelDir: string, manifest: ModelManifest, id: ModelId): stri
   return join(modelDir, manifestEntry(manifest, id).file);
 }
 
-async function createDetector(config: FacePipelineConfig, manifest: ModelManifest, sessionOptions: ort.InferenceSession.SessionOptions): Promise<FaceDetector> {
+async function createDetector(
+  config: FacePipelineConfig,
+  manifest: ModelManifest,
+  sessionOptions: ort.InferenceSession.SessionOptions,
+): Promise<FaceDetector> {
   const detector = config.detector ?? DEFAULT_DETECTOR;
   const scoreThreshold = config.detectorScoreThreshold;
   switch (detector) {
@@ -100,10 +112,16 @@ export async function createFacePipeline(config: FacePipelineConfig): Promise<Fa
 
   const detectDecoded = async (image: Awaited<ReturnType<typeof decodeImage>>): Promise<PipelineFace[]> => {
     const faces = await detector.detect(image);
-    return faces.map((face) => ({ ...face, quality: assessQuality(image, face.landmarks, face.score, thresholds) }));
+    return faces.map((face) => ({
+      ...face,
+      quality: assessQuality(image, face.landmarks, face.score, thresholds),
+    }));
   };
 
-  const embedDetected = async (image: Awaited<ReturnType<typeof decodeImage>>, faces: readonly PipelineFace[]): Promise<EmbeddedFace[]> => {
+  const embedDetected = async (
+    image: Awaited<ReturnType<typeof decodeImage>>,
+    faces: readonly PipelineFace[],
+  ): Promise<EmbeddedFace[]> => {
     const crops = faces.map((face) => alignFace(image, face.landmarks, spec.crop).pixels);
     const embeddings = await embedder.embed(crops);
     return faces.map((face, i) => ({ ...face, embedding: embeddings[i] as Float32Array }));

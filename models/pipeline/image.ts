@@ -32,7 +32,9 @@ export function assertRgbImage(image: RgbImage): RgbImage {
     throw new InvalidImageError(`invalid image size ${width}x${height}`);
   }
   if (data.length !== width * height * 3) {
-    throw new InvalidImageError(`RGB buffer has ${data.length} bytes, expected ${width * height * 3} for ${width}x${height}`);
+    throw new InvalidImageError(
+      `RGB buffer has ${data.length} bytes, expected ${width * height * 3} for ${width}x${height}`,
+    );
   }
   return image;
 }
@@ -50,7 +52,11 @@ export async function decodeImage(input: ImageInput): Promise<RgbImage> {
       .raw()
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    return {
+      width: info.width,
+      height: info.height,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    };
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new ImageDecodeError(`cannot decode image ${label}: ${reason}`, { cause });
@@ -62,7 +68,11 @@ export async function decodeImage(input: ImageInput): Promise<RgbImage> {
  * Returns the pixels placed at the top-left of a black square and the scale used, so detections
  * map back with x_image = rect.left + x / scale.
  */
-export async function cropToSquare(image: RgbImage, rect: Rect, size: number): Promise<{ pixels: Uint8Array; scale: number }> {
+export async function cropToSquare(
+  image: RgbImage,
+  rect: Rect,
+  size: number,
+): Promise<{ pixels: Uint8Array; scale: number }> {
   const scale = size / Math.max(rect.width, rect.height);
   const width = Math.max(1, Math.min(size, Math.round(rect.width * scale)));
   const height = Math.max(1, Math.min(size, Math.round(rect.height * scale)));
@@ -79,7 +89,12 @@ export async function cropToSquare(image: RgbImage, rect: Rect, size: number): P
 }
 
 /** Resizes a region to exactly width x height (aspect ratio not kept), for fixed-input models. */
-export async function cropAndResize(image: RgbImage, rect: Rect, width: number, height: number): Promise<Uint8Array> {
+export async function cropAndResize(
+  image: RgbImage,
+  rect: Rect,
+  width: number,
+  height: number,
+): Promise<Uint8Array> {
   const out = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
     .extract(rect)
     .resize(width, height, { fit: 'fill' })
@@ -102,7 +117,8 @@ export function clipRect(image: RgbImage, rect: Rect): Rect | null {
 export function toGrey(pixels: Uint8Array, count: number): Float32Array {
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) {
-    out[i] = 0.299 * (pixels[3 * i] ?? 0) + 0.587 * (pixels[3 * i + 1] ?? 0) + 0.114 * (pixels[3 * i + 2] ?? 0);
+    out[i] =
+      0.299 * (pixels[3 * i] ?? 0) + 0.587 * (pixels[3 * i + 1] ?? 0) + 0.114 * (pixels[3 * i + 2] ?? 0);
   }
   return out;
 }

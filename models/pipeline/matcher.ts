@@ -19,7 +19,13 @@ export interface MatcherOptions {
 
 export type MatchResult =
   | { kind: 'match'; personId: string; score: number; margin: number; secondPersonId: string | null }
-  | { kind: 'unknown'; reason: 'empty-roster' | 'below-threshold' | 'ambiguous'; bestPersonId: string | null; score: number; margin: number };
+  | {
+      kind: 'unknown';
+      reason: 'empty-roster' | 'below-threshold' | 'ambiguous';
+      bestPersonId: string | null;
+      score: number;
+      margin: number;
+    };
 
 export class Matcher {
   private readonly matrix: Float32Array;
@@ -38,7 +44,9 @@ export class Matcher {
     const personIndex = new Map<string, number>();
     roster.forEach((entry, row) => {
       if (entry.embedding.length !== dim) {
-        throw new EmbeddingDimensionError(`embedding for ${entry.personId} has ${entry.embedding.length} values, matcher expects ${dim}`);
+        throw new EmbeddingDimensionError(
+          `embedding for ${entry.personId} has ${entry.embedding.length} values, matcher expects ${dim}`,
+        );
       }
       let index = personIndex.get(entry.personId);
       if (index === undefined) {
@@ -59,7 +67,8 @@ export class Matcher {
 
   /** Cosine similarity of the probe with every enrolled row (the one matrix-vector product). */
   scoreAll(probe: Float32Array): Float32Array {
-    if (probe.length !== this.dim) throw new EmbeddingDimensionError(`probe has ${probe.length} values, matcher expects ${this.dim}`);
+    if (probe.length !== this.dim)
+      throw new EmbeddingDimensionError(`probe has ${probe.length} values, matcher expects ${this.dim}`);
     const { matrix, dim, scratch } = this;
     for (let row = 0, offset = 0; row < scratch.length; row++, offset += dim) {
       let dot = 0;
@@ -70,7 +79,8 @@ export class Matcher {
   }
 
   match(probe: Float32Array): MatchResult {
-    if (this.size === 0) return { kind: 'unknown', reason: 'empty-roster', bestPersonId: null, score: -1, margin: 0 };
+    if (this.size === 0)
+      return { kind: 'unknown', reason: 'empty-roster', bestPersonId: null, score: -1, margin: 0 };
     const scores = this.scoreAll(probe);
     const best = this.personBest.fill(-Infinity);
     for (let row = 0; row < scores.length; row++) {
@@ -91,8 +101,16 @@ export class Matcher {
     // With a single enrolled person there is no runner-up: the margin is measured from zero similarity.
     const margin = score - (second >= 0 ? (best[second] as number) : 0);
     const personId = this.personIds[first] as string;
-    if (score < this.options.threshold) return { kind: 'unknown', reason: 'below-threshold', bestPersonId: personId, score, margin };
-    if (margin < (this.options.minMargin ?? 0)) return { kind: 'unknown', reason: 'ambiguous', bestPersonId: personId, score, margin };
-    return { kind: 'match', personId, score, margin, secondPersonId: second >= 0 ? (this.personIds[second] ?? null) : null };
+    if (score < this.options.threshold)
+      return { kind: 'unknown', reason: 'below-threshold', bestPersonId: personId, score, margin };
+    if (margin < (this.options.minMargin ?? 0))
+      return { kind: 'unknown', reason: 'ambiguous', bestPersonId: personId, score, margin };
+    return {
+      kind: 'match',
+      personId,
+      score,
+      margin,
+      secondPersonId: second >= 0 ? (this.personIds[second] ?? null) : null,
+    };
   }
 }

@@ -27,11 +27,20 @@ export function weightedNms(candidates: readonly Candidate[], iouThreshold: numb
       }
     }
     const total = group.reduce((s, c) => s + c.score, 0);
-    const blend = (get: (c: Candidate) => number): number => group.reduce((s, c) => s + get(c) * c.score, 0) / total;
+    const blend = (get: (c: Candidate) => number): number =>
+      group.reduce((s, c) => s + get(c) * c.score, 0) / total;
     out.push({
       score: head.score,
-      box: { x: blend((c) => c.box.x), y: blend((c) => c.box.y), width: blend((c) => c.box.width), height: blend((c) => c.box.height) },
-      points: head.points.map((_, k) => ({ x: blend((c) => c.points[k]?.x ?? 0), y: blend((c) => c.points[k]?.y ?? 0) })),
+      box: {
+        x: blend((c) => c.box.x),
+        y: blend((c) => c.box.y),
+        width: blend((c) => c.box.width),
+        height: blend((c) => c.box.height),
+      },
+      points: head.points.map((_, k) => ({
+        x: blend((c) => c.points[k]?.x ?? 0),
+        y: blend((c) => c.points[k]?.y ?? 0),
+      })),
     });
   }
   return out;

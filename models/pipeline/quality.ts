@@ -6,7 +6,8 @@ import { alignFace } from './align';
 import type { FaceLandmarks } from './detectors/types';
 import { toGrey, type RgbImage } from './image';
 
-export type QualityIssueCode = 'FACE_TOO_SMALL' | 'TOO_BLURRY' | 'POSE_TOO_TURNED' | 'POSE_TOO_TILTED' | 'LOW_DETECTOR_SCORE';
+export type QualityIssueCode =
+  'FACE_TOO_SMALL' | 'TOO_BLURRY' | 'POSE_TOO_TURNED' | 'POSE_TOO_TILTED' | 'LOW_DETECTOR_SCORE';
 
 export interface QualityIssue {
   code: QualityIssueCode;
@@ -55,7 +56,12 @@ export function laplacianVariance(grey: Float32Array, size: number, margin: numb
   for (let y = Math.max(1, margin); y < size - Math.max(1, margin); y++) {
     for (let x = Math.max(1, margin); x < size - Math.max(1, margin); x++) {
       const i = y * size + x;
-      const lap = (grey[i - 1] ?? 0) + (grey[i + 1] ?? 0) + (grey[i - size] ?? 0) + (grey[i + size] ?? 0) - 4 * (grey[i] ?? 0);
+      const lap =
+        (grey[i - 1] ?? 0) +
+        (grey[i + 1] ?? 0) +
+        (grey[i - size] ?? 0) +
+        (grey[i + size] ?? 0) -
+        4 * (grey[i] ?? 0);
       sum += lap;
       sumSq += lap * lap;
       n++;
@@ -65,7 +71,12 @@ export function laplacianVariance(grey: Float32Array, size: number, margin: numb
   return sumSq / n - mean * mean;
 }
 
-export function poseFromLandmarks(l: FaceLandmarks): { eyeDistance: number; yaw: number; pitch: number; rollDegrees: number } {
+export function poseFromLandmarks(l: FaceLandmarks): {
+  eyeDistance: number;
+  yaw: number;
+  pitch: number;
+  rollDegrees: number;
+} {
   const ex = l.rightEye.x - l.leftEye.x;
   const ey = l.rightEye.y - l.leftEye.y;
   const eyeDistance = Math.hypot(ex, ey) || 1;
@@ -92,7 +103,11 @@ export function assessQuality(
 ): FaceQuality {
   const pose = poseFromLandmarks(landmarks);
   const crop = alignFace(image, landmarks, QUALITY_CROP);
-  const sharpness = laplacianVariance(toGrey(crop.pixels, QUALITY_CROP.size ** 2), QUALITY_CROP.size, SHARPNESS_MARGIN);
+  const sharpness = laplacianVariance(
+    toGrey(crop.pixels, QUALITY_CROP.size ** 2),
+    QUALITY_CROP.size,
+    SHARPNESS_MARGIN,
+  );
   const issues: QualityIssue[] = [];
   if (pose.eyeDistance < thresholds.minEyeDistancePx) {
     issues.push({
@@ -101,17 +116,29 @@ export function assessQuality(
     });
   }
   if (sharpness < thresholds.minSharpness) {
-    issues.push({ code: 'TOO_BLURRY', message: `sharpness ${sharpness.toFixed(0)} is below ${thresholds.minSharpness}: the face is blurred or out of focus` });
+    issues.push({
+      code: 'TOO_BLURRY',
+      message: `sharpness ${sharpness.toFixed(0)} is below ${thresholds.minSharpness}: the face is blurred or out of focus`,
+    });
   }
   if (Math.abs(pose.yaw) > thresholds.maxYaw) {
-    issues.push({ code: 'POSE_TOO_TURNED', message: `head turned sideways (yaw ${pose.yaw.toFixed(2)}, limit ${thresholds.maxYaw}): look at the camera` });
+    issues.push({
+      code: 'POSE_TOO_TURNED',
+      message: `head turned sideways (yaw ${pose.yaw.toFixed(2)}, limit ${thresholds.maxYaw}): look at the camera`,
+    });
   }
   const [minPitch, maxPitch] = thresholds.pitchRange;
   if (pose.pitch < minPitch || pose.pitch > maxPitch) {
-    issues.push({ code: 'POSE_TOO_TILTED', message: `head tilted up or down (pitch ratio ${pose.pitch.toFixed(2)}): look straight at the camera` });
+    issues.push({
+      code: 'POSE_TOO_TILTED',
+      message: `head tilted up or down (pitch ratio ${pose.pitch.toFixed(2)}): look straight at the camera`,
+    });
   }
   if (detectorScore < thresholds.minDetectorScore) {
-    issues.push({ code: 'LOW_DETECTOR_SCORE', message: `detector confidence ${detectorScore.toFixed(2)} is below ${thresholds.minDetectorScore}` });
+    issues.push({
+      code: 'LOW_DETECTOR_SCORE',
+      message: `detector confidence ${detectorScore.toFixed(2)} is below ${thresholds.minDetectorScore}`,
+    });
   }
   return {
     ok: issues.length === 0,

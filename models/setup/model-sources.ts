@@ -49,7 +49,11 @@ const BLAZEFACE = {
 const blazefaceOutputs: ModelManifestEntry['output'] = [
   { name: 'Identity:0', shape: [1, 512, 1], meaning: 'score logits, 16x16 grid x 2 anchors' },
   { name: 'Identity_1:0', shape: [1, 384, 1], meaning: 'score logits, 8x8 grid x 6 anchors' },
-  { name: 'Identity_2:0', shape: [1, 512, 16], meaning: 'box (cx,cy,w,h) + 6 keypoints (x,y), in input pixels relative to anchor' },
+  {
+    name: 'Identity_2:0',
+    shape: [1, 512, 16],
+    meaning: 'box (cx,cy,w,h) + 6 keypoints (x,y), in input pixels relative to anchor',
+  },
   { name: 'Identity_3:0', shape: [1, 384, 16], meaning: 'same for the 8x8 grid' },
 ];
 
@@ -121,8 +125,15 @@ export const MODEL_RECIPES: readonly ModelRecipe[] = [
     // Only the descriptor: the age and gender heads are deliberately not exported.
     outputs: ['global_pooling/Mean'],
     sha256: 'a106315231a80193f54fc48779c6ff9ac2094d05d155c8c34e869f607a306b6f',
-    input: { name: 'input_1', shape: ['batch', 224, 224, 3], layout: 'NHWC', preprocessing: 'RGB 0..255, loose face crop (ArcFace template at 0.8 zoom)' },
-    output: [{ name: 'global_pooling/Mean', shape: ['batch', 1024], meaning: 'face descriptor, not normalised' }],
+    input: {
+      name: 'input_1',
+      shape: ['batch', 224, 224, 3],
+      layout: 'NHWC',
+      preprocessing: 'RGB 0..255, loose face crop (ArcFace template at 0.8 zoom)',
+    },
+    output: [
+      { name: 'global_pooling/Mean', shape: ['batch', 1024], meaning: 'face descriptor, not normalised' },
+    ],
   },
   {
     ...FACEPLUGIN,
@@ -142,9 +153,15 @@ export const MODEL_RECIPES: readonly ModelRecipe[] = [
     id: 'faceplugin-landmark',
     file: 'faceplugin-landmark-68.onnx',
     path: 'model/fr_landmark.onnx',
-    upstream: '68-point landmark regressor shipped by faceplugin (gives UltraFace boxes their alignment points)',
+    upstream:
+      '68-point landmark regressor shipped by faceplugin (gives UltraFace boxes their alignment points)',
     sha256: 'f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258',
-    input: { name: 'input', shape: [1, 1, 64, 64], layout: 'NCHW', preprocessing: 'grey box crop resized to 64x64, px/256' },
+    input: {
+      name: 'input',
+      shape: [1, 1, 64, 64],
+      layout: 'NCHW',
+      preprocessing: 'grey box crop resized to 64x64, px/256',
+    },
     output: [{ name: 'output', shape: [1, 136], meaning: '68 (x,y) pairs normalised to the box' }],
   },
   {

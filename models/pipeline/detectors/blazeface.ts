@@ -74,7 +74,10 @@ export class BlazeFaceDetector implements FaceDetector {
   private regions(image: RgbImage): { rect: Rect; isWholeFrame: boolean }[] {
     const whole = { rect: { left: 0, top: 0, width: image.width, height: image.height }, isWholeFrame: true };
     if (this.tileGrid <= 1) return [whole];
-    const side = Math.min(Math.max(image.width, image.height), Math.ceil((Math.max(image.width, image.height) / this.tileGrid) * (1 + TILE_OVERLAP)));
+    const side = Math.min(
+      Math.max(image.width, image.height),
+      Math.ceil((Math.max(image.width, image.height) / this.tileGrid) * (1 + TILE_OVERLAP)),
+    );
     const starts = (length: number): number[] => {
       if (length <= side) return [0];
       const count = Math.ceil((length - side) / (side * (1 - TILE_OVERLAP))) + 1;
@@ -94,7 +97,9 @@ export class BlazeFaceDetector implements FaceDetector {
     const { pixels, scale } = await cropToSquare(image, rect, size);
     const input = new Float32Array(pixels.length);
     for (let i = 0; i < pixels.length; i++) input[i] = (pixels[i] ?? 0) / 127.5 - 1;
-    const outputs = await this.session.run({ 'input:0': new ort.Tensor('float32', input, [1, size, size, 3]) });
+    const outputs = await this.session.run({
+      'input:0': new ort.Tensor('float32', input, [1, size, size, 3]),
+    });
     const candidates: Candidate[] = [];
     for (const layer of LAYERS) {
       const scores = outputs[layer.scores]?.data as Float32Array;
@@ -109,13 +114,21 @@ export class BlazeFaceDetector implements FaceDetector {
             const ax = ((cx + 0.5) / layer.cells) * size;
             const ay = ((cy + 0.5) / layer.cells) * size;
             const v = boxes.subarray(index * VALUES_PER_ANCHOR, (index + 1) * VALUES_PER_ANCHOR);
-            const toImage = (x: number, y: number): Point => ({ x: rect.left + x / scale, y: rect.top + y / scale });
+            const toImage = (x: number, y: number): Point => ({
+              x: rect.left + x / scale,
+              y: rect.top + y / scale,
+            });
             const centre = toImage(ax + (v[0] ?? 0), ay + (v[1] ?? 0));
             const width = (v[2] ?? 0) / scale;
             const height = (v[3] ?? 0) / scale;
             const points: Point[] = [];
-            for (let p = 0; p < 6; p++) points.push(toImage(ax + (v[4 + 2 * p] ?? 0), ay + (v[5 + 2 * p] ?? 0)));
-            candidates.push({ score, box: { x: centre.x - width / 2, y: centre.y - height / 2, width, height }, points });
+            for (let p = 0; p < 6; p++)
+              points.push(toImage(ax + (v[4 + 2 * p] ?? 0), ay + (v[5 + 2 * p] ?? 0)));
+            candidates.push({
+              score,
+              box: { x: centre.x - width / 2, y: centre.y - height / 2, width, height },
+              points,
+            });
           }
         }
       }

@@ -50,7 +50,9 @@ export class UltraFaceDetector implements FaceDetector {
     for (let i = 0; i < plane; i++) {
       for (let c = 0; c < 3; c++) input[c * plane + i] = ((pixels[3 * i + c] ?? 0) - 127) / 128;
     }
-    const out = await this.detector.run({ input: new ort.Tensor('float32', input, [1, 3, INPUT_HEIGHT, INPUT_WIDTH]) });
+    const out = await this.detector.run({
+      input: new ort.Tensor('float32', input, [1, 3, INPUT_HEIGHT, INPUT_WIDTH]),
+    });
     const scores = out.scores?.data as Float32Array;
     const boxes = out.boxes?.data as Float32Array;
     const candidates: Candidate[] = [];
@@ -81,12 +83,20 @@ export class UltraFaceDetector implements FaceDetector {
     const crop = await cropAndResize(image, rect, LANDMARK_SIZE, LANDMARK_SIZE);
     const grey = toGrey(crop, LANDMARK_SIZE * LANDMARK_SIZE);
     for (let i = 0; i < grey.length; i++) grey[i] = (grey[i] ?? 0) / 256;
-    const out = await this.landmarker.run({ input: new ort.Tensor('float32', grey, [1, 1, LANDMARK_SIZE, LANDMARK_SIZE]) });
+    const out = await this.landmarker.run({
+      input: new ort.Tensor('float32', grey, [1, 1, LANDMARK_SIZE, LANDMARK_SIZE]),
+    });
     const raw = out.output?.data as Float32Array;
-    const point = (i: number): Point => ({ x: rect.left + (raw[2 * i] ?? 0) * rect.width, y: rect.top + (raw[2 * i + 1] ?? 0) * rect.height });
+    const point = (i: number): Point => ({
+      x: rect.left + (raw[2 * i] ?? 0) * rect.width,
+      y: rect.top + (raw[2 * i + 1] ?? 0) * rect.height,
+    });
     const mean = (indices: number[]): Point => {
       const ps = indices.map(point);
-      return { x: ps.reduce((s, p) => s + p.x, 0) / ps.length, y: ps.reduce((s, p) => s + p.y, 0) / ps.length };
+      return {
+        x: ps.reduce((s, p) => s + p.x, 0) / ps.length,
+        y: ps.reduce((s, p) => s + p.y, 0) / ps.length,
+      };
     };
     // iBUG 68-point layout: 36-41 and 42-47 eye rings, 30 nose tip, 48/54 outer and 60/64 inner mouth corners.
     const mouthLeft = mean([48, 60]);

@@ -21,10 +21,16 @@ async function loadTfjsReference(name: string): Promise<tf.GraphModel> {
   };
   const bin = readFileSync(join(HUMAN_MODELS, `${name}.bin`));
   const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
-  return tf.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0]?.weights ?? [], weightData }));
+  return tf.loadGraphModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest[0]?.weights ?? [],
+      weightData,
+    }),
+  );
 }
 
-describe('TFJS graph → ONNX converter', () => {
+void describe('TFJS graph → ONNX converter', () => {
   let modelDir = '';
   const crops = new Map<EmbedderName, Float32Array>();
 
@@ -47,14 +53,16 @@ describe('TFJS graph → ONNX converter', () => {
     ['mobileface', 'mobileface.onnx'],
     ['faceres', 'faceres.onnx'],
   ] as const) {
-    it(`when ${name} runs on a real face crop, then ONNX output equals TFJS output within 1e-4 relative`, async () => {
+    void it(`when ${name} runs on a real face crop, then ONNX output equals TFJS output within 1e-4 relative`, async () => {
       const spec = EMBEDDER_SPECS[name];
       const input = crops.get(name) as Float32Array;
       const shape = [1, spec.crop.size, spec.crop.size, 3];
       const reference = await loadTfjsReference(name);
       const expected = (reference.execute(tf.tensor(input, shape), spec.outputName) as tf.Tensor).dataSync();
       const session = await ort.InferenceSession.create(join(modelDir, file));
-      const actual = (await session.run({ [spec.inputName]: new ort.Tensor('float32', input, shape) }))[spec.outputName]?.data as Float32Array;
+      const actual = (await session.run({ [spec.inputName]: new ort.Tensor('float32', input, shape) }))[
+        spec.outputName
+      ]?.data as Float32Array;
       await session.release();
       assert.equal(actual.length, expected.length);
       let maxDiff = 0;
@@ -68,9 +76,12 @@ describe('TFJS graph → ONNX converter', () => {
     });
   }
 
-  it('when a graph uses an op the converter does not know, then it fails with a typed error', () => {
+  void it('when a graph uses an op the converter does not know, then it fails with a typed error', () => {
     const graph = loadTfjsGraph(join(HUMAN_MODELS, 'mobileface.json'));
     graph.nodes.push({ name: 'mystery', op: 'FancyNewOp', input: ['data'], attr: {} });
-    assert.throws(() => convertTfjsGraphToOnnx(graph, { graphName: 'x', source: 'test' }), UnsupportedTfjsOpError);
+    assert.throws(
+      () => convertTfjsGraphToOnnx(graph, { graphName: 'x', source: 'test' }),
+      UnsupportedTfjsOpError,
+    );
   });
 });

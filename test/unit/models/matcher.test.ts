@@ -7,7 +7,7 @@ function unit(...values: number[]): Float32Array {
   return l2Normalise(Float32Array.from(values));
 }
 
-describe('Matcher', () => {
+void describe('Matcher', () => {
   const roster = [
     { personId: 'ada', embedding: unit(1, 0, 0) },
     { personId: 'ada', embedding: unit(0.9, 0.1, 0) },
@@ -15,7 +15,7 @@ describe('Matcher', () => {
     { personId: 'cyd', embedding: unit(0, 0, 1) },
   ];
 
-  it('when the probe is close to one person, then it matches them with the margin over the runner-up', () => {
+  void it('when the probe is close to one person, then it matches them with the margin over the runner-up', () => {
     const matcher = new Matcher(3, roster, { threshold: 0.5 });
     const result = matcher.match(unit(0.95, 0.3, 0));
     assert.equal(result.kind, 'match');
@@ -26,14 +26,14 @@ describe('Matcher', () => {
     assert.ok(Math.abs(result.margin - (adaBest - dot(unit(0, 1, 0), unit(0.95, 0.3, 0)))) < 1e-6);
   });
 
-  it('when the best score is under the threshold, then the probe is unknown', () => {
+  void it('when the best score is under the threshold, then the probe is unknown', () => {
     const matcher = new Matcher(3, roster, { threshold: 0.9 });
     const result = matcher.match(unit(1, 1, 1));
     assert.equal(result.kind, 'unknown');
     assert.equal(result.kind === 'unknown' && result.reason, 'below-threshold');
   });
 
-  it('when two people score almost the same, then a minimum margin makes it ambiguous', () => {
+  void it('when two people score almost the same, then a minimum margin makes it ambiguous', () => {
     const singlePhotoRoster = roster.filter((_, row) => row !== 1);
     const matcher = new Matcher(3, singlePhotoRoster, { threshold: 0.3, minMargin: 0.05 });
     const result = matcher.match(unit(1, 1.02, 0.1));
@@ -41,20 +41,23 @@ describe('Matcher', () => {
     assert.equal(result.kind === 'unknown' && result.reason, 'ambiguous');
   });
 
-  it('when the roster is empty, then every probe is unknown', () => {
+  void it('when the roster is empty, then every probe is unknown', () => {
     const result = new Matcher(3, [], { threshold: 0.3 }).match(unit(1, 0, 0));
     assert.deepEqual([result.kind, result.kind === 'unknown' && result.reason], ['unknown', 'empty-roster']);
   });
 
-  it('when scoring all rows, then it is one dot product per enrolled embedding', () => {
+  void it('when scoring all rows, then it is one dot product per enrolled embedding', () => {
     const scores = new Matcher(3, roster, { threshold: 0 }).scoreAll(unit(0, 1, 0));
     assert.equal(scores.length, 4);
     assert.ok(Math.abs((scores[2] ?? 0) - 1) < 1e-6);
   });
 
-  it('when an embedding has the wrong size, then a typed error names the problem', () => {
+  void it('when an embedding has the wrong size, then a typed error names the problem', () => {
     assert.throws(() => new Matcher(4, roster, { threshold: 0 }), EmbeddingDimensionError);
-    assert.throws(() => new Matcher(3, roster, { threshold: 0 }).match(new Float32Array(2)), EmbeddingDimensionError);
+    assert.throws(
+      () => new Matcher(3, roster, { threshold: 0 }).match(new Float32Array(2)),
+      EmbeddingDimensionError,
+    );
   });
 });
 

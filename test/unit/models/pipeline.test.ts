@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { createFacePipeline, ImageDecodeError, InvalidImageError, Matcher, type EmbeddedFace, type FacePipeline } from '../../../models';
+import {
+  createFacePipeline,
+  ImageDecodeError,
+  InvalidImageError,
+  Matcher,
+  type EmbeddedFace,
+  type FacePipeline,
+} from '../../../models';
 import { EMBEDDER_SPECS } from '../../../models/pipeline/embedders';
 import { decodeImage } from '../../../models/pipeline/image';
 import { ensureModels, facePhoto, repoRoot } from '../../support/faces';
@@ -25,14 +32,19 @@ for (const config of [
   { detector: 'blazeface', embedder: 'mobileface' },
   { detector: 'ultraface', embedder: 'faceplugin' },
 ] as const) {
-  describe(`face pipeline ${config.detector}+${config.embedder} on real photos`, () => {
+  void describe(`face pipeline ${config.detector}+${config.embedder} on real photos`, () => {
     let pipeline: FacePipeline;
     const threshold = EMBEDDER_SPECS[config.embedder].matchThreshold;
     const embeddings = new Map<string, Float32Array>();
 
     before(async () => {
       pipeline = await createFacePipeline({ modelDir: ensureModels(), ...config });
-      for (const id of ['face_recognition/obama', 'face_recognition/obama2', 'face_recognition/obama3', 'face_recognition/biden']) {
+      for (const id of [
+        'face_recognition/obama',
+        'face_recognition/obama2',
+        'face_recognition/obama3',
+        'face_recognition/biden',
+      ]) {
         embeddings.set(id, largest(await pipeline.embedFaces(facePhoto(id))).embedding);
       }
     });
@@ -41,44 +53,52 @@ for (const config of [
       await pipeline.dispose();
     });
 
-    it('when a portrait is embedded, then the embedding has the model dimension and unit length', () => {
+    void it('when a portrait is embedded, then the embedding has the model dimension and unit length', () => {
       const e = embeddings.get('face_recognition/obama') as Float32Array;
       assert.equal(e.length, pipeline.embeddingDim);
       assert.ok(Math.abs(cosine(e, e) - 1) < 1e-4);
     });
 
-    it('when the same person is enrolled from two photos, then a third photo of them is identified', () => {
+    void it('when the same person is enrolled from two photos, then a third photo of them is identified', () => {
       const roster = [
         { personId: 'obama', embedding: embeddings.get('face_recognition/obama') as Float32Array },
         { personId: 'obama', embedding: embeddings.get('face_recognition/obama3') as Float32Array },
         { personId: 'biden', embedding: embeddings.get('face_recognition/biden') as Float32Array },
       ];
-      const result = new Matcher(pipeline.embeddingDim, roster, { threshold }).match(embeddings.get('face_recognition/obama2') as Float32Array);
+      const result = new Matcher(pipeline.embeddingDim, roster, { threshold }).match(
+        embeddings.get('face_recognition/obama2') as Float32Array,
+      );
       assert.equal(result.kind, 'match', JSON.stringify(result));
       assert.equal(result.kind === 'match' && result.personId, 'obama');
       assert.ok(result.margin > 0);
     });
 
-    it('when two different people are compared, then the probe is not matched', () => {
+    void it('when two different people are compared, then the probe is not matched', () => {
       const roster = ['face_recognition/obama', 'face_recognition/obama3'].map((id) => ({
         personId: 'obama',
         embedding: embeddings.get(id) as Float32Array,
       }));
-      const result = new Matcher(pipeline.embeddingDim, roster, { threshold }).match(embeddings.get('face_recognition/biden') as Float32Array);
+      const result = new Matcher(pipeline.embeddingDim, roster, { threshold }).match(
+        embeddings.get('face_recognition/biden') as Float32Array,
+      );
       assert.equal(result.kind, 'unknown', JSON.stringify(result));
     });
 
-    it('when a real photo region shows no face, then nothing is detected', async () => {
+    void it('when a real photo region shows no face, then nothing is detected', async () => {
       // Top-left corner of a group photo: window blinds and a door frame, no people.
-      const blinds = await sharp(join(repoRoot, 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample6.jpg'))
+      const blinds = await sharp(
+        join(repoRoot, 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample6.jpg'),
+      )
         .extract({ left: 0, top: 0, width: 320, height: 320 })
         .jpeg()
         .toBuffer();
       assert.deepEqual(await pipeline.detectFaces(blinds), []);
     });
 
-    it('when a group photo is processed, then several faces come back, each with quality and an embedding', async () => {
-      const faces = await pipeline.embedFaces(join(repoRoot, 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample6.jpg'));
+    void it('when a group photo is processed, then several faces come back, each with quality and an embedding', async () => {
+      const faces = await pipeline.embedFaces(
+        join(repoRoot, 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample6.jpg'),
+      );
       assert.ok(faces.length >= 3, `found ${faces.length} faces`);
       for (const face of faces) {
         assert.equal(face.embedding.length, pipeline.embeddingDim);
@@ -88,7 +108,7 @@ for (const config of [
   });
 }
 
-describe('face pipeline input handling and quality gates', () => {
+void describe('face pipeline input handling and quality gates', () => {
   let pipeline: FacePipeline;
 
   before(async () => {
@@ -99,7 +119,7 @@ describe('face pipeline input handling and quality gates', () => {
     await pipeline.dispose();
   });
 
-  it('when the file is corrupt, then an ImageDecodeError says the image cannot be decoded', async () => {
+  void it('when the file is corrupt, then an ImageDecodeError says the image cannot be decoded', async () => {
     await assert.rejects(pipeline.embedFaces(CORRUPT_JPEG), (error: unknown) => {
       assert.ok(error instanceof ImageDecodeError);
       assert.equal(error.code, 'IMAGE_DECODE_FAILED');
@@ -108,48 +128,66 @@ describe('face pipeline input handling and quality gates', () => {
     });
   });
 
-  it('when a real JPEG is truncated, then decoding fails instead of returning half an image', async () => {
+  void it('when a real JPEG is truncated, then decoding fails instead of returning half an image', async () => {
     const truncated = readFileSync(facePhoto('face_recognition/obama')).subarray(0, 20_000);
     await assert.rejects(pipeline.detectFaces(truncated), ImageDecodeError);
   });
 
-  it('when the file does not exist, then the error is still an ImageDecodeError', async () => {
+  void it('when the file does not exist, then the error is still an ImageDecodeError', async () => {
     await assert.rejects(pipeline.detectFaces(join(repoRoot, 'no-such-photo.jpg')), ImageDecodeError);
   });
 
-  it('when a raw RGB frame has the wrong byte count, then InvalidImageError is thrown', async () => {
-    await assert.rejects(pipeline.detectFaces({ width: 4, height: 4, data: new Uint8Array(10) }), InvalidImageError);
+  void it('when a raw RGB frame has the wrong byte count, then InvalidImageError is thrown', async () => {
+    await assert.rejects(
+      pipeline.detectFaces({ width: 4, height: 4, data: new Uint8Array(10) }),
+      InvalidImageError,
+    );
   });
 
-  it('when a raw RGB frame is a plain grey wall, then no face is detected', async () => {
+  void it('when a raw RGB frame is a plain grey wall, then no face is detected', async () => {
     const frame = { width: 320, height: 240, data: new Uint8Array(320 * 240 * 3).fill(128) };
     assert.deepEqual(await pipeline.detectFaces(frame), []);
   });
 
-  it('when a sharp frontal portrait is checked, then it passes every gate', async () => {
+  void it('when a sharp frontal portrait is checked, then it passes every gate', async () => {
     const [face] = await pipeline.detectFaces(facePhoto('face_recognition/obama'));
     assert.ok(face);
     assert.deepEqual(face.quality.issues, []);
     assert.equal(face.quality.ok, true);
   });
 
-  it('when the portrait is heavily blurred, then the face fails with TOO_BLURRY', async () => {
+  void it('when the portrait is heavily blurred, then the face fails with TOO_BLURRY', async () => {
     const blurred = await sharp(facePhoto('face_recognition/obama')).blur(6).jpeg().toBuffer();
     const [face] = await pipeline.detectFaces(blurred);
     assert.ok(face, 'BlazeFace still finds the blurred face');
-    assert.ok(face.quality.issues.some((i) => i.code === 'TOO_BLURRY'), JSON.stringify(face.quality));
+    assert.ok(
+      face.quality.issues.some((i) => i.code === 'TOO_BLURRY'),
+      JSON.stringify(face.quality),
+    );
   });
 
-  it('when the face is tiny, then it fails with FACE_TOO_SMALL (or is not detected at all)', async () => {
+  void it('when the face is tiny, then it fails with FACE_TOO_SMALL (or is not detected at all)', async () => {
     const image = await decodeImage(facePhoto('face_recognition/obama'));
-    const tiny = await sharp(facePhoto('face_recognition/obama')).resize(Math.round(image.width / 10)).png().toBuffer();
+    const tiny = await sharp(facePhoto('face_recognition/obama'))
+      .resize(Math.round(image.width / 10))
+      .png()
+      .toBuffer();
     const faces = await pipeline.detectFaces(tiny);
-    for (const face of faces) assert.ok(face.quality.issues.some((i) => i.code === 'FACE_TOO_SMALL'), JSON.stringify(face.quality));
+    for (const face of faces)
+      assert.ok(
+        face.quality.issues.some((i) => i.code === 'FACE_TOO_SMALL'),
+        JSON.stringify(face.quality),
+      );
   });
 
-  it('when a group photo has a face turned sideways, then that face fails with POSE_TOO_TURNED and frontal ones pass', async () => {
-    const faces = await pipeline.detectFaces(join(repoRoot, 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample1.jpg'));
-    assert.ok(faces.some((f) => f.quality.issues.some((i) => i.code === 'POSE_TOO_TURNED')), JSON.stringify(faces.map((f) => f.quality)));
+  void it('when a group photo has a face turned sideways, then that face fails with POSE_TOO_TURNED and frontal ones pass', async () => {
+    const faces = await pipeline.detectFaces(
+      join(repoRoot, 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample1.jpg'),
+    );
+    assert.ok(
+      faces.some((f) => f.quality.issues.some((i) => i.code === 'POSE_TOO_TURNED')),
+      JSON.stringify(faces.map((f) => f.quality)),
+    );
     assert.ok(faces.some((f) => f.quality.ok));
   });
 });
