@@ -20,8 +20,13 @@ let runtimeInstalled = false;
  */
 export function installWorkerRuntime(): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  } catch (err) {
+    // Already instantiated (a connection was made first, or a test installed its own): keep that one.
+    if ((err as Error).name !== 'IllegalStateError') throw err;
+  }
 }
 
 /** Stops polling, waits for in-flight tasks to finish, resolves when the worker has released its connection. */

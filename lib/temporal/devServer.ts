@@ -43,7 +43,13 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     stdio: ['ignore', out, out],
   });
   let exited: number | null = null;
-  child.on('exit', (code) => (exited = code ?? -1));
+  // Never outlive the process that started it (a crashed test run must not leave servers behind).
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.on('exit', (code) => {
+    exited = code ?? -1;
+    process.removeListener('exit', killOnExit);
+  });
   try {
     await waitForPort(opts.port, 60_000, 'Temporal dev server');
   } catch (e) {

@@ -1,0 +1,77 @@
+/** A whole Rollcall (API + worker) on a test database and a test Temporal server. */
+import type { Express } from 'express';
+import type { Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createApp } from '../../api/app';
+import { createWorker, stopWorker } from '../../workers/worker';
+import type { SessionTimingSettings } from '../../activities/sessions';
+import { createTestDatabase, startTestTemporal, type TestDatabase, type TestTemporal } from './stack';
+
+export interface TestRollcall {
+  app: Express;
+  database: TestDatabase;
+  temporal: TestTemporal;
+  taskQueue: string;
+  worker: Worker;
+  restartWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const FAST_TIMING: SessionTimingSettings = { earlyMinutes: 15, graceMinutes: 10, amendMinutes: 60, flushMs: 200 };
+
+export async function startTestRollcall(timing: SessionTimingSettings = FAST_TIMING): Promise<TestRollcall> {
+  const database = await createTestDatabase();
+  const temporal = await startTestTemporal();
+  const taskQueue = `rollcall-test-${process.pid}`;
+  const log = pino({ level: 'silent' });
+  const newWorker = async () => {
+    const worker = await createWorker({
+      connection: temporal.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      db: database.db,
+      timing,
+    });
+    return { worker, running: worker.run() };
+  };
+  let current = await newWorker();
+  const app = createApp({
+    db: database.db,
+    temporal: temporal.client,
+    taskQueue,
+    log,
+    bodyLimit: '256kb',
+    earlyMinutes: timing.earlyMinutes,
+    graceMinutes: timing.graceMinutes,
+  });
+  const handle: TestRollcall = {
+    app,
+    database,
+    temporal,
+    taskQueue,
+    worker: current.worker,
+    restartWorker: async () => {
+      await stopWorker(current.worker, current.running);
+      current = await newWorker();
+      handle.worker = current.worker;
+    },
+    stop: async () => {
+      await stopWorker(current.worker, current.running);
+      await temporal.stop();
+      await database.drop();
+    },
+  };
+  return handle;
+}
+
+/** Polls until fn returns a truthy value or the time runs out (then fails with the last value). */
+export async function eventually<T>(fn: () => Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last as NonNullable<T>;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
