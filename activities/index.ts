@@ -1,15 +1,21 @@
 import type { Knex } from 'knex';
 import { createSessionActivities, type SessionTimingSettings } from './sessions';
+import { config } from '../lib/config';
+import { enrollmentSettingsFromConfig, type EnrollmentSettings } from '../lib/enrollment';
+import { createEnrollmentActivities } from './enrollment';
 
 export interface ActivityDeps {
   db: Knex;
   timing: SessionTimingSettings;
+  /** Staging dir, models, cipher; read from config when omitted. */
+  enrollment?: EnrollmentSettings;
 }
 
 /** Every activity the worker registers, built from its dependencies (knex, settings). */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createSessionActivities(deps.db, deps.timing),
+    ...createEnrollmentActivities(deps.db, deps.enrollment ?? enrollmentSettingsFromConfig(config())),
   };
 }
 

@@ -39,6 +39,20 @@ const schema = z.object({
   SESSION_AMEND_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
   ATTENDANCE_FLUSH_SECONDS: z.coerce.number().min(0.1).max(300).default(2),
 
+  /** `kid:base64key,kid2:base64key`, each key 32 bytes (AES-256-GCM). Required in production. */
+  EMBEDDING_KEYS: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]+={0,2}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]+={0,2})*$/, 'expected kid:base64key[,kid:base64key…]')
+    .optional(),
+  /** The key id new embeddings are sealed with; defaults to the last key in EMBEDDING_KEYS. */
+  EMBEDDING_ACTIVE_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).optional(),
+  /** Where uploaded enrollment photos wait for the worker; default `<ROLLCALL_DATA_DIR>/enrollment-staging`. */
+  ENROLLMENT_STAGING_DIR: z.string().min(1).optional(),
+  /** Keep enrollment photos after encoding (off: photos are deleted once their embeddings are stored). */
+  ENROLLMENT_KEEP_PHOTOS: bool.default(false),
+  /** Body limit of the enrollment upload (base64 JSON or a raw image). */
+  ENROLLMENT_UPLOAD_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('20mb'),
+
   DEMO_SEED: bool.default(true),
 });
 
