@@ -12,6 +12,10 @@ import { attendanceRoutes } from './attendance/routes';
 import { errorHandler, notFound } from './errors';
 import { healthRoutes } from './health/routes';
 import { reportRoutes } from './reports/routes';
+import { config } from '../lib/config';
+import { enrollmentSettingsFromConfig, type EnrollmentSettings } from '../lib/enrollment';
+import { enrollmentRoutes } from './enrollment/routes';
+import { rosterRoutes } from './roster/routes';
 
 export interface AppDeps {
   db: Knex;
@@ -21,6 +25,9 @@ export interface AppDeps {
   bodyLimit: string;
   earlyMinutes: number;
   graceMinutes: number;
+  /** Enrollment staging, model and embedding cipher; read from config when omitted. */
+  enrollment?: EnrollmentSettings;
+  enrollmentUploadLimit?: string;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -44,7 +51,20 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader('Referrer-Policy', 'no-referrer');
     next();
   });
+  const enrollment = deps.enrollment ?? enrollmentSettingsFromConfig(config());
+  // Before the global JSON parser: photo uploads carry their own, larger body limit.
+  app.use(
+    enrollmentRoutes({
+      db: deps.db,
+      temporal: deps.temporal,
+      taskQueue: deps.taskQueue,
+      log: deps.log,
+      settings: enrollment,
+      uploadLimit: deps.enrollmentUploadLimit ?? config().ENROLLMENT_UPLOAD_LIMIT,
+    }),
+  );
   app.use(express.json({ limit: deps.bodyLimit, strict: true }));
+  app.use(rosterRoutes({ db: deps.db, log: deps.log, settings: enrollment }));
   app.use(healthRoutes(deps.db, deps.temporal));
   app.use(
     attendanceRoutes({

@@ -1,0 +1,86 @@
+/**
+ * Enrollment (people-facing): consent, photo upload, enrollment status.
+ *
+ * Uploads are either `application/json` `{ by, images: [base64…] }` or one raw `image/jpeg|png|webp` body
+ * (`?by=`). This router carries its own body parsers with ENROLLMENT_UPLOAD_LIMIT, so it is mounted before
+ * the app's small global JSON parser.
+ *
+ * People-facing auth (JWT + roles) is not in the app yet; until it is, `by` is taken from the request and
+ * these routes must not be exposed beyond the school's admin network.
+ */
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { MAX_PHOTOS_PER_ENROLLMENT, STUDENT_ID_PATTERN } from '../../lib/enrollment';
+import { AppError } from '../errors';
+import { parseOr400 } from '../validate';
+import { enrollmentStatus, grantConsent, revokeConsent, startEnrollment, type EnrollmentDeps } from './service';
+
+const studentParams = z.strictObject({ id: z.string().regex(STUDENT_ID_PATTERN, 'not a student id') });
+const actor = z.string().trim().min(1).max(128);
+const consentBody = z.strictObject({
+  grantedBy: actor,
+  kind: z.literal('biometric_enrollment').default('biometric_enrollment'),
+});
+const revokeBody = z.strictObject({ revokedBy: actor, reason: z.string().max(500).optional() });
+const base64 = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'not base64').min(8);
+const photosBody = z.strictObject({
+  by: actor,
+  images: z.array(base64).min(1).max(MAX_PHOTOS_PER_ENROLLMENT),
+});
+const rawQuery = z.strictObject({ by: actor });
+const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
+
+export function enrollmentRoutes(deps: EnrollmentDeps): Router {
+  const router = Router();
+  const smallJson = express.json({ limit: '16kb', strict: true });
+
+  router.post('/api/v1/students/:id/consent', smallJson, async (req, res) => {
+    const { id } = parseOr400(studentParams, req.params, 'params');
+    const body = parseOr400(consentBody, req.body ?? {}, 'body');
+    const { consent, created } = await grantConsent(deps.db, id, body.grantedBy);
+    res.status(created ? 201 : 200).json({ consent });
+  });
+
+  router.delete('/api/v1/students/:id/consent', smallJson, async (req, res) => {
+    const { id } = parseOr400(studentParams, req.params, 'params');
+    const body = parseOr400(revokeBody, req.body ?? {}, 'body');
+    res.json(await revokeConsent(deps.db, id, body.revokedBy, body.reason));
+  });
+
+  router.post(
+    '/api/v1/students/:id/photos',
+    express.json({ limit: deps.uploadLimit, strict: true }),
+    express.raw({ type: IMAGE_TYPES, limit: deps.uploadLimit }),
+    async (req, res) => {
+      const { id } = parseOr400(studentParams, req.params, 'params');
+      let by: string;
+      let photos: Buffer[];
+      if (req.is('application/json')) {
+        const body = parseOr400(photosBody, req.body, 'body');
+        by = body.by;
+        photos = body.images.map((b64) => Buffer.from(b64, 'base64'));
+      } else if (req.is(IMAGE_TYPES) && Buffer.isBuffer(req.body) && req.body.length > 0) {
+        by = parseOr400(rawQuery, req.query, 'query').by;
+        photos = [req.body];
+      } else {
+        throw new AppError(
+          415,
+          'unsupported_media_type',
+          'send application/json {"by","images":[base64…]} or one image/jpeg, image/png or image/webp body',
+        );
+      }
+      const started = await startEnrollment(deps, id, photos, by);
+      res
+        .status(202)
+        .location(`/api/v1/students/${encodeURIComponent(id)}/enrollment`)
+        .json({ ...started, statusUrl: `/api/v1/students/${encodeURIComponent(id)}/enrollment` });
+    },
+  );
+
+  router.get('/api/v1/students/:id/enrollment', async (req, res) => {
+    const { id } = parseOr400(studentParams, req.params, 'params');
+    res.json(await enrollmentStatus(deps, id));
+  });
+
+  return router;
+}
