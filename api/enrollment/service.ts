@@ -141,6 +141,13 @@ export async function startEnrollment(
   }
 }
 
+/** The innermost failure (WorkflowFailedError → ActivityFailure → ApplicationFailure) says what went wrong. */
+function rootFailure(err: unknown): { type: string | null; message: string } {
+  let e = err as { cause?: unknown; type?: string; message?: string };
+  while (e.cause) e = e.cause as typeof e;
+  return { type: e.type ?? null, message: e.message ?? String(err) };
+}
+
 export type EnrollmentStatus =
   | { workflowId: string; status: 'running' }
   | { workflowId: string; status: 'completed'; report: EnrollmentReport }
@@ -170,13 +177,7 @@ export async function enrollmentStatus(deps: EnrollmentDeps, studentId: string):
       try {
         await handle.result();
       } catch (err) {
-        const cause = (err as { cause?: { type?: string; message?: string } }).cause;
-        return {
-          workflowId,
-          status: 'failed',
-          failure: { type: cause?.type ?? null, message: cause?.message ?? (err as Error).message },
-          storedEmbeddings,
-        };
+        return { workflowId, status: 'failed', failure: rootFailure(err), storedEmbeddings };
       }
       return { workflowId, status: 'failed', failure: { type: null, message: description.status.name }, storedEmbeddings };
   }

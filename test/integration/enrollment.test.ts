@@ -154,6 +154,10 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
     assert.ok(err.cause.cause instanceof ApplicationFailure);
     assert.equal(err.cause.cause.type, 'ConsentMissing');
     assert.deepEqual(stagedFiles(), [], 'photos are discarded even when consent is missing');
+    const status = await request(app).get('/api/v1/students/S001/enrollment');
+    assert.equal(status.body.status, 'failed');
+    assert.equal(status.body.failure.type, 'ConsentMissing');
+    assert.match(status.body.failure.message, /no active biometric enrollment consent/);
     assert.equal((await database.db('face_embeddings')).length, 0);
   });
 
