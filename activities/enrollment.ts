@@ -16,7 +16,12 @@ import {
   type FacePipeline,
   type FaceQuality,
 } from '../models';
-import { discardStagedPhotos, resolvePhotoRef, PhotoRefError, type EnrollmentSettings } from '../lib/enrollment';
+import {
+  discardStagedPhotos,
+  resolvePhotoRef,
+  PhotoRefError,
+  type EnrollmentSettings,
+} from '../lib/enrollment';
 
 export const ENROLLMENT_FAILURE = {
   consentMissing: 'ConsentMissing',
@@ -25,12 +30,7 @@ export const ENROLLMENT_FAILURE = {
 } as const;
 
 export type PhotoRejectionCode =
-  | 'INVALID_REF'
-  | 'PHOTO_MISSING'
-  | 'UNREADABLE_IMAGE'
-  | 'NO_FACE'
-  | 'MULTIPLE_FACES'
-  | 'LOW_QUALITY';
+  'INVALID_REF' | 'PHOTO_MISSING' | 'UNREADABLE_IMAGE' | 'NO_FACE' | 'MULTIPLE_FACES' | 'LOW_QUALITY';
 
 export interface PhotoReport {
   ref: string;
@@ -79,7 +79,12 @@ export function sharedFacePipeline(modelDir: string, embedder: EmbedderName): Pr
 }
 
 function reject(ref: string, code: PhotoRejectionCode, message: string, started: number): PhotoReport {
-  return { ref, status: 'rejected', reason: { code, message }, encodeMs: Math.round(performance.now() - started) };
+  return {
+    ref,
+    status: 'rejected',
+    reason: { code, message },
+    encodeMs: Math.round(performance.now() - started),
+  };
 }
 
 interface EncodedPhoto {
@@ -88,7 +93,11 @@ interface EncodedPhoto {
   quality?: number;
 }
 
-async function encodePhoto(pipeline: FacePipeline, settings: EnrollmentSettings, ref: string): Promise<EncodedPhoto> {
+async function encodePhoto(
+  pipeline: FacePipeline,
+  settings: EnrollmentSettings,
+  ref: string,
+): Promise<EncodedPhoto> {
   const started = performance.now();
   let file: string;
   try {
@@ -102,20 +111,34 @@ async function encodePhoto(pipeline: FacePipeline, settings: EnrollmentSettings,
     bytes = await fsp.readFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    return { report: reject(ref, 'PHOTO_MISSING', 'the staged photo no longer exists (already discarded?)', started) };
+    return {
+      report: reject(ref, 'PHOTO_MISSING', 'the staged photo no longer exists (already discarded?)', started),
+    };
   }
   let faces;
   try {
     faces = await pipeline.embedFaces(bytes);
   } catch (err) {
     if (err instanceof ImageDecodeError || err instanceof InvalidImageError) {
-      return { report: reject(ref, 'UNREADABLE_IMAGE', `the file could not be read as an image: ${err.message}`, started) };
+      return {
+        report: reject(
+          ref,
+          'UNREADABLE_IMAGE',
+          `the file could not be read as an image: ${err.message}`,
+          started,
+        ),
+      };
     }
     throw err;
   }
   if (faces.length === 0) {
     return {
-      report: reject(ref, 'NO_FACE', 'no face was found: use a well-lit, front-facing photo with the face clearly visible', started),
+      report: reject(
+        ref,
+        'NO_FACE',
+        'no face was found: use a well-lit, front-facing photo with the face clearly visible',
+        started,
+      ),
     };
   }
   if (faces.length > 1) {
@@ -203,10 +226,18 @@ export function createEnrollmentActivities(db: Knex, settings: EnrollmentSetting
 
       return db.transaction(async (trx) => {
         const consentId = await assertConsent(trx, input.studentId, true);
-        const replaced = await trx('face_embeddings').where({ student_id: input.studentId, model_id: modelId }).del();
+        const replaced = await trx('face_embeddings')
+          .where({ student_id: input.studentId, model_id: modelId })
+          .del();
         const rows = accepted.map((e) => {
           const sealed = settings.cipher.seal(e.embedding!, { studentId: input.studentId, modelId });
-          return { student_id: input.studentId, model_id: modelId, vector: sealed.sealed, key_id: sealed.keyId, quality: e.quality };
+          return {
+            student_id: input.studentId,
+            model_id: modelId,
+            vector: sealed.sealed,
+            key_id: sealed.keyId,
+            quality: e.quality,
+          };
         });
         const inserted: { id: number | string }[] = await trx('face_embeddings').insert(rows).returning('id');
         const ids = inserted.map((r) => String(r.id));
@@ -224,14 +255,22 @@ export function createEnrollmentActivities(db: Knex, settings: EnrollmentSetting
           entity: 'student',
           entity_id: input.studentId,
           before: JSON.stringify({ modelId, embeddings: replaced }),
-          after: JSON.stringify({ modelId, embeddingIds: ids, keyId: settings.cipher.activeKeyId, consentId, rejected: base.rejected }),
+          after: JSON.stringify({
+            modelId,
+            embeddingIds: ids,
+            keyId: settings.cipher.activeKeyId,
+            consentId,
+            rejected: base.rejected,
+          }),
           reason: null,
         });
         return { ...base, stored: ids.length, replaced, embeddingIds: ids, rosterVersions };
       });
     },
 
-    async discardEnrollmentPhotos(input: { photoRefs: string[] }): Promise<{ discarded: number; kept: number }> {
+    async discardEnrollmentPhotos(input: {
+      photoRefs: string[];
+    }): Promise<{ discarded: number; kept: number }> {
       if (settings.keepPhotos) return { discarded: 0, kept: input.photoRefs.length };
       const safe = input.photoRefs.filter((ref) => {
         try {

@@ -42,7 +42,10 @@ const schema = z.object({
   /** `kid:base64key,kid2:base64key`, each key 32 bytes (AES-256-GCM). Required in production. */
   EMBEDDING_KEYS: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]+={0,2}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]+={0,2})*$/, 'expected kid:base64key[,kid:base64key…]')
+    .regex(
+      /^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]+={0,2}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]+={0,2})*$/,
+      'expected kid:base64key[,kid:base64key…]',
+    )
     .optional(),
   /** The key id new embeddings are sealed with; defaults to the last key in EMBEDDING_KEYS. */
   EMBEDDING_ACTIVE_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).optional(),

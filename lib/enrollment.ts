@@ -25,7 +25,9 @@ export const MAX_PHOTOS_PER_ENROLLMENT = 10;
 
 export function enrollmentSettingsFromConfig(cfg: Config): EnrollmentSettings {
   return {
-    stagingDir: path.resolve(cfg.ENROLLMENT_STAGING_DIR ?? path.join(cfg.ROLLCALL_DATA_DIR, 'enrollment-staging')),
+    stagingDir: path.resolve(
+      cfg.ENROLLMENT_STAGING_DIR ?? path.join(cfg.ROLLCALL_DATA_DIR, 'enrollment-staging'),
+    ),
     keepPhotos: cfg.ENROLLMENT_KEEP_PHOTOS,
     modelDir: path.join(repoRoot, 'models', 'onnx'),
     embedder: DEFAULT_EMBEDDER,
@@ -46,9 +48,11 @@ export class PhotoRefError extends Error {
 
 /** Resolves a ref inside the staging directory; refuses absolute refs and anything escaping it. */
 export function resolvePhotoRef(stagingDir: string, ref: string): string {
-  if (path.isAbsolute(ref) || ref.includes('\0')) throw new PhotoRefError(`photo ref ${JSON.stringify(ref)} must be relative`);
+  if (path.isAbsolute(ref) || ref.includes('\0'))
+    throw new PhotoRefError(`photo ref ${JSON.stringify(ref)} must be relative`);
   const full = path.resolve(stagingDir, ref);
-  if (!full.startsWith(stagingDir + path.sep)) throw new PhotoRefError(`photo ref ${JSON.stringify(ref)} leaves the staging directory`);
+  if (!full.startsWith(stagingDir + path.sep))
+    throw new PhotoRefError(`photo ref ${JSON.stringify(ref)} leaves the staging directory`);
   return full;
 }
 
@@ -57,10 +61,17 @@ export type ImageKind = 'jpg' | 'png' | 'webp';
 /** Sniffs the container from magic bytes: uploads are never trusted by their declared type. */
 export function sniffImage(bytes: Uint8Array): ImageKind | undefined {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpg';
-  if (bytes.length >= 8 && Buffer.from(bytes.subarray(0, 8)).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
+  if (
+    bytes.length >= 8 &&
+    Buffer.from(bytes.subarray(0, 8)).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+  ) {
     return 'png';
   }
-  if (bytes.length >= 12 && Buffer.from(bytes.subarray(0, 4)).toString('latin1') === 'RIFF' && Buffer.from(bytes.subarray(8, 12)).toString('latin1') === 'WEBP') {
+  if (
+    bytes.length >= 12 &&
+    Buffer.from(bytes.subarray(0, 4)).toString('latin1') === 'RIFF' &&
+    Buffer.from(bytes.subarray(8, 12)).toString('latin1') === 'WEBP'
+  ) {
     return 'webp';
   }
   return undefined;
@@ -70,7 +81,11 @@ export function sniffImage(bytes: Uint8Array): ImageKind | undefined {
  * Writes photos into a fresh batch directory (owner-only permissions: they are biometric data) and returns
  * their refs. Files are written under a temporary name and renamed, so a worker never reads half a photo.
  */
-export async function stagePhotos(stagingDir: string, studentId: string, photos: readonly Uint8Array[]): Promise<string[]> {
+export async function stagePhotos(
+  stagingDir: string,
+  studentId: string,
+  photos: readonly Uint8Array[],
+): Promise<string[]> {
   const batch = `${studentId}-${Date.now()}-${crypto.randomBytes(6).toString('hex')}`;
   const dir = path.join(stagingDir, batch);
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });

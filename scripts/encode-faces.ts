@@ -23,12 +23,22 @@ import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import { config } from '../lib/config';
 import { createDb } from '../lib/db';
-import { enrollWorkflowId, enrollmentSettingsFromConfig, stagePhotos, STUDENT_ID_PATTERN, type EnrollmentSettings } from '../lib/enrollment';
+import {
+  enrollWorkflowId,
+  enrollmentSettingsFromConfig,
+  stagePhotos,
+  STUDENT_ID_PATTERN,
+  type EnrollmentSettings,
+} from '../lib/enrollment';
 import { ensurePostgres } from '../lib/infra';
 import { logger } from '../lib/logger';
 import { isPortOpen } from '../lib/process';
 import { connectClient } from '../lib/temporal/connection';
-import { createEnrollmentActivities, sharedFacePipeline, type EnrollmentReport } from '../activities/enrollment';
+import {
+  createEnrollmentActivities,
+  sharedFacePipeline,
+  type EnrollmentReport,
+} from '../activities/enrollment';
 import { Matcher } from '../models';
 import { EMBEDDER_SPECS } from '../models/pipeline/embedders';
 import type { enrollStudent } from '../workflows/enrollStudent';
@@ -104,21 +114,41 @@ async function runPool<T, R>(items: readonly T[], limit: number, fn: (item: T) =
 }
 
 async function recordConsent(db: Knex, studentId: string, by: string): Promise<void> {
-  const active = await db('consents').where({ student_id: studentId, kind: 'biometric_enrollment' }).whereNull('revoked_at').first('id');
+  const active = await db('consents')
+    .where({ student_id: studentId, kind: 'biometric_enrollment' })
+    .whereNull('revoked_at')
+    .first('id');
   if (active) return;
   await db.transaction(async (trx) => {
     await trx('consents').insert({ student_id: studentId, kind: 'biometric_enrollment', granted_by: by });
-    await trx('audit_log').insert({ actor: by, action: 'consent.grant', entity: 'student', entity_id: studentId, after: JSON.stringify({ via: 'cli' }) });
+    await trx('audit_log').insert({
+      actor: by,
+      action: 'consent.grant',
+      entity: 'student',
+      entity_id: studentId,
+      after: JSON.stringify({ via: 'cli' }),
+    });
   });
 }
 
 async function enrollOne(
   job: Job,
-  ctx: { db: Knex; settings: EnrollmentSettings; client?: Client; taskQueue: string; by: string; consentBy?: string },
+  ctx: {
+    db: Knex;
+    settings: EnrollmentSettings;
+    client?: Client;
+    taskQueue: string;
+    by: string;
+    consentBy?: string;
+  },
 ): Promise<Outcome> {
   try {
     if (ctx.consentBy) await recordConsent(ctx.db, job.studentId, ctx.consentBy);
-    const refs = await stagePhotos(ctx.settings.stagingDir, job.studentId, job.files.map((f) => fs.readFileSync(f)));
+    const refs = await stagePhotos(
+      ctx.settings.stagingDir,
+      job.studentId,
+      job.files.map((f) => fs.readFileSync(f)),
+    );
     if (ctx.client) {
       const report = await ctx.client.workflow.execute<typeof enrollStudent>('enrollStudent', {
         taskQueue: ctx.taskQueue,
@@ -131,7 +161,10 @@ async function enrollOne(
     const acts = createEnrollmentActivities(ctx.db, ctx.settings);
     try {
       await acts.checkEnrollmentConsent({ studentId: job.studentId });
-      return { studentId: job.studentId, report: await acts.encodeEnrollmentPhotos({ studentId: job.studentId, photoRefs: refs, by: ctx.by }) };
+      return {
+        studentId: job.studentId,
+        report: await acts.encodeEnrollmentPhotos({ studentId: job.studentId, photoRefs: refs, by: ctx.by }),
+      };
     } finally {
       await acts.discardEnrollmentPhotos({ photoRefs: refs });
     }
@@ -144,14 +177,23 @@ async function enrollOne(
 function describeOutcome(o: Outcome, files: string[]): string {
   if (o.error) return `${o.studentId}: FAILED — ${o.error}`;
   const r = o.report!;
-  const lines = [`${o.studentId}: stored ${r.stored}/${r.photos.length}${r.replaced ? ` (replaced ${r.replaced})` : ''}`];
+  const lines = [
+    `${o.studentId}: stored ${r.stored}/${r.photos.length}${r.replaced ? ` (replaced ${r.replaced})` : ''}`,
+  ];
   r.photos.forEach((p, i) => {
-    if (p.status === 'rejected') lines.push(`  ${path.basename(files[i] ?? p.ref)}: ${p.reason?.code} — ${p.reason?.message}`);
+    if (p.status === 'rejected')
+      lines.push(`  ${path.basename(files[i] ?? p.ref)}: ${p.reason?.code} — ${p.reason?.message}`);
   });
   return lines.join('\n');
 }
 
-async function verify(db: Knex, settings: EnrollmentSettings, studentId: string, image: string, json: boolean): Promise<number> {
+async function verify(
+  db: Knex,
+  settings: EnrollmentSettings,
+  studentId: string,
+  image: string,
+  json: boolean,
+): Promise<number> {
   const modelId = settings.embedder;
   const rows: { student_id: string; vector: Buffer; key_id: string }[] = await db('face_embeddings')
     .where({ student_id: studentId, model_id: modelId })
@@ -167,8 +209,14 @@ async function verify(db: Knex, settings: EnrollmentSettings, studentId: string,
   const threshold = EMBEDDER_SPECS[modelId].matchThreshold;
   const result = new Matcher(pipeline.embeddingDim, roster, { threshold }).match(faces[0]!.embedding);
   const matched = result.kind === 'match';
-  if (json) process.stdout.write(`${JSON.stringify({ studentId, modelId, score: result.score, threshold, matched, storedEmbeddings: rows.length })}\n`);
-  else process.stdout.write(`${studentId}: score ${result.score.toFixed(3)} against ${rows.length} stored (threshold ${threshold}) → ${matched ? 'MATCH' : 'NO MATCH'}\n`);
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ studentId, modelId, score: result.score, threshold, matched, storedEmbeddings: rows.length })}\n`,
+    );
+  else
+    process.stdout.write(
+      `${studentId}: score ${result.score.toFixed(3)} against ${rows.length} stored (threshold ${threshold}) → ${matched ? 'MATCH' : 'NO MATCH'}\n`,
+    );
   await pipeline.dispose();
   return matched ? 0 : 3;
 }
@@ -190,7 +238,8 @@ async function main(argv: string[]): Promise<number> {
     strict: true,
   });
   const modes = [values.batch, values.student, values.verify].filter((v) => v !== undefined).length;
-  if (values.help || modes !== 1) throw new UsageError('choose one of --batch DIR, --student ID --image FILE…, --verify ID --image FILE');
+  if (values.help || modes !== 1)
+    throw new UsageError('choose one of --batch DIR, --student ID --image FILE…, --verify ID --image FILE');
   const images = values.image ?? [];
   for (const img of images) if (!fs.existsSync(img)) throw new UsageError(`no such file: ${img}`);
 
@@ -210,11 +259,13 @@ async function main(argv: string[]): Promise<number> {
     let jobs: Job[];
     if (values.batch !== undefined) {
       const grouped = groupBatch(values.batch);
-      for (const s of grouped.skipped) process.stderr.write(`skipping ${s}: not named <studentId>[_n].jpg|png|webp\n`);
+      for (const s of grouped.skipped)
+        process.stderr.write(`skipping ${s}: not named <studentId>[_n].jpg|png|webp\n`);
       jobs = grouped.jobs;
     } else {
       if (images.length === 0) throw new UsageError('--student needs at least one --image');
-      if (!STUDENT_ID_PATTERN.test(values.student!)) throw new UsageError(`not a student id: ${values.student}`);
+      if (!STUDENT_ID_PATTERN.test(values.student!))
+        throw new UsageError(`not a student id: ${values.student}`);
       jobs = [{ studentId: values.student!, files: images }];
     }
     let client: Client | undefined;
@@ -241,7 +292,9 @@ async function main(argv: string[]): Promise<number> {
     const photos = jobs.reduce((n, j) => n + j.files.length, 0);
     if (values.json) process.stdout.write(`${JSON.stringify(outcomes)}\n`);
     else outcomes.forEach((o, i) => process.stdout.write(`${describeOutcome(o, jobs[i]!.files)}\n`));
-    process.stderr.write(`${jobs.length} students, ${photos} photos in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(
+      `${jobs.length} students, ${photos} photos in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    );
     if (values.direct) await (await sharedFacePipeline(settings.modelDir, settings.embedder)).dispose();
     return outcomes.every((o) => !o.error && o.report!.rejected === 0) ? 0 : 1;
   } finally {
@@ -254,7 +307,9 @@ if (require.main === module) {
     (code) => process.exit(code),
     (err: unknown) => {
       if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-        process.stderr.write(`encode-faces: ${(err as Error).message}\n(see the header of scripts/encode-faces.ts)\n`);
+        process.stderr.write(
+          `encode-faces: ${(err as Error).message}\n(see the header of scripts/encode-faces.ts)\n`,
+        );
         process.exit(2);
       }
       process.stderr.write(`encode-faces: ${(err as Error).stack ?? String(err)}\n`);

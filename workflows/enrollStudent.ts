@@ -20,19 +20,36 @@ const NON_RETRYABLE = ['ConsentMissing', 'UnknownStudent', 'InvalidEnrollment'];
 
 const { checkEnrollmentConsent, discardEnrollmentPhotos } = proxyActivities<EnrollmentActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 });
 
 // Loading the models on a cold worker takes seconds, each photo ~0.1 s (Pi: ~1 s); heartbeats per photo.
 const { encodeEnrollmentPhotos } = proxyActivities<EnrollmentActivities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
 });
 
 export async function enrollStudent(input: EnrollStudentInput): Promise<EnrollmentReport> {
   const refs = input.photoRefs ?? [];
-  if (refs.length === 0 || refs.length > MAX_PHOTOS || typeof input.by !== 'string' || input.by.length === 0) {
+  if (
+    refs.length === 0 ||
+    refs.length > MAX_PHOTOS ||
+    typeof input.by !== 'string' ||
+    input.by.length === 0
+  ) {
     throw ApplicationFailure.create({
       type: 'InvalidEnrollment',
       message: `an enrollment needs 1–${MAX_PHOTOS} photo refs and who asked (got ${refs.length} refs)`,

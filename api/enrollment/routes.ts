@@ -13,7 +13,13 @@ import { z } from 'zod';
 import { MAX_PHOTOS_PER_ENROLLMENT, STUDENT_ID_PATTERN } from '../../lib/enrollment';
 import { AppError } from '../errors';
 import { parseOr400 } from '../validate';
-import { enrollmentStatus, grantConsent, revokeConsent, startEnrollment, type EnrollmentDeps } from './service';
+import {
+  enrollmentStatus,
+  grantConsent,
+  revokeConsent,
+  startEnrollment,
+  type EnrollmentDeps,
+} from './service';
 
 const studentParams = z.strictObject({ id: z.string().regex(STUDENT_ID_PATTERN, 'not a student id') });
 const actor = z.string().trim().min(1).max(128);
@@ -22,7 +28,10 @@ const consentBody = z.strictObject({
   kind: z.literal('biometric_enrollment').default('biometric_enrollment'),
 });
 const revokeBody = z.strictObject({ revokedBy: actor, reason: z.string().max(500).optional() });
-const base64 = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, 'not base64').min(8);
+const base64 = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'not base64')
+  .min(8);
 const photosBody = z.strictObject({
   by: actor,
   images: z.array(base64).min(1).max(MAX_PHOTOS_PER_ENROLLMENT),

@@ -46,19 +46,33 @@ async function activeConsent(db: Knex, studentId: string): Promise<ConsentView |
     .orderBy('granted_at', 'desc')
     .first('id', 'granted_by', 'granted_at');
   return row
-    ? { id: Number(row.id), studentId, kind: 'biometric_enrollment', grantedBy: row.granted_by, grantedAt: new Date(row.granted_at).toISOString() }
+    ? {
+        id: Number(row.id),
+        studentId,
+        kind: 'biometric_enrollment',
+        grantedBy: row.granted_by,
+        grantedAt: new Date(row.granted_at).toISOString(),
+      }
     : undefined;
 }
 
 /** Idempotent: an active consent is returned as it is (created=false). */
-export async function grantConsent(db: Knex, studentId: string, grantedBy: string): Promise<{ consent: ConsentView; created: boolean }> {
+export async function grantConsent(
+  db: Knex,
+  studentId: string,
+  grantedBy: string,
+): Promise<{ consent: ConsentView; created: boolean }> {
   await assertStudent(db, studentId);
   return db.transaction(async (trx) => {
     // Serialise concurrent grants for one student so that only one consent row is created.
     await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`consent:${studentId}`]);
     const existing = await activeConsent(trx, studentId);
     if (existing) return { consent: existing, created: false };
-    await trx('consents').insert({ student_id: studentId, kind: 'biometric_enrollment', granted_by: grantedBy });
+    await trx('consents').insert({
+      student_id: studentId,
+      kind: 'biometric_enrollment',
+      granted_by: grantedBy,
+    });
     const consent = (await activeConsent(trx, studentId))!;
     await trx('audit_log').insert({
       actor: grantedBy,
@@ -135,7 +149,11 @@ export async function startEnrollment(
   } catch (err) {
     await discardStagedPhotos(deps.settings.stagingDir, refs);
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new AppError(409, 'enrollment_in_progress', `an enrollment of ${studentId} is already running (${workflowId})`);
+      throw new AppError(
+        409,
+        'enrollment_in_progress',
+        `an enrollment of ${studentId} is already running (${workflowId})`,
+      );
     }
     throw err;
   }
@@ -153,10 +171,14 @@ export type EnrollmentStatus =
   | { workflowId: string; status: 'completed'; report: EnrollmentReport }
   | { workflowId: string; status: 'failed'; failure: { type: string | null; message: string } };
 
-export async function enrollmentStatus(deps: EnrollmentDeps, studentId: string): Promise<EnrollmentStatus & { storedEmbeddings: number }> {
+export async function enrollmentStatus(
+  deps: EnrollmentDeps,
+  studentId: string,
+): Promise<EnrollmentStatus & { storedEmbeddings: number }> {
   await assertStudent(deps.db, studentId);
   const workflowId = enrollWorkflowId(studentId);
-  const [{ n }] = await deps.db('face_embeddings')
+  const [{ n }] = await deps
+    .db('face_embeddings')
     .where({ student_id: studentId, model_id: deps.settings.embedder })
     .count<{ n: number }[]>('* as n');
   const handle = deps.temporal.workflow.getHandle<typeof enrollStudent>(workflowId);
@@ -164,7 +186,8 @@ export async function enrollmentStatus(deps: EnrollmentDeps, studentId: string):
   try {
     description = await handle.describe();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new AppError(404, 'not_found', `no enrollment of ${studentId} was started`);
+    if (err instanceof WorkflowNotFoundError)
+      throw new AppError(404, 'not_found', `no enrollment of ${studentId} was started`);
     throw err;
   }
   const storedEmbeddings = Number(n);
@@ -179,6 +202,11 @@ export async function enrollmentStatus(deps: EnrollmentDeps, studentId: string):
       } catch (err) {
         return { workflowId, status: 'failed', failure: rootFailure(err), storedEmbeddings };
       }
-      return { workflowId, status: 'failed', failure: { type: null, message: description.status.name }, storedEmbeddings };
+      return {
+        workflowId,
+        status: 'failed',
+        failure: { type: null, message: description.status.name },
+        storedEmbeddings,
+      };
   }
 }

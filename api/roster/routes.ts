@@ -71,34 +71,58 @@ export function rosterRoutes(deps: RosterDeps): Router {
   router.get('/api/v1/roster/:sessionId', requireDevice(deps.db), async (req, res) => {
     const { sessionId } = parseOr400(params, req.params, 'params');
     const parsed = parseSessionId(sessionId);
-    if (!parsed) throw new AppError(400, 'invalid_session_id', 'session ids look like session:{scheduleId}:{YYYY-MM-DD}');
+    if (!parsed)
+      throw new AppError(
+        400,
+        'invalid_session_id',
+        'session ids look like session:{scheduleId}:{YYYY-MM-DD}',
+      );
     const device = req.device!;
-    const schedule = await deps.db('schedules as s')
+    const schedule = await deps
+      .db('schedules as s')
       .join('courses as c', 'c.id', 's.course_id')
       .where('s.id', parsed.scheduleId)
-      .first('s.course_id', 's.room_id', 's.day_of_week', 's.effective_from', 's.effective_to', 'c.roster_version');
+      .first(
+        's.course_id',
+        's.room_id',
+        's.day_of_week',
+        's.effective_from',
+        's.effective_to',
+        'c.roster_version',
+      );
     if (!schedule) throw new AppError(404, 'not_found', `session ${sessionId} does not exist`);
     if (schedule.room_id !== device.roomId) {
       throw new AppError(403, 'wrong_room', `session ${sessionId} is not in this device's room`);
     }
     const from = String(schedule.effective_from);
     const to = schedule.effective_to === null ? null : String(schedule.effective_to);
-    if (isoDayOfWeek(parsed.sessionDate) !== schedule.day_of_week || parsed.sessionDate < from || (to !== null && parsed.sessionDate > to)) {
-      throw new AppError(404, 'not_found', `schedule ${parsed.scheduleId} has no session on ${parsed.sessionDate}`);
+    if (
+      isoDayOfWeek(parsed.sessionDate) !== schedule.day_of_week ||
+      parsed.sessionDate < from ||
+      (to !== null && parsed.sessionDate > to)
+    ) {
+      throw new AppError(
+        404,
+        'not_found',
+        `schedule ${parsed.scheduleId} has no session on ${parsed.sessionDate}`,
+      );
     }
     const courseId: string = schedule.course_id;
     const rosterVersion = Number(schedule.roster_version);
 
-    const enrolledWithConsent = deps.db('enrollments as e')
+    const enrolledWithConsent = deps
+      .db('enrollments as e')
       .where('e.course_id', courseId)
       .whereExists(
-        deps.db('consents as k')
+        deps
+          .db('consents as k')
           .whereRaw('k.student_id = e.student_id')
           .where('k.kind', 'biometric_enrollment')
           .whereNull('k.revoked_at'),
       )
       .select('e.student_id');
-    const meta: EmbeddingMeta[] = await deps.db('face_embeddings')
+    const meta: EmbeddingMeta[] = await deps
+      .db('face_embeddings')
       .where('model_id', modelId)
       .whereIn('student_id', enrolledWithConsent)
       .orderBy([{ column: 'student_id' }, { column: 'id' }])
@@ -112,7 +136,8 @@ export function rosterRoutes(deps: RosterDeps): Router {
       return;
     }
 
-    const rows: { id: number | string; student_id: string; vector: Buffer; key_id: string }[] = await deps.db('face_embeddings')
+    const rows: { id: number | string; student_id: string; vector: Buffer; key_id: string }[] = await deps
+      .db('face_embeddings')
       .whereIn(
         'id',
         meta.map((m) => m.id),
@@ -123,7 +148,10 @@ export function rosterRoutes(deps: RosterDeps): Router {
     let unreadable = 0;
     for (const row of rows) {
       try {
-        const vector = deps.settings.cipher.open({ keyId: row.key_id, sealed: row.vector }, { studentId: row.student_id, modelId });
+        const vector = deps.settings.cipher.open(
+          { keyId: row.key_id, sealed: row.vector },
+          { studentId: row.student_id, modelId },
+        );
         const list = byStudent.get(row.student_id) ?? [];
         list.push(embeddingToBytes(vector).toString('base64'));
         byStudent.set(row.student_id, list);
@@ -131,10 +159,16 @@ export function rosterRoutes(deps: RosterDeps): Router {
         if (!(err instanceof EmbeddingCryptoError)) throw err;
         // A row that fails authentication was tampered with or moved: never serve it, and say so loudly.
         unreadable++;
-        req.log.error({ embeddingRowId: String(row.id), studentId: row.student_id, keyId: row.key_id }, err.message);
+        req.log.error(
+          { embeddingRowId: String(row.id), studentId: row.student_id, keyId: row.key_id },
+          err.message,
+        );
       }
     }
-    const [{ n }] = await deps.db('enrollments').where({ course_id: courseId }).count<{ n: number }[]>('* as n');
+    const [{ n }] = await deps
+      .db('enrollments')
+      .where({ course_id: courseId })
+      .count<{ n: number }[]>('* as n');
     const body: RosterResponse = {
       sessionId,
       courseId,
@@ -146,7 +180,8 @@ export function rosterRoutes(deps: RosterDeps): Router {
       students: [...byStudent].map(([studentId, embeddings]) => ({ studentId, embeddings })),
       studentsWithoutFaces: Number(n) - byStudent.size,
     };
-    if (unreadable > 0) req.log.warn({ sessionId, unreadable }, 'roster served without embeddings that failed authentication');
+    if (unreadable > 0)
+      req.log.warn({ sessionId, unreadable }, 'roster served without embeddings that failed authentication');
     res.json(body);
   });
 

@@ -40,7 +40,8 @@ export function embeddingToBytes(vector: Float32Array): Buffer {
 }
 
 export function bytesToEmbedding(bytes: Uint8Array): Float32Array {
-  if (bytes.length % 4 !== 0) throw new EmbeddingCryptoError(`embedding bytes (${bytes.length}) are not a multiple of 4`);
+  if (bytes.length % 4 !== 0)
+    throw new EmbeddingCryptoError(`embedding bytes (${bytes.length}) are not a multiple of 4`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(bytes.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
@@ -49,7 +50,10 @@ export function bytesToEmbedding(bytes: Uint8Array): Float32Array {
 
 function aad(owner: EmbeddingOwner): Buffer {
   // NUL separators: ids cannot contain NUL, so ("S1","2x") and ("S12","x") never collide.
-  return Buffer.from(`rollcall/face_embedding/v${FORMAT_VERSION}\0${owner.studentId}\0${owner.modelId}`, 'utf8');
+  return Buffer.from(
+    `rollcall/face_embedding/v${FORMAT_VERSION}\0${owner.studentId}\0${owner.modelId}`,
+    'utf8',
+  );
 }
 
 export class EmbeddingCipher {
@@ -60,9 +64,11 @@ export class EmbeddingCipher {
     readonly activeKeyId: string,
   ) {
     for (const [kid, key] of keys) {
-      if (key.length !== KEY_BYTES) throw new EmbeddingCryptoError(`key ${kid} is ${key.length} bytes, need ${KEY_BYTES}`);
+      if (key.length !== KEY_BYTES)
+        throw new EmbeddingCryptoError(`key ${kid} is ${key.length} bytes, need ${KEY_BYTES}`);
     }
-    if (!keys.has(activeKeyId)) throw new EmbeddingCryptoError(`active key id ${activeKeyId} is not among the keys`);
+    if (!keys.has(activeKeyId))
+      throw new EmbeddingCryptoError(`active key id ${activeKeyId} is not among the keys`);
     this.keys = new Map(keys);
   }
 
@@ -117,7 +123,9 @@ export function parseEmbeddingKeys(spec: string): Map<string, Buffer> {
     const key = Buffer.from(encoded, /[-_]/.test(encoded) ? 'base64url' : 'base64');
     if (keys.has(kid)) throw new ConfigError(`EMBEDDING_KEYS: key id ${kid} appears twice`);
     if (key.length !== KEY_BYTES) {
-      throw new ConfigError(`EMBEDDING_KEYS: key ${kid} decodes to ${key.length} bytes, need ${KEY_BYTES} (openssl rand -base64 32)`);
+      throw new ConfigError(
+        `EMBEDDING_KEYS: key ${kid} decodes to ${key.length} bytes, need ${KEY_BYTES} (openssl rand -base64 32)`,
+      );
     }
     keys.set(kid, key);
   }
@@ -141,7 +149,9 @@ export function embeddingCipherFromConfig(
 ): EmbeddingCipher {
   if (!cfg.EMBEDDING_KEYS) {
     if (cfg.NODE_ENV === 'production') {
-      throw new ConfigError('EMBEDDING_KEYS is required in production (face embeddings are encrypted at rest)');
+      throw new ConfigError(
+        'EMBEDDING_KEYS is required in production (face embeddings are encrypted at rest)',
+      );
     }
     if (cfg.EMBEDDING_ACTIVE_KEY_ID && cfg.EMBEDDING_ACTIVE_KEY_ID !== DEV_KEY_ID) {
       throw new ConfigError('EMBEDDING_ACTIVE_KEY_ID is set but EMBEDDING_KEYS is not');
@@ -157,6 +167,7 @@ export function embeddingCipherFromConfig(
   }
   const keys = parseEmbeddingKeys(cfg.EMBEDDING_KEYS);
   const active = cfg.EMBEDDING_ACTIVE_KEY_ID ?? [...keys.keys()].at(-1)!;
-  if (!keys.has(active)) throw new ConfigError(`EMBEDDING_ACTIVE_KEY_ID=${active} is not a key id in EMBEDDING_KEYS`);
+  if (!keys.has(active))
+    throw new ConfigError(`EMBEDDING_ACTIVE_KEY_ID=${active} is not a key id in EMBEDDING_KEYS`);
   return new EmbeddingCipher(keys, active);
 }

@@ -26,7 +26,12 @@ import { createFacePipeline, type FacePipeline } from '../../models';
 import type { enrollStudent } from '../../workflows/enrollStudent';
 import { eventually, FAST_TIMING } from '../support/app';
 import { ensureModels, facePhoto } from '../support/faces';
-import { createTestDatabase, startTestTemporal, type TestDatabase, type TestTemporal } from '../support/stack';
+import {
+  createTestDatabase,
+  startTestTemporal,
+  type TestDatabase,
+  type TestTemporal,
+} from '../support/stack';
 
 let database: TestDatabase;
 let temporal: TestTemporal;
@@ -138,13 +143,19 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
   });
 
   void test('when no consent is recorded, then the upload is refused and a started workflow fails non-retryably', async () => {
-    const res = await request(app).post('/api/v1/students/S001/photos').send({ by: 'u-admin', images: [photo('face_recognition/obama').toString('base64')] });
+    const res = await request(app)
+      .post('/api/v1/students/S001/photos')
+      .send({ by: 'u-admin', images: [photo('face_recognition/obama').toString('base64')] });
     assert.equal(res.status, 409);
     assert.equal(res.body.error.code, 'consent_required');
 
     const refs = await stagePhotos(settings.stagingDir, 'S001', [photo('face_recognition/obama')]);
     const err = await temporal.client.workflow
-      .execute<typeof enrollStudent>('enrollStudent', { taskQueue, workflowId: 'enroll:S001', args: [{ studentId: 'S001', photoRefs: refs, by: 'cli:test' }] })
+      .execute<typeof enrollStudent>('enrollStudent', {
+        taskQueue,
+        workflowId: 'enroll:S001',
+        args: [{ studentId: 'S001', photoRefs: refs, by: 'cli:test' }],
+      })
       .then(
         () => assert.fail('expected failure'),
         (e: unknown) => e,
@@ -166,13 +177,20 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
     assert.equal((await grant('S001')).status, 200, 'granting again is idempotent');
     assert.equal((await grant('S002')).status, 201);
     assert.equal((await grant('S055')).status, 201);
-    const version0 = (await database.db('courses').where({ id: 'DEMO100' }).first('roster_version')).roster_version;
+    const version0 = (await database.db('courses').where({ id: 'DEMO100' }).first('roster_version'))
+      .roster_version;
 
     const t0 = Date.now();
-    const obama = await enrollJson('S001', [photo('face_recognition/obama'), photo('face_recognition/obama2')]);
+    const obama = await enrollJson('S001', [
+      photo('face_recognition/obama'),
+      photo('face_recognition/obama2'),
+    ]);
     const wall = Date.now() - t0;
     assert.equal(obama.stored, 2, JSON.stringify(obama));
-    assert.deepEqual(obama.photos.map((p) => p.status), ['accepted', 'accepted']);
+    assert.deepEqual(
+      obama.photos.map((p) => p.status),
+      ['accepted', 'accepted'],
+    );
     process.stderr.write(
       `enrollment of 2 photos: ${wall} ms wall (API → workflow → done, incl. model load on first use); ` +
         `encode per photo: ${obama.photos.map((p) => p.encodeMs).join(', ')} ms\n`,
@@ -197,17 +215,36 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
       assert.equal(row.model_id, 'faceres');
       assert.equal(row.key_id, 'it1');
       assert.equal(row.vector.length, 1 + 12 + 1024 * 4 + 16);
-      assert.equal(row.vector.includes(embeddingToBytes(plain).subarray(0, 32)), false, 'ciphertext does not contain the vector');
+      assert.equal(
+        row.vector.includes(embeddingToBytes(plain).subarray(0, 32)),
+        false,
+        'ciphertext does not contain the vector',
+      );
     }
-    const opened = settings.cipher.open({ keyId: rows[0].key_id, sealed: rows[0].vector }, { studentId: 'S001', modelId: 'faceres' });
+    const opened = settings.cipher.open(
+      { keyId: rows[0].key_id, sealed: rows[0].vector },
+      { studentId: 'S001', modelId: 'faceres' },
+    );
     assert.ok(cosine(opened, plain) > 0.999, 'decrypts to the embedding of the photo');
-    assert.throws(() => settings.cipher.open({ keyId: rows[0].key_id, sealed: rows[0].vector }, { studentId: 'S002', modelId: 'faceres' }));
+    assert.throws(() =>
+      settings.cipher.open(
+        { keyId: rows[0].key_id, sealed: rows[0].vector },
+        { studentId: 'S002', modelId: 'faceres' },
+      ),
+    );
 
     assert.deepEqual(stagedFiles(), [], 'photos are discarded after encoding');
     const audit = await database.db('audit_log').where({ action: 'enrollment.store' }).orderBy('id');
-    assert.deepEqual(audit.map((a) => a.entity_id), ['S001', 'S002', 'S055']);
-    assert.equal(JSON.stringify(audit).includes(embeddingToBytes(plain).toString('base64').slice(0, 40)), false);
-    const version1 = (await database.db('courses').where({ id: 'DEMO100' }).first('roster_version')).roster_version;
+    assert.deepEqual(
+      audit.map((a) => a.entity_id),
+      ['S001', 'S002', 'S055'],
+    );
+    assert.equal(
+      JSON.stringify(audit).includes(embeddingToBytes(plain).toString('base64').slice(0, 40)),
+      false,
+    );
+    const version1 = (await database.db('courses').where({ id: 'DEMO100' }).first('roster_version'))
+      .roster_version;
     assert.ok(Number(version1) > Number(version0), 'roster version bumped');
   });
 
@@ -218,7 +255,10 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
     assert.equal(res.body.modelId, 'faceres');
     assert.equal(res.body.dimension, 1024);
     assert.deepEqual(
-      res.body.students.map((s: { studentId: string; embeddings: string[] }) => [s.studentId, s.embeddings.length]),
+      res.body.students.map((s: { studentId: string; embeddings: string[] }) => [
+        s.studentId,
+        s.embeddings.length,
+      ]),
       [
         ['S001', 2],
         ['S002', 1],
@@ -232,7 +272,10 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
     assert.match(etag, /^"[A-Za-z0-9_-]{32}"$/);
     assert.match(res.headers['cache-control'], /private/);
 
-    const again = await request(app).get(`/api/v1/roster/${sessionId}`).set('Authorization', R100).set('If-None-Match', etag);
+    const again = await request(app)
+      .get(`/api/v1/roster/${sessionId}`)
+      .set('Authorization', R100)
+      .set('If-None-Match', etag);
     assert.equal(again.status, 304);
     assert.equal(again.text, '');
     assert.equal(again.headers.etag, etag);
@@ -241,25 +284,43 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
     assert.equal(otherRoom.status, 403);
     assert.equal(otherRoom.body.error.code, 'wrong_room');
     assert.equal((await request(app).get(`/api/v1/roster/${sessionId}`)).status, 401);
-    assert.equal((await request(app).get('/api/v1/roster/session:abc').set('Authorization', R100)).status, 400);
-    assert.equal((await request(app).get('/api/v1/roster/session:999999:2026-01-05').set('Authorization', R100)).status, 404);
+    assert.equal(
+      (await request(app).get('/api/v1/roster/session:abc').set('Authorization', R100)).status,
+      400,
+    );
+    assert.equal(
+      (await request(app).get('/api/v1/roster/session:999999:2026-01-05').set('Authorization', R100)).status,
+      404,
+    );
 
     // Consent revoked: the student's faces are deleted and the ETag changes.
-    const revoke = await request(app).delete('/api/v1/students/S002/consent').send({ revokedBy: 'u-admin', reason: 'parent request' });
+    const revoke = await request(app)
+      .delete('/api/v1/students/S002/consent')
+      .send({ revokedBy: 'u-admin', reason: 'parent request' });
     assert.equal(revoke.status, 200);
     assert.deepEqual(revoke.body, { revoked: 1, embeddingsDeleted: 1 });
-    const after = await request(app).get(`/api/v1/roster/${sessionId}`).set('Authorization', R100).set('If-None-Match', etag);
+    const after = await request(app)
+      .get(`/api/v1/roster/${sessionId}`)
+      .set('Authorization', R100)
+      .set('If-None-Match', etag);
     assert.equal(after.status, 200);
     assert.notEqual(after.headers.etag, etag);
-    assert.deepEqual(after.body.students.map((s: { studentId: string }) => s.studentId), ['S001']);
+    assert.deepEqual(
+      after.body.students.map((s: { studentId: string }) => s.studentId),
+      ['S001'],
+    );
   });
 
   void test('when a photo has no face or several, then it is rejected with a clear reason and nothing is stored', async () => {
     await grant('S003');
-    const blank = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 180, b: 160 } } })
+    const blank = await sharp({
+      create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 180, b: 160 } },
+    })
       .jpeg()
       .toBuffer();
-    const group = fs.readFileSync(path.join(__dirname, '..', '..', 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample6.jpg'));
+    const group = fs.readFileSync(
+      path.join(__dirname, '..', '..', 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample6.jpg'),
+    );
     const report = await enrollJson('S003', [blank, group]);
     assert.equal(report.stored, 0);
     assert.equal(report.rejected, 2);
@@ -270,7 +331,9 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
     assert.equal((await database.db('face_embeddings').where({ student_id: 'S003' })).length, 0);
     assert.deepEqual(stagedFiles(), []);
 
-    const notAnImage = await request(app).post('/api/v1/students/S003/photos').send({ by: 'u-admin', images: [Buffer.from('hello world, not a jpeg').toString('base64')] });
+    const notAnImage = await request(app)
+      .post('/api/v1/students/S003/photos')
+      .send({ by: 'u-admin', images: [Buffer.from('hello world, not a jpeg').toString('base64')] });
     assert.equal(notAnImage.status, 415);
     assert.equal(notAnImage.body.error.code, 'unsupported_image');
   });

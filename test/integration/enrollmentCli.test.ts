@@ -16,7 +16,12 @@ import { enrollmentSettingsFromConfig } from '../../lib/enrollment';
 import { seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { FAST_TIMING } from '../support/app';
 import { ensureModels, facePhoto, repoRoot } from '../support/faces';
-import { createTestDatabase, startTestTemporal, type TestDatabase, type TestTemporal } from '../support/stack';
+import {
+  createTestDatabase,
+  startTestTemporal,
+  type TestDatabase,
+  type TestTemporal,
+} from '../support/stack';
 
 const run = promisify(execFile);
 const SCRIPT = path.join(repoRoot, 'scripts', 'encode-faces.ts');
@@ -30,7 +35,11 @@ const taskQueue = `enroll-cli-${process.pid}`;
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, ['--import', 'tsx', SCRIPT, ...args], { cwd: repoRoot, env, timeout: 120_000 });
+    const r = await run(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
+      cwd: repoRoot,
+      env,
+      timeout: 120_000,
+    });
     return { code: 0, ...r };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -102,7 +111,15 @@ void describe('encode-faces CLI (real Temporal + real Postgres + real models)', 
   });
 
   void test('when --direct enrolls one student, then it runs without Temporal and --verify matches the same person only', async () => {
-    const direct = await cli(['--student', 'S012', '--image', facePhoto('face_recognition/biden'), '--direct', '--consent-by', 'u-admin']);
+    const direct = await cli([
+      '--student',
+      'S012',
+      '--image',
+      facePhoto('face_recognition/biden'),
+      '--direct',
+      '--consent-by',
+      'u-admin',
+    ]);
     assert.equal(direct.code, 0, `${direct.stdout}\n${direct.stderr}`);
     assert.match(direct.stdout, /S012: stored 1\/1/);
 

@@ -61,13 +61,25 @@ void describe('embedding encryption at rest', () => {
   void test('when the key id is unknown or names the wrong key, then opening fails', () => {
     const sealed = cipher.seal(unitVector(64, 5), owner);
     assert.throws(() => cipher.open({ ...sealed, keyId: 'nope' }, owner), /unknown key id nope/);
-    const both = new EmbeddingCipher(new Map([['k1', keyA], ['k2', keyB]]), 'k2');
+    const both = new EmbeddingCipher(
+      new Map([
+        ['k1', keyA],
+        ['k2', keyB],
+      ]),
+      'k2',
+    );
     assert.throws(() => both.open({ ...sealed, keyId: 'k2' }, owner), /failed authentication/);
   });
 
   void test('when keys are rotated, then old rows still open with their key id and new rows use the active key', () => {
     const old = cipher.seal(unitVector(64, 6), owner);
-    const rotated = new EmbeddingCipher(new Map([['k1', keyA], ['k2', keyB]]), 'k2');
+    const rotated = new EmbeddingCipher(
+      new Map([
+        ['k1', keyA],
+        ['k2', keyB],
+      ]),
+      'k2',
+    );
     assert.deepEqual(rotated.open(old, owner), cipher.open(old, owner));
     const fresh = rotated.seal(unitVector(64, 7), owner);
     assert.equal(fresh.keyId, 'k2');
@@ -90,12 +102,19 @@ void describe('embedding keys from configuration', () => {
     assert.deepEqual([...parseEmbeddingKeys(spec).keys()], ['old', 'new']);
     const cfg = loadConfig({ NODE_ENV: 'production', EMBEDDING_KEYS: spec });
     assert.equal(embeddingCipherFromConfig(cfg).activeKeyId, 'new');
-    const pinned = loadConfig({ NODE_ENV: 'production', EMBEDDING_KEYS: spec, EMBEDDING_ACTIVE_KEY_ID: 'old' });
+    const pinned = loadConfig({
+      NODE_ENV: 'production',
+      EMBEDDING_KEYS: spec,
+      EMBEDDING_ACTIVE_KEY_ID: 'old',
+    });
     assert.equal(embeddingCipherFromConfig(pinned).activeKeyId, 'old');
   });
 
   void test('when production has no EMBEDDING_KEYS, then start-up fails naming the variable', () => {
-    assert.throws(() => embeddingCipherFromConfig(loadConfig({ NODE_ENV: 'production' })), /EMBEDDING_KEYS is required/);
+    assert.throws(
+      () => embeddingCipherFromConfig(loadConfig({ NODE_ENV: 'production' })),
+      /EMBEDDING_KEYS is required/,
+    );
   });
 
   void test('when a key is not 32 bytes or the active id is unknown, then configuration is rejected', () => {

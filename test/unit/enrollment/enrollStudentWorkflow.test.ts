@@ -7,8 +7,18 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { EnrollmentActivities, EnrollmentReport, EncodePhotosInput } from '../../../activities/enrollment';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import type {
+  EnrollmentActivities,
+  EnrollmentReport,
+  EncodePhotosInput,
+} from '../../../activities/enrollment';
 import { createTimeSkippingEnv } from '../../../lib/temporal/testServer';
 import type { enrollStudent } from '../../../workflows/enrollStudent';
 
@@ -22,7 +32,10 @@ interface Calls {
   discard: string[][];
 }
 
-function mocks(overrides: Partial<EnrollmentActivities> = {}): { calls: Calls; activities: EnrollmentActivities } {
+function mocks(overrides: Partial<EnrollmentActivities> = {}): {
+  calls: Calls;
+  activities: EnrollmentActivities;
+} {
   const calls: Calls = { consent: [], encode: [], discard: [] };
   const report = (input: EncodePhotosInput): EnrollmentReport => ({
     studentId: input.studentId,
@@ -34,7 +47,12 @@ function mocks(overrides: Partial<EnrollmentActivities> = {}): { calls: Calls; a
     rosterVersions: [{ courseId: 'CS101', rosterVersion: 2 }],
     photos: [
       { ref: input.photoRefs[0]!, status: 'accepted', embeddingId: '41', encodeMs: 80 },
-      { ref: input.photoRefs[1]!, status: 'rejected', reason: { code: 'NO_FACE', message: 'no face was found' }, encodeMs: 40 },
+      {
+        ref: input.photoRefs[1]!,
+        status: 'rejected',
+        reason: { code: 'NO_FACE', message: 'no face was found' },
+        encodeMs: 40,
+      },
     ],
   });
   const activities: EnrollmentActivities = {
@@ -69,7 +87,10 @@ function mocks(overrides: Partial<EnrollmentActivities> = {}): { calls: Calls; a
   return { calls, activities: recorded };
 }
 
-async function run(activities: EnrollmentActivities, args: Parameters<typeof enrollStudent>[0]): Promise<EnrollmentReport> {
+async function run(
+  activities: EnrollmentActivities,
+  args: Parameters<typeof enrollStudent>[0],
+): Promise<EnrollmentReport> {
   const taskQueue = `enroll-wf-${process.pid}-${++seq}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -98,7 +119,10 @@ void describe('enrollStudent workflow (time-skipping server, mocked activities)'
         // Already installed in this process.
       }
       env = await createTimeSkippingEnv();
-      bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../../workflows'), logger: new DefaultLogger('WARN') });
+      bundle = await bundleWorkflowCode({
+        workflowsPath: require.resolve('../../../workflows'),
+        logger: new DefaultLogger('WARN'),
+      });
     },
     { timeout: 180_000 },
   );
@@ -107,7 +131,11 @@ void describe('enrollStudent workflow (time-skipping server, mocked activities)'
   void test('when consent is missing, then the workflow fails non-retryably without encoding, and the photos are discarded', async () => {
     const { calls, activities } = mocks({
       checkEnrollmentConsent: async () => {
-        throw ApplicationFailure.create({ type: 'ConsentMissing', message: 'student S001 has no active consent', nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: 'ConsentMissing',
+          message: 'student S001 has no active consent',
+          nonRetryable: true,
+        });
       },
     });
     const err = await run(activities, input).then(
