@@ -216,7 +216,12 @@ export async function classSession(input: ClassSessionInput): Promise<SessionSum
     overrideUpdate,
     async (req: OverrideRequest) =>
       lock.run(async () => {
+        // An override sent in the first instants of a session waits for it to open.
+        await condition(() => state.info !== undefined);
         const info = state.info!;
+        if (!state.isEnrolled(req.studentId)) {
+          throw ApplicationFailure.create({ message: `student ${req.studentId} is not enrolled in this session`, nonRetryable: true });
+        }
         const previous = state.marks.get(req.studentId);
         const mark: Mark = {
           studentId: req.studentId,
@@ -235,9 +240,10 @@ export async function classSession(input: ClassSessionInput): Promise<SessionSum
       }),
     {
       validator: (req: OverrideRequest) => {
-        if (!state.info) throw ApplicationFailure.create({ message: 'session is still opening; retry shortly' });
         if (!OVERRIDABLE.includes(req.status)) throw new Error(`status must be one of ${OVERRIDABLE.join(', ')}`);
-        if (!state.isEnrolled(req.studentId)) throw new Error(`student ${req.studentId} is not enrolled in this session`);
+        if (state.info && !state.isEnrolled(req.studentId)) {
+          throw new Error(`student ${req.studentId} is not enrolled in this session`);
+        }
         if (typeof req.reason !== 'string' || req.reason.trim().length === 0) throw new Error('reason is required');
         if (typeof req.by !== 'string' || req.by.length === 0) throw new Error('by is required');
       },

@@ -1,0 +1,298 @@
+/**
+ * The class session's attendance semantics on the time-skipping test server, with activities mocked by an
+ * in-memory store that applies the same precedence rules as activities/marks.ts.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { MarkToRecord, SessionInfo, SessionSummary } from '../../../activities/sessions';
+import type { RecordMarksInput } from '../../../activities/marks';
+import { classSession } from '../../../workflows/classSession';
+import {
+  overrideUpdate,
+  recognitionsSignal,
+  rosterQuery,
+  sessionWorkflowId,
+  type Recognition,
+} from '../../../workflows/messages';
+import { createWorkflowTestKit, type WorkflowTestKit } from '../../support/workflowEnv';
+
+const MIN = 60_000;
+const ENROLLED = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
+let kit: WorkflowTestKit;
+let scheduleSeq = 100;
+
+/** In-memory stand-in for the session activities; counts calls so tests can assert on persistence. */
+function fakeSessionActivities(startsAtMs: number, opts: { failFinaliseOnceAfterCommit?: boolean } = {}) {
+  const stored = new Map<string, MarkToRecord>();
+  const calls = { recordMarks: [] as RecordMarksInput[], finalise: 0, absentInserts: 0 };
+  let failed = false;
+  const finalise = async (sessionId: string): Promise<SessionSummary> => {
+    calls.finalise++;
+    const absentees = ENROLLED.filter((s) => !stored.has(s));
+    for (const s of absentees) {
+      stored.set(s, { eventId: `absent:${s}`, studentId: s, status: 'absent', markedAt: '', source: 'finalise' });
+      calls.absentInserts++;
+    }
+    if (opts.failFinaliseOnceAfterCommit && !failed) {
+      failed = true;
+      throw new Error('worker died after the finalisation transaction committed');
+    }
+    const n = (st: string) => [...stored.values()].filter((m) => m.status === st).length;
+    return { sessionId, enrolled: ENROLLED.length, present: n('present'), late: n('late'), absent: n('absent'), excused: n('excused'), absentees };
+  };
+  return {
+    stored,
+    calls,
+    activities: {
+      async openSession(input: { scheduleId: number; sessionDate: string }): Promise<SessionInfo> {
+        return {
+          sessionId: sessionWorkflowId(input.scheduleId, input.sessionDate),
+          scheduleId: input.scheduleId,
+          sessionDate: input.sessionDate,
+          courseId: 'CS101',
+          roomId: 'R101',
+          startsAt: new Date(startsAtMs).toISOString(),
+          endsAt: new Date(startsAtMs + 90 * MIN).toISOString(),
+          lateAfterMinutes: 10,
+          enrolled: ENROLLED,
+          existingMarks: [],
+          closed: false,
+          earlyMinutes: 15,
+          graceMinutes: 10,
+          amendMinutes: 60,
+          flushMs: 2000,
+        };
+      },
+      async recordMarks(input: RecordMarksInput) {
+        calls.recordMarks.push(input);
+        for (const m of input.marks) {
+          const prev = stored.get(m.studentId);
+          if (prev?.source === 'override' && m.source !== 'override') continue;
+          stored.set(m.studentId, m);
+        }
+        return { inserted: input.marks.length, updated: 0, unchanged: 0 };
+      },
+      async finaliseSession(input: { sessionId: string }) {
+        return finalise(input.sessionId);
+      },
+    },
+  };
+}
+
+/** Workflows a test left running would hold the shared test server's clock; end them between tests. */
+const started: WorkflowHandle[] = [];
+async function terminateLeftovers(): Promise<void> {
+  for (const h of started.splice(0)) {
+    const d = await h.describe();
+    if (d.status.name === 'RUNNING') await h.terminate('test cleanup');
+  }
+}
+
+/** Update failures carry the handler's message in their cause. */
+async function rejectsWith(p: Promise<unknown>, re: RegExp): Promise<void> {
+  await assert.rejects(p, (err: Error & { cause?: Error }) => {
+    assert.match(`${err.message} ${err.cause?.message ?? ''}`, re);
+    return true;
+  });
+}
+
+let eventSeq = 0;
+function rec(studentId: string, atMs: number, eventId = `e-${++eventSeq}`): Recognition {
+  return { eventId, studentId, seenAt: new Date(atMs).toISOString(), confidence: 0.9 };
+}
+
+async function startSession(taskQueue: string): Promise<WorkflowHandle<typeof classSession>> {
+  const scheduleId = ++scheduleSeq;
+  const h = await kit.env.client.workflow.start(classSession, {
+    taskQueue,
+    workflowId: sessionWorkflowId(scheduleId, '2026-11-25'),
+    args: [{ scheduleId, sessionDate: '2026-11-25' }],
+  });
+  started.push(h);
+  return h;
+}
+
+void describe('classSession workflow (time-skipping, mocked activities)', () => {
+  before(async () => {
+    kit = await createWorkflowTestKit();
+  }, { timeout: 120_000 });
+  afterEach(terminateLeftovers);
+  after(async () => kit?.teardown());
+
+  void test('when students arrive early, on time, late and twice, then each gets one mark with the right status', async () => {
+    const t0 = await kit.env.currentTimeMs();
+    const startsAt = t0 + 15 * MIN; // the Schedule fires 15 minutes before the class
+    const fake = fakeSessionActivities(startsAt);
+    await kit.withWorker(fake.activities, async (taskQueue) => {
+      const h = await startSession(taskQueue);
+      const firstS1 = rec('S1', startsAt - 5 * MIN); // early arrival
+      await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [firstS1, rec('S2', startsAt + 9 * MIN)] });
+      // The same student seen again 20 s later (the edge's 30 s debounce let it through) and in a later batch.
+      await h.signal(recognitionsSignal, {
+        deviceId: 'pi-1',
+        records: [rec('S1', startsAt - 5 * MIN + 20_000), rec('S3', startsAt + 25 * MIN)],
+      });
+      await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [firstS1, rec('S1', startsAt + 40 * MIN)] });
+      await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [rec('S99', startsAt)] });
+      await kit.env.sleep(5 * MIN);
+      const view = await h.query(rosterQuery);
+      const status = (s: string) => view.students.find((x) => x.studentId === s)?.status;
+      assert.equal(status('S1'), 'present');
+      assert.equal(status('S2'), 'present');
+      assert.equal(status('S3'), 'late');
+      assert.equal(status('S4'), 'unmarked');
+      assert.deepEqual(view.ignored, { notEnrolled: 1, outsideWindow: 0, duplicates: 3 });
+      assert.equal(view.students.find((x) => x.studentId === 'S1')?.markedAt, new Date(startsAt - 5 * MIN).toISOString());
+      assert.ok(view.students.filter((s) => s.status !== 'unmarked').every((s) => s.persisted));
+
+      const summary = await h.result();
+      assert.deepEqual(
+        { present: summary.present, late: summary.late, absent: summary.absent, excused: summary.excused },
+        { present: 2, late: 1, absent: 3, excused: 0 },
+      );
+    });
+    // Coalesced: the marks of four signals were written in at most two activity calls.
+    const deviceWrites = fake.calls.recordMarks.flatMap((c) => c.marks).filter((m) => m.source === 'device');
+    assert.deepEqual(deviceWrites.map((m) => m.studentId).sort(), ['S1', 'S2', 'S3']);
+    assert.ok(fake.calls.recordMarks.length <= 2, `${fake.calls.recordMarks.length} recordMarks calls`);
+    assert.equal(fake.stored.get('S99'), undefined);
+    assert.equal(fake.calls.absentInserts, 3);
+  });
+
+  void test('when a sighting is outside the class window, then it is ignored', async () => {
+    const t0 = await kit.env.currentTimeMs();
+    const startsAt = t0 + 15 * MIN;
+    const fake = fakeSessionActivities(startsAt);
+    await kit.withWorker(fake.activities, async (taskQueue) => {
+      const h = await startSession(taskQueue);
+      await h.signal(recognitionsSignal, {
+        deviceId: 'pi-1',
+        records: [rec('S1', startsAt - 60 * MIN), rec('S2', startsAt + 90 * MIN + 11 * MIN)],
+      });
+      await kit.env.sleep(MIN);
+      const view = await h.query(rosterQuery);
+      assert.equal(view.ignored.outsideWindow, 2);
+      assert.equal(view.counts.unmarked, ENROLLED.length);
+      await h.terminate('test done');
+    });
+  });
+
+  void test('when a teacher overrides before and after finalisation, then both stand and a device cannot undo them', async () => {
+    const t0 = await kit.env.currentTimeMs();
+    const startsAt = t0 + 15 * MIN;
+    const fake = fakeSessionActivities(startsAt);
+    await kit.withWorker(fake.activities, async (taskQueue) => {
+      const h = await startSession(taskQueue);
+      const excused = await h.executeUpdate(overrideUpdate, {
+        args: [{ studentId: 'S4', status: 'excused', reason: 'doctor appointment', by: 'u-teacher1' }],
+      });
+      assert.equal(excused.status, 'excused');
+      assert.equal(excused.persisted, true);
+      // A later sighting of S4 does not overwrite the teacher's decision.
+      await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [rec('S4', startsAt + 2 * MIN)] });
+      await rejectsWith(
+        h.executeUpdate(overrideUpdate, { args: [{ studentId: 'S77', status: 'present', reason: 'x', by: 'u-teacher1' }] }),
+        /not enrolled/,
+      );
+      await rejectsWith(
+        h.executeUpdate(overrideUpdate, { args: [{ studentId: 'S5', status: 'present', reason: ' ', by: 'u-teacher1' }] }),
+        /reason is required/,
+      );
+
+      await kit.env.sleep(15 * MIN + 90 * MIN + 10 * MIN + MIN); // past end + grace: finalised, amendment window open
+      const finalised = await h.query(rosterQuery);
+      assert.equal(finalised.phase, 'finalised');
+      assert.equal(finalised.students.find((s) => s.studentId === 'S5')?.status, 'absent');
+      const corrected = await h.executeUpdate(overrideUpdate, {
+        args: [{ studentId: 'S5', status: 'present', reason: 'was in the back row', by: 'u-teacher1' }],
+      });
+      assert.equal(corrected.status, 'present');
+      const summary = await h.result();
+      assert.equal(summary.excused, 1);
+      assert.equal(summary.present, 1);
+      assert.equal(summary.absent, 4);
+    });
+    assert.equal(fake.stored.get('S4')?.status, 'excused');
+    assert.equal(fake.stored.get('S5')?.source, 'override');
+    assert.equal(fake.stored.get('S5')?.reason, 'was in the back row');
+  });
+
+  void test('when a batch arrives before the Schedule fires, then signalWithStart opens the session and keeps it', async () => {
+    const t0 = await kit.env.currentTimeMs();
+    const startsAt = t0 + 15 * MIN;
+    const fake = fakeSessionActivities(startsAt);
+    await kit.withWorker(fake.activities, async (taskQueue) => {
+      const scheduleId = ++scheduleSeq;
+      const h = await kit.env.client.workflow.signalWithStart(classSession, {
+        taskQueue,
+        workflowId: sessionWorkflowId(scheduleId, '2026-11-25'),
+        args: [{ scheduleId, sessionDate: '2026-11-25' }],
+        signal: recognitionsSignal,
+        signalArgs: [{ deviceId: 'pi-1', records: [rec('S2', startsAt - 10 * MIN)] }],
+      });
+      started.push(h);
+      // The Schedule's launcher then finds the session already running (id conflict) and leaves it alone.
+      await assert.rejects(
+        kit.env.client.workflow.start(classSession, {
+          taskQueue,
+          workflowId: sessionWorkflowId(scheduleId, '2026-11-25'),
+          args: [{ scheduleId, sessionDate: '2026-11-25' }],
+        }),
+        /already started/i,
+      );
+      await kit.env.sleep(MIN);
+      const view = await h.query(rosterQuery);
+      assert.equal(view.students.find((s) => s.studentId === 'S2')?.status, 'present');
+      await h.terminate('test done');
+    });
+    assert.equal(fake.stored.get('S2')?.status, 'present');
+  });
+
+  void test('when finalisation fails after committing, then the retry marks absentees exactly once', async () => {
+    const t0 = await kit.env.currentTimeMs();
+    const startsAt = t0 + 15 * MIN;
+    const fake = fakeSessionActivities(startsAt, { failFinaliseOnceAfterCommit: true });
+    await kit.withWorker(fake.activities, async (taskQueue) => {
+      const h = await startSession(taskQueue);
+      await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [rec('S1', startsAt)] });
+      const summary = await h.result();
+      assert.equal(summary.absent, 5);
+      const roster = await h.query(rosterQuery);
+      assert.equal(roster.counts.absent, 5);
+    });
+    assert.equal(fake.calls.absentInserts, 5);
+    assert.ok(fake.calls.finalise >= 3, 'first attempt failed, retry succeeded, amendment-window refresh ran');
+  });
+
+  void test('when a 3-hour class gets one batch a minute from 50 students, then history stays far below continue-as-new', async () => {
+    const t0 = await kit.env.currentTimeMs();
+    const startsAt = t0 + 15 * MIN;
+    const fake = fakeSessionActivities(startsAt);
+    const many = Array.from({ length: 50 }, (_, i) => `S${i + 1}`);
+    fake.activities.openSession = (async (input: { scheduleId: number; sessionDate: string }) => {
+      const info = await fakeSessionActivities(startsAt).activities.openSession(input);
+      return { ...info, enrolled: many, endsAt: new Date(startsAt + 180 * MIN).toISOString() };
+    }) as typeof fake.activities.openSession;
+    const events = await kit.withWorker(fake.activities, async (taskQueue) => {
+      const h = await startSession(taskQueue);
+      await kit.env.sleep(15 * MIN);
+      for (let minute = 0; minute < 180; minute++) {
+        // Each minute the room's device reports the students it saw (a few new ones, many repeats).
+        const seen = many.slice(0, Math.min(50, 5 + minute));
+        await h.signal(recognitionsSignal, {
+          deviceId: 'pi-1',
+          records: seen.slice(-10).map((s) => rec(s, startsAt + minute * MIN)),
+        });
+        await kit.env.sleep(MIN);
+      }
+      await h.result();
+      const history = await h.fetchHistory();
+      return history.events?.length ?? 0;
+    });
+    process.stderr.write(`history events for a 3-hour class, 50 students, 1 batch/min: ${events}\n`);
+    // Temporal suggests continue-as-new at 10,240 events (and limits at 51,200): stay far below.
+    assert.ok(events > 180, 'every signal is in history');
+    assert.ok(events < 2_000, `${events} events`);
+  });
+});
