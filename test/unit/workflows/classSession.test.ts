@@ -3,6 +3,9 @@
  * in-memory store that applies the same precedence rules as activities/marks.ts.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { MarkToRecord, SessionInfo, SessionSummary } from '../../../activities/sessions';
@@ -97,6 +100,15 @@ async function rejectsWith(p: Promise<unknown>, re: RegExp): Promise<void> {
   });
 }
 
+/** RECORD_HISTORIES=1 refreshes the fixtures that test/unit/workflows/replay.test.ts replays. */
+async function maybeRecordHistory(name: string, h: WorkflowHandle): Promise<void> {
+  if (!process.env.RECORD_HISTORIES) return;
+  const file = path.join(__dirname, '..', '..', 'fixtures', 'histories', `${name}.json`);
+  const history = temporal.api.history.v1.History.fromObject(await h.fetchHistory());
+  const json = temporal.api.history.v1.History.toObject(history, { longs: String, enums: String, bytes: String });
+  fs.writeFileSync(file, JSON.stringify(json, null, 1));
+}
+
 let eventSeq = 0;
 function rec(studentId: string, atMs: number, eventId = `e-${++eventSeq}`): Recognition {
   return { eventId, studentId, seenAt: new Date(atMs).toISOString(), confidence: 0.9 };
@@ -147,6 +159,7 @@ void describe('classSession workflow (time-skipping, mocked activities)', () => 
       assert.ok(view.students.filter((s) => s.status !== 'unmarked').every((s) => s.persisted));
 
       const summary = await h.result();
+      await maybeRecordHistory('classSession-arrivals', h);
       assert.deepEqual(
         { present: summary.present, late: summary.late, absent: summary.absent, excused: summary.excused },
         { present: 2, late: 1, absent: 3, excused: 0 },
@@ -209,6 +222,7 @@ void describe('classSession workflow (time-skipping, mocked activities)', () => 
       });
       assert.equal(corrected.status, 'present');
       const summary = await h.result();
+      await maybeRecordHistory('classSession-overrides', h);
       assert.equal(summary.excused, 1);
       assert.equal(summary.present, 1);
       assert.equal(summary.absent, 4);
