@@ -12,6 +12,7 @@ import { attendanceRoutes } from './attendance/routes';
 import { errorHandler, notFound } from './errors';
 import { healthRoutes } from './health/routes';
 import { reportRoutes } from './reports/routes';
+import { scheduleRoutes } from './schedule/routes';
 import { config } from '../lib/config';
 import { enrollmentSettingsFromConfig, type EnrollmentSettings } from '../lib/enrollment';
 import { enrollmentRoutes } from './enrollment/routes';
@@ -76,6 +77,7 @@ export function createApp(deps: AppDeps): Express {
       log: deps.log,
     }),
   );
+  app.use(scheduleRoutes({ db: deps.db, earlyMinutes: deps.earlyMinutes, graceMinutes: deps.graceMinutes }));
   app.use(reportRoutes(deps.db));
   app.use(notFound);
   app.use(errorHandler(deps.log));

@@ -107,3 +107,27 @@ void describe('attendance path (real Temporal + real Postgres)', () => {
     assert.match(reasons[1], /not enrolled in DEMO100/);
   });
 });
+
+void describe('device schedule endpoint', () => {
+  let s: TestRollcall;
+  before(async () => {
+    s = await startTestRollcall();
+    await seedDemoSchool(s.database.db);
+  });
+  after(async () => s?.stop());
+
+  void test('when a device asks for its room, then it gets the class running now with its session id and roster version', async () => {
+    const res = await request(s.app).get('/api/v1/schedule?room_id=R100').set('Authorization', `Bearer ${KEY}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.current.course_id, 'DEMO100');
+    assert.match(res.body.current.session_id, /^session:\d+:\d{4}-\d{2}-\d{2}$/);
+    assert.ok(Date.parse(res.body.current.starts_at) <= Date.now());
+    assert.equal(typeof res.body.current.roster_version, 'number');
+  });
+
+  void test('when a device asks for another room, then 403', async () => {
+    const res = await request(s.app).get('/api/v1/schedule?room_id=R101').set('Authorization', `Bearer ${KEY}`);
+    assert.equal(res.status, 403);
+    assert.equal(res.body.error.code, 'wrong_room');
+  });
+});
