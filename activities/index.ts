@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { createSessionActivities, type SessionTimingSettings } from './sessions';
+import { createTimetableActivities } from './timetable';
 import { config } from '../lib/config';
 import { enrollmentSettingsFromConfig, type EnrollmentSettings } from '../lib/enrollment';
 import { createEnrollmentActivities } from './enrollment';
@@ -7,6 +8,8 @@ import { createEnrollmentActivities } from './enrollment';
 export interface ActivityDeps {
   db: Knex;
   timing: SessionTimingSettings;
+  /** Task queue the class Schedules start their launchers on (this worker's); config's when omitted. */
+  taskQueue?: string;
   /** Staging dir, models, cipher; read from config when omitted. */
   enrollment?: EnrollmentSettings;
 }
@@ -15,6 +18,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createSessionActivities(deps.db, deps.timing),
+    ...createTimetableActivities(deps.db, { taskQueue: deps.taskQueue ?? config().TEMPORAL_TASK_QUEUE, earlyMinutes: deps.timing.earlyMinutes }),
     ...createEnrollmentActivities(deps.db, deps.enrollment ?? enrollmentSettingsFromConfig(config())),
   };
 }

@@ -43,7 +43,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ db: deps.db, timing: deps.timing }),
+    activities: createActivities({ db: deps.db, timing: deps.timing, taskQueue: deps.taskQueue }),
   });
 }
 

@@ -62,7 +62,12 @@ void describe('attendance path (real Temporal + real Postgres)', () => {
     const csv = await request(rc.app).get('/api/v1/attendance/course/DEMO100?format=csv');
     assert.equal(csv.status, 200);
     assert.match(csv.headers['content-type'], /text\/csv/);
-    assert.equal(csv.text.trim().split('\r\n').length, 4);
+    // The teacher's grid: a header and one row per enrolled student (30 in DEMO100).
+    const lines = csv.text.trim().split('\r\n');
+    assert.equal(lines.length, 31);
+    assert.match(lines[0], /^student_id,name,session:\d+:\d{4}-\d{2}-\d{2},attendance_pct$/);
+    assert.match(lines[1], /^S001,Ada Okafor,present,100$/);
+    assert.match(lines[4], /^S004,[^,]+,,$/);
   });
 
   void test('when a batch is malformed, then the 400 names the bad field and nothing is written', async () => {
