@@ -1,0 +1,184 @@
+/**
+ * The device's HTTP client for the Rollcall API: device-key auth, a timeout on every call, errors that say
+ * whether a retry can help and how long the server asked us to wait. Retrying is the caller's job
+ * (withBackoff), so each method is a single attempt.
+ */
+import type { RecordOutcome } from './outbox';
+import { parseRetryAfter } from './backoff';
+import type { OutboxRecord } from './outbox';
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    message: string,
+    /** 0 when no HTTP answer arrived (network error, timeout). */
+    readonly status: number,
+    readonly retryAfterMs?: number,
+    readonly body?: unknown,
+  ) {
+    super(message);
+  }
+
+  /** Network trouble, throttling and server-side failures heal; a malformed request does not. */
+  get retryable(): boolean {
+    const s = this.status;
+    // 401/403: a key being rotated or a device being moved between rooms; marks wait rather than vanish.
+    return s === 0 || s === 401 || s === 403 || s === 404 || s === 408 || s === 425 || s === 429 || s >= 500;
+  }
+}
+
+export function isRetryableApiError(err: unknown): boolean {
+  return !(err instanceof ApiError) || err.retryable;
+}
+
+export interface SessionInfo {
+  session_id: string;
+  course_id: string;
+  starts_at: string;
+  ends_at: string;
+  roster_version: number;
+}
+
+export interface ScheduleResponse {
+  current: SessionInfo | null;
+  next: SessionInfo | null;
+  server_time?: string;
+}
+
+export interface RosterBody {
+  sessionId: string;
+  courseId: string;
+  modelId: string;
+  dimension: number;
+  encoding: 'base64-float32le';
+  rosterVersion: number;
+  students: { studentId: string; embeddings: string[] }[];
+}
+
+export type RosterFetch = { status: 'not-modified' } | { status: 'ok'; etag: string | null; roster: RosterBody };
+
+export interface HeartbeatBody {
+  device_id: string;
+  cpu_temp_c?: number;
+  queue_depth: number;
+  version: string;
+  roster_version?: number;
+  fps?: number;
+}
+
+export interface RemoteConfig {
+  recognitionThreshold?: number;
+  frameSkip?: number;
+  fps?: number;
+}
+
+export type HeartbeatAnswer =
+  | { status: 'not-deployed' }
+  | { status: 'ok'; config?: RemoteConfig; configVersion?: number };
+
+export interface ApiClientOptions {
+  baseUrl: string;
+  deviceId: string;
+  apiKey: string;
+  timeoutMs: number;
+}
+
+export class ApiClient {
+  constructor(private readonly opts: ApiClientOptions) {}
+
+  get baseUrl(): string {
+    return this.opts.baseUrl;
+  }
+
+  async schedule(roomId: string, signal?: AbortSignal): Promise<ScheduleResponse> {
+    const res = await this.call('GET', `/api/v1/schedule?room_id=${encodeURIComponent(roomId)}`, undefined, {}, signal);
+    return (await this.json(res, 'schedule')) as ScheduleResponse;
+  }
+
+  async roster(sessionId: string, etag: string | null, signal?: AbortSignal): Promise<RosterFetch> {
+    const headers: Record<string, string> = etag ? { 'If-None-Match': etag } : {};
+    const res = await this.call('GET', `/api/v1/roster/${encodeURIComponent(sessionId)}`, undefined, headers, signal);
+    if (res.status === 304) return { status: 'not-modified' };
+    const roster = (await this.json(res, 'roster')) as RosterBody;
+    return { status: 'ok', etag: res.headers.get('etag'), roster };
+  }
+
+  /**
+   * One attempt to upload a batch. 202 and 422 both carry per-record results (422: all rejected).
+   * Throws ApiError otherwise (retryable or not).
+   */
+  async attendance(records: OutboxRecord[], signal?: AbortSignal): Promise<RecordOutcome[]> {
+    const res = await this.call('POST', '/api/v1/attendance', { device_id: this.opts.deviceId, records }, {}, signal);
+    if (res.status === 202) return ((await res.json()) as { results: RecordOutcome[] }).results;
+    const body = await safeJson(res);
+    if (res.status === 422) {
+      const details = (body as { error?: { details?: { results?: RecordOutcome[] } } } | undefined)?.error?.details;
+      if (details?.results) return details.results;
+    }
+    throw this.errorFor(res, 'attendance upload', body);
+  }
+
+  /** 404 means the server does not have the heartbeat endpoint yet: not an error for the device. */
+  async heartbeat(body: HeartbeatBody, signal?: AbortSignal): Promise<HeartbeatAnswer> {
+    const res = await this.call('POST', '/api/v1/heartbeat', body, {}, signal);
+    if (res.status === 404) {
+      await safeJson(res);
+      return { status: 'not-deployed' };
+    }
+    const parsed = (await this.json(res, 'heartbeat')) as { config?: RemoteConfig; configVersion?: number } | null;
+    return { status: 'ok', ...(parsed?.config ? { config: parsed.config } : {}), ...(parsed?.configVersion !== undefined ? { configVersion: parsed.configVersion } : {}) };
+  }
+
+  private async call(
+    method: string,
+    route: string,
+    body: unknown,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    try {
+      return await fetch(`${this.opts.baseUrl}${route}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${this.opts.apiKey}`,
+          Accept: 'application/json',
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (cause) {
+      if (signal?.aborted) throw cause;
+      const why = timeout.aborted ? `timed out after ${this.opts.timeoutMs} ms` : describe(cause);
+      throw new ApiError(`${method} ${route}: ${why}`, 0);
+    }
+  }
+
+  private async json(res: Response, what: string): Promise<unknown> {
+    const body = await safeJson(res);
+    if (!res.ok) throw this.errorFor(res, what, body);
+    return body;
+  }
+
+  private errorFor(res: Response, what: string, body: unknown): ApiError {
+    const msg = (body as { error?: { message?: string } } | undefined)?.error?.message ?? res.statusText;
+    return new ApiError(`${what}: HTTP ${res.status} ${msg}`, res.status, parseRetryAfter(res.headers.get('retry-after')), body);
+  }
+}
+
+async function safeJson(res: Response): Promise<unknown> {
+  const text = await res.text();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+}
