@@ -13,6 +13,7 @@ import { connectClient, temporalConnectionOptions } from '../lib/temporal/connec
 import { createApp } from '../api/app';
 import { createWorker, installWorkerRuntime, sessionTimingFrom, stopWorker } from '../workers/worker';
 import { DEMO_DEVICE_KEYS, seedDemoSchool } from '../migrations/seeds/demoSchool';
+import { syncTimetable } from '../workflows/syncTimetable';
 
 async function main(): Promise<void> {
   const cfg = config();
@@ -64,6 +65,14 @@ async function main(): Promise<void> {
       log.fatal({ err }, 'worker failed');
       void shutdown(1);
     });
+
+    // One Temporal Schedule per timetable row, reconciled now (and whenever the timetable changes).
+    const synced = await client.workflow.execute(syncTimetable, {
+      workflowId: 'timetable:sync',
+      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    log.info({ created: synced.created.length, updated: synced.updated.length, deleted: synced.deleted.length }, 'timetable synced');
 
     const app = createApp({
       db,
