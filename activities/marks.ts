@@ -95,7 +95,10 @@ async function writeMarks(trx: Knex.Transaction, input: RecordMarksInput): Promi
     const row = existing.get(m.studentId);
     if (!row) continue;
     const wins = m.source === 'override' || (row.source !== 'override' && m.source === 'device');
-    const changed = row.status !== m.status || row.source !== m.source || row.marked_at.getTime() !== Date.parse(m.markedAt);
+    const changed =
+      row.status !== m.status ||
+      row.source !== m.source ||
+      row.marked_at.getTime() !== Date.parse(m.markedAt);
     if (!wins || !changed) {
       result.unchanged++;
       continue;

@@ -27,7 +27,13 @@ export interface SessionInfo extends SessionTimingSettings {
   lateAfterMinutes: number;
   /** Ids only: the roster of a class is a few dozen short strings. */
   enrolled: string[];
-  existingMarks: { studentId: string; status: AttendanceStatus; markedAt: string; eventId: string; source: MarkSource }[];
+  existingMarks: {
+    studentId: string;
+    status: AttendanceStatus;
+    markedAt: string;
+    eventId: string;
+    source: MarkSource;
+  }[];
   closed: boolean;
 }
 
@@ -55,7 +61,10 @@ export function createSessionActivities(db: Knex, timing: SessionTimingSettings)
       );
       const s = slot.rows[0];
       if (!s) {
-        throw ApplicationFailure.create({ message: `schedule ${input.scheduleId} does not exist`, nonRetryable: true });
+        throw ApplicationFailure.create({
+          message: `schedule ${input.scheduleId} does not exist`,
+          nonRetryable: true,
+        });
       }
       await db('class_sessions')
         .insert({
@@ -71,7 +80,10 @@ export function createSessionActivities(db: Knex, timing: SessionTimingSettings)
         .onConflict('id')
         .ignore();
       const session = await db('class_sessions').where({ id: sessionId }).first();
-      const enrolled = await db('enrollments').where({ course_id: session.course_id }).orderBy('student_id').pluck('student_id');
+      const enrolled = await db('enrollments')
+        .where({ course_id: session.course_id })
+        .orderBy('student_id')
+        .pluck('student_id');
       const marks = await db('attendance_logs')
         .where({ session_id: sessionId })
         .select('student_id', 'status', 'marked_at', 'event_id', 'source');
@@ -106,12 +118,17 @@ export function createSessionActivities(db: Knex, timing: SessionTimingSettings)
       return db.transaction(async (trx) => {
         const session = await trx('class_sessions').where({ id: input.sessionId }).forUpdate().first();
         if (!session) {
-          throw ApplicationFailure.create({ message: `session ${input.sessionId} does not exist`, nonRetryable: true });
+          throw ApplicationFailure.create({
+            message: `session ${input.sessionId} does not exist`,
+            nonRetryable: true,
+          });
         }
         const absentees: string[] = await trx('enrollments as e')
           .where('e.course_id', session.course_id)
           .whereNotExists(
-            trx('attendance_logs as a').whereRaw('a.session_id = ? AND a.student_id = e.student_id', [input.sessionId]),
+            trx('attendance_logs as a').whereRaw('a.session_id = ? AND a.student_id = e.student_id', [
+              input.sessionId,
+            ]),
           )
           .orderBy('e.student_id')
           .pluck('e.student_id');
@@ -138,7 +155,9 @@ export function createSessionActivities(db: Knex, timing: SessionTimingSettings)
           .count<{ status: AttendanceStatus; n: number }[]>('* as n')
           .groupBy('status');
         const by = (s: AttendanceStatus) => counts.find((c) => c.status === s)?.n ?? 0;
-        const enrolledCount = await trx('enrollments').where({ course_id: session.course_id }).count<{ n: number }[]>('* as n');
+        const enrolledCount = await trx('enrollments')
+          .where({ course_id: session.course_id })
+          .count<{ n: number }[]>('* as n');
         const summary: SessionSummary = {
           sessionId: input.sessionId,
           enrolled: Number(enrolledCount[0].n),
@@ -151,7 +170,11 @@ export function createSessionActivities(db: Knex, timing: SessionTimingSettings)
         const { absentees: _newlyAbsent, ...stored } = summary;
         await trx('class_sessions')
           .where({ id: input.sessionId })
-          .update({ status: 'closed', closed_at: session.closed_at ?? trx.fn.now(), summary: JSON.stringify(stored) });
+          .update({
+            status: 'closed',
+            closed_at: session.closed_at ?? trx.fn.now(),
+            summary: JSON.stringify(stored),
+          });
         return summary;
       });
     },

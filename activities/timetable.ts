@@ -66,7 +66,9 @@ export function scheduleOptionsFor(row: TimetableRow, opts: TimetableSyncOptions
       calendars: [{ dayOfWeek: DAY_NAMES[row.day_of_week - 1], hour, minute }],
       timezone: row.timezone,
       startAt: new Date(`${row.effective_from}T00:00:00Z`),
-      endAt: row.effective_to ? new Date(Date.parse(`${row.effective_to}T00:00:00Z`) + 2 * 86_400_000) : undefined,
+      endAt: row.effective_to
+        ? new Date(Date.parse(`${row.effective_to}T00:00:00Z`) + 2 * 86_400_000)
+        : undefined,
     },
     action: {
       type: 'startWorkflow',
@@ -81,9 +83,16 @@ export function scheduleOptionsFor(row: TimetableRow, opts: TimetableSyncOptions
   };
 }
 
-export function rowHash(row: TimetableRow, opts: Pick<TimetableSyncOptions, 'earlyMinutes' | 'taskQueue'>): string {
+export function rowHash(
+  row: TimetableRow,
+  opts: Pick<TimetableSyncOptions, 'earlyMinutes' | 'taskQueue'>,
+): string {
   const { active: _active, ...shape } = row;
-  return crypto.createHash('sha256').update(JSON.stringify({ shape, early: opts.earlyMinutes, tq: opts.taskQueue })).digest('hex').slice(0, 16);
+  return crypto
+    .createHash('sha256')
+    .update(JSON.stringify({ shape, early: opts.earlyMinutes, tq: opts.taskQueue }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export async function loadTimetable(db: Knex): Promise<TimetableRow[]> {
@@ -104,7 +113,11 @@ export async function loadTimetable(db: Knex): Promise<TimetableRow[]> {
     .orderBy('s.id');
 }
 
-export async function syncTimetableSchedules(db: Knex, client: Client, opts: TimetableSyncOptions): Promise<TimetableSyncResult> {
+export async function syncTimetableSchedules(
+  db: Knex,
+  client: Client,
+  opts: TimetableSyncOptions,
+): Promise<TimetableSyncResult> {
   const today = opts.today ?? new Date().toISOString().slice(0, 10);
   const rows = (await loadTimetable(db)).filter((r) => !r.effective_to || r.effective_to >= today);
   const wanted = new Map(rows.map((r) => [classScheduleId(r.id), r]));
@@ -158,7 +171,10 @@ export function createTimetableActivities(db: Knex, opts: Omit<TimetableSyncOpti
     },
 
     /** The class date of a launch: the room-local date of the fire time plus the early window. */
-    async resolveSessionDate(input: { scheduleId: number; firedAt: string }): Promise<{ sessionDate: string; courseId: string; roomId: string }> {
+    async resolveSessionDate(input: {
+      scheduleId: number;
+      firedAt: string;
+    }): Promise<{ sessionDate: string; courseId: string; roomId: string }> {
       const r = await db.raw<{ rows: { session_date: string; course_id: string; room_id: string }[] }>(
         `SELECT ((?::timestamptz + make_interval(mins => ?)) AT TIME ZONE c.timezone)::date::text AS session_date,
                 s.course_id, s.room_id
@@ -166,7 +182,11 @@ export function createTimetableActivities(db: Knex, opts: Omit<TimetableSyncOpti
         [input.firedAt, opts.earlyMinutes, input.scheduleId],
       );
       const row = r.rows[0];
-      if (!row) throw ApplicationFailure.create({ message: `schedule ${input.scheduleId} does not exist`, nonRetryable: true });
+      if (!row)
+        throw ApplicationFailure.create({
+          message: `schedule ${input.scheduleId} does not exist`,
+          nonRetryable: true,
+        });
       return { sessionDate: row.session_date, courseId: row.course_id, roomId: row.room_id };
     },
   };

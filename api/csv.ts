@@ -2,7 +2,10 @@ import type { Request, Response } from 'express';
 
 /** Clients ask for CSV with `Accept: text/csv` or `?format=csv`. */
 export function wantsCsv(req: Request): boolean {
-  return req.query.format === 'csv' || (req.accepts(['application/json', 'text/csv']) === 'text/csv' && !req.query.format);
+  return (
+    req.query.format === 'csv' ||
+    (req.accepts(['application/json', 'text/csv']) === 'text/csv' && !req.query.format)
+  );
 }
 
 function cell(v: unknown): string {
@@ -14,7 +17,9 @@ function cell(v: unknown): string {
 }
 
 export function toCsv(columns: string[], rows: Record<string, unknown>[]): string {
-  return [columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n';
+  return (
+    [columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n'
+  );
 }
 
 export function sendTable(

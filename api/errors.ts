@@ -30,17 +30,22 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     let e: AppError;
     const bp = err as BodyParserError;
     if (err instanceof AppError) e = err;
-    else if (bp?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', `request body exceeds ${bp.limit} bytes`);
-    else if (bp?.type === 'entity.parse.failed') e = new AppError(400, 'malformed_json', 'request body is not valid JSON');
+    else if (bp?.type === 'entity.too.large')
+      e = new AppError(413, 'payload_too_large', `request body exceeds ${bp.limit} bytes`);
+    else if (bp?.type === 'entity.parse.failed')
+      e = new AppError(400, 'malformed_json', 'request body is not valid JSON');
     else if (bp?.type === 'encoding.unsupported' || bp?.type === 'charset.unsupported')
       e = new AppError(415, 'unsupported_encoding', 'unsupported body encoding');
     else if (typeof bp?.status === 'number' && bp.status >= 400 && bp.status < 500)
       e = new AppError(bp.status, 'bad_request', 'the request could not be read');
     else {
-      (req as { log?: Logger }).log?.error({ err }, 'unhandled error') ?? log.error({ err }, 'unhandled error');
+      const reqLog = (req as { log?: Logger }).log ?? log;
+      reqLog.error({ err }, 'unhandled error');
       e = new AppError(500, 'internal', 'internal error');
     }
     for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
-    res.status(e.httpStatus).json({ error: { code: e.code, message: e.message, details: e.details ?? null } });
+    res
+      .status(e.httpStatus)
+      .json({ error: { code: e.code, message: e.message, details: e.details ?? null } });
   };
 }

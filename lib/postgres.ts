@@ -24,7 +24,8 @@ export function findPgBinaries(): PgBinaries {
         .filter((n) => Number.isFinite(n) && fs.existsSync(path.join(root, String(n), 'bin', 'pg_ctl')))
         .sort((a, b) => b - a)
     : [];
-  if (versions.length > 0) return { binDir: path.join(root, String(versions[0]), 'bin'), version: versions[0] };
+  if (versions.length > 0)
+    return { binDir: path.join(root, String(versions[0]), 'bin'), version: versions[0] };
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (dir && fs.existsSync(path.join(dir, 'pg_ctl')) && fs.existsSync(path.join(dir, 'initdb'))) {
       return { binDir: fs.realpathSync(dir), version: 0 };

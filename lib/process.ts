@@ -24,7 +24,9 @@ export function run(cmd: string, args: string[], opts: SpawnOptions = {}): Promi
 export async function runChecked(cmd: string, args: string[], opts: SpawnOptions = {}): Promise<string> {
   const r = await run(cmd, args, opts);
   if (r.code !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-2000)}`,
+    );
   }
   return r.stdout;
 }

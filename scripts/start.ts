@@ -72,7 +72,10 @@ async function main(): Promise<void> {
       taskQueue: cfg.TEMPORAL_TASK_QUEUE,
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
-    log.info({ created: synced.created.length, updated: synced.updated.length, deleted: synced.deleted.length }, 'timetable synced');
+    log.info(
+      { created: synced.created.length, updated: synced.updated.length, deleted: synced.deleted.length },
+      'timetable synced',
+    );
 
     const app = createApp({
       db,

@@ -22,7 +22,13 @@ function findTests(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? findTests(path.join(dir, e.name)) : e.name.endsWith('.test.ts') ? [path.join(dir, e.name)] : []))
+    .flatMap((e) =>
+      e.isDirectory()
+        ? findTests(path.join(dir, e.name))
+        : e.name.endsWith('.test.ts')
+          ? [path.join(dir, e.name)]
+          : [],
+    )
     .sort();
 }
 
@@ -32,16 +38,22 @@ function say(msg: string): void {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const suites = args.length === 0 ? ['unit', 'integration'] : args.filter((a) => a === 'unit' || a === 'integration');
+  const suites =
+    args.length === 0 ? ['unit', 'integration'] : args.filter((a) => a === 'unit' || a === 'integration');
   const explicit = args.filter((a) => a.endsWith('.ts'));
-  const files = explicit.length > 0 ? explicit : suites.flatMap((s) => findTests(path.join(repoRoot, 'test', s)));
+  const files =
+    explicit.length > 0 ? explicit : suites.flatMap((s) => findTests(path.join(repoRoot, 'test', s)));
   const cfg = config();
   const t0 = Date.now();
 
   say('preparing models (extract/convert/verify; fast when cached)');
-  await runChecked(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts', 'setup-models.ts'), '--faces'], {
-    cwd: repoRoot,
-  });
+  await runChecked(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'scripts', 'setup-models.ts'), '--faces'],
+    {
+      cwd: repoRoot,
+    },
+  );
   say('resolving the Temporal CLI (built from the Go module proxy on a new machine)');
   const cliPath = await resolveTemporalCli({
     explicitPath: cfg.TEMPORAL_CLI_PATH,

@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   const cfg = config();
   const log = logger();
   if (!cfg.DATABASE_URL || !cfg.TEMPORAL_ADDRESS) {
-    log.fatal('a standalone worker needs DATABASE_URL and TEMPORAL_ADDRESS (npm start runs an all-in-one stack)');
+    log.fatal(
+      'a standalone worker needs DATABASE_URL and TEMPORAL_ADDRESS (npm start runs an all-in-one stack)',
+    );
     process.exit(2);
   }
   installWorkerRuntime();

@@ -117,7 +117,10 @@ export class SessionState {
     this.seenEvents.add(r.eventId);
     if (!this.enrolled.has(r.studentId)) {
       this.ignored.notEnrolled++;
-      log.warn('recognition of a student not enrolled in this session ignored', { studentId: r.studentId, deviceId });
+      log.warn('recognition of a student not enrolled in this session ignored', {
+        studentId: r.studentId,
+        deviceId,
+      });
       return;
     }
     const seenAt = Date.parse(r.seenAt);
@@ -220,7 +223,10 @@ export async function classSession(input: ClassSessionInput): Promise<SessionSum
         await condition(() => state.info !== undefined);
         const info = state.info!;
         if (!state.isEnrolled(req.studentId)) {
-          throw ApplicationFailure.create({ message: `student ${req.studentId} is not enrolled in this session`, nonRetryable: true });
+          throw ApplicationFailure.create({
+            message: `student ${req.studentId} is not enrolled in this session`,
+            nonRetryable: true,
+          });
         }
         const previous = state.marks.get(req.studentId);
         const mark: Mark = {
@@ -240,11 +246,13 @@ export async function classSession(input: ClassSessionInput): Promise<SessionSum
       }),
     {
       validator: (req: OverrideRequest) => {
-        if (!OVERRIDABLE.includes(req.status)) throw new Error(`status must be one of ${OVERRIDABLE.join(', ')}`);
+        if (!OVERRIDABLE.includes(req.status))
+          throw new Error(`status must be one of ${OVERRIDABLE.join(', ')}`);
         if (state.info && !state.isEnrolled(req.studentId)) {
           throw new Error(`student ${req.studentId} is not enrolled in this session`);
         }
-        if (typeof req.reason !== 'string' || req.reason.trim().length === 0) throw new Error('reason is required');
+        if (typeof req.reason !== 'string' || req.reason.trim().length === 0)
+          throw new Error('reason is required');
         if (typeof req.by !== 'string' || req.by.length === 0) throw new Error('by is required');
       },
     },

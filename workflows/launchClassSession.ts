@@ -10,7 +10,11 @@ import {
   workflowInfo,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  WorkflowExecutionAlreadyStartedError,
+} from '@temporalio/common';
 import type { TimetableActivities } from '../activities/timetable';
 import { classSession } from './classSession';
 import { sessionWorkflowId } from './messages';
@@ -22,7 +26,10 @@ const { resolveSessionDate } = proxyActivities<TimetableActivities>({
   retry: { maximumInterval: '1 minute' },
 });
 
-const ScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+const ScheduledStartTime = defineSearchAttributeKey(
+  'TemporalScheduledStartTime',
+  SearchAttributeType.DATETIME,
+);
 
 export interface LaunchResult {
   sessionId: string;

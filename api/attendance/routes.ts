@@ -13,7 +13,12 @@ export function attendanceRoutes(deps: AttendanceDeps): Router {
     if (result.accepted + result.duplicates === 0) {
       const first = result.results[0];
       const why = first?.status === 'rejected' ? first.reason : 'no record was accepted';
-      throw new AppError(422, 'no_records_accepted', `no record in the batch was accepted (first: ${why})`, result);
+      throw new AppError(
+        422,
+        'no_records_accepted',
+        `no record in the batch was accepted (first: ${why})`,
+        result,
+      );
     }
     // 202: every accepted record is durably queued in Temporal.
     res.status(202).json(result);

@@ -1,9 +1,18 @@
 import { z } from 'zod';
 
-const id = z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/, 'only letters, digits and . _ : -');
+const id = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'only letters, digits and . _ : -');
 
 export const recognitionRecordSchema = z.strictObject({
-  event_id: z.string().min(8).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'only letters, digits and . _ : -'),
+  event_id: z
+    .string()
+    .min(8)
+    .max(128)
+    .regex(/^[A-Za-z0-9._:-]+$/, 'only letters, digits and . _ : -'),
   student_id: id,
   course_id: id.optional(),
   session_id: z.string().max(64).optional(),

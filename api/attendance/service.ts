@@ -7,7 +7,12 @@ import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { classSession } from '../../workflows/classSession';
-import { parseSessionId, recognitionsSignal, sessionWorkflowId, type Recognition } from '../../workflows/messages';
+import {
+  parseSessionId,
+  recognitionsSignal,
+  sessionWorkflowId,
+  type Recognition,
+} from '../../workflows/messages';
 import { CourseIdKey, RoomIdKey, SessionDateKey } from '../../workflows/searchAttributes';
 import type { AuthenticatedDevice } from '../auth/device';
 import { AppError } from '../errors';
@@ -47,7 +52,11 @@ export interface BatchResult {
   results: RecordOutcome[];
 }
 
-export async function acceptBatch(deps: AttendanceDeps, device: AuthenticatedDevice, batch: AttendanceBatch): Promise<BatchResult> {
+export async function acceptBatch(
+  deps: AttendanceDeps,
+  device: AuthenticatedDevice,
+  batch: AttendanceBatch,
+): Promise<BatchResult> {
   if (batch.device_id !== device.id) {
     throw new AppError(403, 'forbidden', `device key belongs to ${device.id}, not ${batch.device_id}`);
   }
@@ -83,15 +92,20 @@ export async function acceptBatch(deps: AttendanceDeps, device: AuthenticatedDev
     const sessionId = sessionWorkflowId(slot.schedule_id, slot.session_date);
     if (rec.session_id !== undefined && rec.session_id !== sessionId) {
       return reject(
-        parseSessionId(rec.session_id) ? `session_id ${rec.session_id} is not the class in this room at that time` : 'session_id is malformed',
+        parseSessionId(rec.session_id)
+          ? `session_id ${rec.session_id} is not the class in this room at that time`
+          : 'session_id is malformed',
       );
     }
     if (rec.course_id !== undefined && rec.course_id !== slot.course_id) {
-      return reject(`course_id ${rec.course_id} is not the class in this room at that time (${slot.course_id})`);
+      return reject(
+        `course_id ${rec.course_id} is not the class in this room at that time (${slot.course_id})`,
+      );
     }
     const courses = coursesOf.get(rec.student_id);
     if (!courses) return reject(`unknown student ${rec.student_id}`);
-    if (!courses.has(slot.course_id)) return reject(`student ${rec.student_id} is not enrolled in ${slot.course_id}`);
+    if (!courses.has(slot.course_id))
+      return reject(`student ${rec.student_id} is not enrolled in ${slot.course_id}`);
     resolved.push({
       eventId: rec.event_id,
       studentId: rec.student_id,
@@ -137,35 +151,50 @@ export async function acceptBatch(deps: AttendanceDeps, device: AuthenticatedDev
         confidence: r.confidence,
       }));
       try {
-        await deps.temporal.workflow.signalWithStart<typeof classSession, [{ deviceId: string; records: Recognition[] }]>(
-          'classSession',
-          {
-            workflowId: sessionId,
-            taskQueue: deps.taskQueue,
-            args: [{ scheduleId: first.scheduleId, sessionDate: first.sessionDate }],
-            signal: recognitionsSignal,
-            signalArgs: [{ deviceId: device.id, records: payload }],
-            typedSearchAttributes: [
-              { key: CourseIdKey, value: first.courseId },
-              { key: RoomIdKey, value: device.roomId },
-              { key: SessionDateKey, value: first.sessionDate },
-            ],
-          },
-        );
+        await deps.temporal.workflow.signalWithStart<
+          typeof classSession,
+          [{ deviceId: string; records: Recognition[] }]
+        >('classSession', {
+          workflowId: sessionId,
+          taskQueue: deps.taskQueue,
+          args: [{ scheduleId: first.scheduleId, sessionDate: first.sessionDate }],
+          signal: recognitionsSignal,
+          signalArgs: [{ deviceId: device.id, records: payload }],
+          typedSearchAttributes: [
+            { key: CourseIdKey, value: first.courseId },
+            { key: RoomIdKey, value: device.roomId },
+            { key: SessionDateKey, value: first.sessionDate },
+          ],
+        });
       } catch (err) {
         deps.log.error({ err, sessionId, deviceId: device.id }, 'signalWithStart failed');
-        throw new AppError(503, 'temporal_unavailable', 'attendance could not be queued; retry later', undefined, {
-          'Retry-After': '5',
-        });
+        throw new AppError(
+          503,
+          'temporal_unavailable',
+          'attendance could not be queued; retry later',
+          undefined,
+          {
+            'Retry-After': '5',
+          },
+        );
       }
     }),
   );
 
   for (const r of resolved) {
-    outcomes.push({ event_id: r.eventId, status: fresh.has(r.eventId) ? 'accepted' : 'duplicate', session_id: r.sessionId });
+    outcomes.push({
+      event_id: r.eventId,
+      status: fresh.has(r.eventId) ? 'accepted' : 'duplicate',
+      session_id: r.sessionId,
+    });
   }
   const order = new Map(batch.records.map((r, i) => [r.event_id, i]));
   outcomes.sort((a, b) => (order.get(a.event_id) ?? 0) - (order.get(b.event_id) ?? 0));
   const count = (s: RecordOutcome['status']) => outcomes.filter((o) => o.status === s).length;
-  return { accepted: count('accepted'), duplicates: count('duplicate'), rejected: count('rejected'), results: outcomes };
+  return {
+    accepted: count('accepted'),
+    duplicates: count('duplicate'),
+    rejected: count('rejected'),
+    results: outcomes,
+  };
 }

@@ -19,9 +19,15 @@ export function requireDevice(db: Knex): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization');
     const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : req.get('x-device-key');
-    if (!key) return next(new AppError(401, 'unauthenticated', 'a device key is required (Authorization: Bearer <key>)'));
-    const row = await db('devices').where({ key_hash: hashDeviceKey(key) }).first('id', 'room_id', 'status');
-    if (!row || row.status === 'decommissioned') return next(new AppError(401, 'unauthenticated', 'unknown or revoked device key'));
+    if (!key)
+      return next(
+        new AppError(401, 'unauthenticated', 'a device key is required (Authorization: Bearer <key>)'),
+      );
+    const row = await db('devices')
+      .where({ key_hash: hashDeviceKey(key) })
+      .first('id', 'room_id', 'status');
+    if (!row || row.status === 'decommissioned')
+      return next(new AppError(401, 'unauthenticated', 'unknown or revoked device key'));
     req.device = { id: row.id, roomId: row.room_id };
     next();
   };

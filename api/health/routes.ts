@@ -2,10 +2,16 @@ import { Router } from 'express';
 import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 
-async function probe(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<{ ok: boolean; ms: number; error?: string }> {
+async function probe(
+  fn: () => Promise<unknown>,
+  timeoutMs = 2000,
+): Promise<{ ok: boolean; ms: number; error?: string }> {
   const started = process.hrtime.bigint();
   try {
-    await Promise.race([fn(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), timeoutMs).unref())]);
+    await Promise.race([
+      fn(),
+      new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), timeoutMs).unref()),
+    ]);
     return { ok: true, ms: Number(process.hrtime.bigint() - started) / 1e6 };
   } catch (e) {
     return { ok: false, ms: Number(process.hrtime.bigint() - started) / 1e6, error: (e as Error).message };
@@ -23,7 +29,12 @@ export function healthRoutes(db: Knex, temporal: Client): Router {
   router.get('/health/ready', async (_req, res) => {
     const c = await checks();
     const ok = c.database.ok && c.temporal.ok;
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks: { database: c.database.ok, temporal: c.temporal.ok } });
+    res
+      .status(ok ? 200 : 503)
+      .json({
+        status: ok ? 'ready' : 'not_ready',
+        checks: { database: c.database.ok, temporal: c.temporal.ok },
+      });
   });
   router.get('/health/detailed', async (_req, res) => {
     const c = await checks();

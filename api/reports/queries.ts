@@ -21,7 +21,15 @@ export async function studentHistory(db: Knex, studentId: string, range: DateRan
     .where('a.student_id', studentId)
     .modify((qb) => inRange(qb, 'c.session_date', range))
     .orderBy([{ column: 'c.starts_at' }])
-    .select('a.session_id', 'c.session_date', 'a.course_id', 'co.name as course_name', 'a.status', 'a.marked_at', 'a.source');
+    .select(
+      'a.session_id',
+      'c.session_date',
+      'a.course_id',
+      'co.name as course_name',
+      'a.status',
+      'a.marked_at',
+      'a.source',
+    );
   const courses = await db('attendance_logs as a')
     .join('class_sessions as c', 'c.id', 'a.session_id')
     .where('a.student_id', studentId)
@@ -42,7 +50,9 @@ export async function studentHistory(db: Knex, studentId: string, range: DateRan
 
 /** Sessions × students: one row per enrolled student, a status per session, and the student's percentage. */
 export async function courseMatrix(db: Knex, courseId: string, range: DateRange) {
-  const sessions: { session_id: string; session_date: string; starts_at: Date; status: string }[] = await db('class_sessions as c')
+  const sessions: { session_id: string; session_date: string; starts_at: Date; status: string }[] = await db(
+    'class_sessions as c',
+  )
     .where('c.course_id', courseId)
     .modify((qb) => inRange(qb, 'c.session_date', range))
     .orderBy('c.starts_at')
@@ -52,7 +62,16 @@ export async function courseMatrix(db: Knex, courseId: string, range: DateRange)
     .where('a.course_id', courseId)
     .modify((qb) => inRange(qb, 'c.session_date', range))
     .orderBy([{ column: 'c.starts_at' }, { column: 'a.student_id' }])
-    .select('a.session_id', 'a.student_id', 'a.status', 'a.marked_at', 'a.source', 'a.confidence', 'a.device_id', 'c.session_date');
+    .select(
+      'a.session_id',
+      'a.student_id',
+      'a.status',
+      'a.marked_at',
+      'a.source',
+      'a.confidence',
+      'a.device_id',
+      'c.session_date',
+    );
   const students: { student_id: string; name: string }[] = await db('enrollments as e')
     .join('students as s', 's.id', 'e.student_id')
     .where('e.course_id', courseId)

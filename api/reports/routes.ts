@@ -23,13 +23,20 @@ export function reportRoutes(db: Knex): Router {
     const student = await db('students').where({ id }).first('id', 'name');
     if (!student) throw new AppError(404, 'not_found', `student ${id} does not exist`);
     const { records, courses } = await studentHistory(db, id, q);
-    sendTable(req, res, `student-${id}`, ['session_date', 'course_id', 'course_name', 'status', 'marked_at', 'source', 'session_id'], records, {
-      student,
-      from: q.from ?? null,
-      to: q.to ?? null,
-      courses,
+    sendTable(
+      req,
+      res,
+      `student-${id}`,
+      ['session_date', 'course_id', 'course_name', 'status', 'marked_at', 'source', 'session_id'],
       records,
-    });
+      {
+        student,
+        from: q.from ?? null,
+        to: q.to ?? null,
+        courses,
+        records,
+      },
+    );
   });
 
   router.get('/api/v1/attendance/course/:id', async (req, res) => {
@@ -41,8 +48,18 @@ export function reportRoutes(db: Knex): Router {
     // CSV is the teacher's grid: a row per student, a column per session date, and the percentage.
     const dateCols = m.sessions.map((s) => s.session_id);
     const header = ['student_id', 'name', ...dateCols, 'attendance_pct'];
-    const rows = m.students.map((s) => ({ student_id: s.student_id, name: s.name, ...s.statuses, attendance_pct: s.attendance_pct }));
-    sendTable(req, res, `course-${id}`, header, rows, { course, from: q.from ?? null, to: q.to ?? null, ...m });
+    const rows = m.students.map((s) => ({
+      student_id: s.student_id,
+      name: s.name,
+      ...s.statuses,
+      attendance_pct: s.attendance_pct,
+    }));
+    sendTable(req, res, `course-${id}`, header, rows, {
+      course,
+      from: q.from ?? null,
+      to: q.to ?? null,
+      ...m,
+    });
   });
 
   router.get('/api/v1/sessions/:id', async (req, res) => {
@@ -57,8 +74,24 @@ export function reportRoutes(db: Knex): Router {
       })
       .where('e.course_id', session.course_id)
       .orderBy('e.student_id')
-      .select('e.student_id', 's.name as student_name', db.raw("coalesce(a.status, 'unmarked') as status"), 'a.marked_at', 'a.source', 'a.confidence', 'a.device_id');
-    const columns = ['student_id', 'student_name', 'status', 'marked_at', 'source', 'confidence', 'device_id'];
+      .select(
+        'e.student_id',
+        's.name as student_name',
+        db.raw("coalesce(a.status, 'unmarked') as status"),
+        'a.marked_at',
+        'a.source',
+        'a.confidence',
+        'a.device_id',
+      );
+    const columns = [
+      'student_id',
+      'student_name',
+      'status',
+      'marked_at',
+      'source',
+      'confidence',
+      'device_id',
+    ];
     sendTable(req, res, `session-${id.replace(/[^A-Za-z0-9-]/g, '_')}`, columns, roster, { session, roster });
   });
 
@@ -66,28 +99,47 @@ export function reportRoutes(db: Knex): Router {
     const q = parseOr400(dateRange, req.query, 'query');
     const to = q.to ?? today();
     const from = q.from ?? new Date(Date.parse(to) - 6 * 86_400_000).toISOString().slice(0, 10);
-    if (Date.parse(to) - Date.parse(from) > 366 * 86_400_000) throw new AppError(400, 'range_too_large', 'at most one year at a time');
+    if (Date.parse(to) - Date.parse(from) > 366 * 86_400_000)
+      throw new AppError(400, 'range_too_large', 'at most one year at a time');
     if (from > to) throw new AppError(400, 'validation_failed', 'query.from: must not be after query.to');
     const rows = await unregisteredClasses(db, { from, to });
-    sendTable(req, res, 'unregistered-classes', ['session_date', 'starts_at', 'course_id', 'room_id', 'schedule_id', 'session_id', 'reason'], rows, {
-      from,
-      to,
-      classes: rows,
-    });
+    sendTable(
+      req,
+      res,
+      'unregistered-classes',
+      ['session_date', 'starts_at', 'course_id', 'room_id', 'schedule_id', 'session_id', 'reason'],
+      rows,
+      {
+        from,
+        to,
+        classes: rows,
+      },
+    );
   });
 
   router.get('/api/v1/reports/consecutive-absences', async (req, res) => {
     const q = parseOr400(
-      z.strictObject({ min: z.coerce.number().int().min(1).max(100).default(3), course_id: z.string().min(1).max(64).optional(), format }),
+      z.strictObject({
+        min: z.coerce.number().int().min(1).max(100).default(3),
+        course_id: z.string().min(1).max(64).optional(),
+        format,
+      }),
       req.query,
       'query',
     );
     const rows = await consecutiveAbsences(db, q.min, q.course_id);
-    sendTable(req, res, 'consecutive-absences', ['student_id', 'student_name', 'course_id', 'consecutive_absences', 'since', 'last_absent'], rows, {
-      min: q.min,
-      course_id: q.course_id ?? null,
-      students: rows,
-    });
+    sendTable(
+      req,
+      res,
+      'consecutive-absences',
+      ['student_id', 'student_name', 'course_id', 'consecutive_absences', 'since', 'last_absent'],
+      rows,
+      {
+        min: q.min,
+        course_id: q.course_id ?? null,
+        students: rows,
+      },
+    );
   });
 
   return router;

@@ -44,7 +44,11 @@ export function scheduleRoutes(deps: { db: Knex; earlyMinutes: number; graceMinu
   router.get('/api/v1/schedule', requireDevice(deps.db), async (req, res) => {
     const { room_id } = parseOr400(query, req.query, 'query');
     if (room_id !== req.device!.roomId) {
-      throw new AppError(403, 'wrong_room', `device ${req.device!.id} belongs to room ${req.device!.roomId}, not ${room_id}`);
+      throw new AppError(
+        403,
+        'wrong_room',
+        `device ${req.device!.id} belongs to room ${req.device!.roomId}, not ${room_id}`,
+      );
     }
     const current = await deps.db.raw<{ rows: SlotRow[] }>(
       `SELECT slot.schedule_id, slot.course_id, c.name AS course_name, slot.session_date::text AS session_date,

@@ -66,7 +66,8 @@ async function withLock<T>(lockDir: string, fn: () => Promise<T>, log: (m: strin
       const age = Date.now() - fs.statSync(lockDir, { throwIfNoEntry: false })!.mtimeMs;
       if (Number.isFinite(age) && age > 30 * 60_000) fs.rmSync(lockDir, { recursive: true, force: true });
       if (Date.now() - started > 30 * 60_000) throw new Error(`timed out waiting for build lock ${lockDir}`);
-      if ((Date.now() - started) % 30_000 < 1000) log('waiting for another process to finish building Temporal…');
+      if ((Date.now() - started) % 30_000 < 1000)
+        log('waiting for another process to finish building Temporal…');
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
@@ -91,7 +92,9 @@ async function buildTemporalCli(target: string, version: string, log: (m: string
             'PATH, or set TEMPORAL_CLI_PATH.',
         );
       }
-      log(`building the Temporal CLI ${version} from the Go module proxy into ${dir} (first run only, a few minutes)`);
+      log(
+        `building the Temporal CLI ${version} from the Go module proxy into ${dir} (first run only, a few minutes)`,
+      );
       const started = Date.now();
       const tmpBin = fs.mkdtempSync(path.join(dir, '.build-'));
       await new Promise<void>((resolve, reject) => {
@@ -102,7 +105,10 @@ async function buildTemporalCli(target: string, version: string, log: (m: string
         let downloaded = 0;
         let tail = '';
         const ticker = setInterval(
-          () => log(`  …still building Temporal (${Math.round((Date.now() - started) / 1000)} s, ${downloaded} modules fetched)`),
+          () =>
+            log(
+              `  …still building Temporal (${Math.round((Date.now() - started) / 1000)} s, ${downloaded} modules fetched)`,
+            ),
           20_000,
         );
         child.stderr.on('data', (d: Buffer) => {
@@ -117,7 +123,8 @@ async function buildTemporalCli(target: string, version: string, log: (m: string
         child.on('close', (code) => {
           clearInterval(ticker);
           if (code === 0) resolve();
-          else reject(new Error(`go install ${TEMPORAL_CLI_MODULE}@${version} failed (exit ${code}):\n${tail}`));
+          else
+            reject(new Error(`go install ${TEMPORAL_CLI_MODULE}@${version} failed (exit ${code}):\n${tail}`));
         });
       });
       fs.renameSync(path.join(tmpBin, 'temporal'), target);

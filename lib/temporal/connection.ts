@@ -4,7 +4,10 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 import type { Config } from '../config';
 
 /** Connection options for a local dev server, a self-hosted cluster (mTLS) or Temporal Cloud (API key). */
-export function temporalConnectionOptions(cfg: Config, address: string): ConnectionOptions & NativeConnectionOptions {
+export function temporalConnectionOptions(
+  cfg: Config,
+  address: string,
+): ConnectionOptions & NativeConnectionOptions {
   const tls =
     cfg.TEMPORAL_TLS_CERT_PATH && cfg.TEMPORAL_TLS_KEY_PATH
       ? {

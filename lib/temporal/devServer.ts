@@ -26,7 +26,16 @@ export interface DevServer {
 }
 
 export function devServerArgs(opts: DevServerOptions): string[] {
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--log-level',
+    'warn',
+  ];
   args.push('--namespace', opts.namespace);
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
@@ -54,7 +63,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     await waitForPort(opts.port, 60_000, 'Temporal dev server');
   } catch (e) {
     child.kill('SIGKILL');
-    throw new Error(`${(e as Error).message}${exited !== null ? ` (it exited with ${exited})` : ''}; see ${opts.logFile ?? 'its output'}`);
+    throw new Error(
+      `${(e as Error).message}${exited !== null ? ` (it exited with ${exited})` : ''}; see ${opts.logFile ?? 'its output'}`,
+    );
   }
   return {
     address: `127.0.0.1:${opts.port}`,

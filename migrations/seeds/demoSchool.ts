@@ -56,7 +56,10 @@ export async function seedDemoSchool(db: Knex, now: Date = new Date()): Promise<
     }));
     await trx('students').insert(students).onConflict('id').ignore();
     const enroll = (course: string, from: number, to: number) =>
-      Array.from({ length: to - from + 1 }, (_, i) => ({ course_id: course, student_id: demoStudentId(from + i) }));
+      Array.from({ length: to - from + 1 }, (_, i) => ({
+        course_id: course,
+        student_id: demoStudentId(from + i),
+      }));
     await trx('enrollments')
       .insert([...enroll('DEMO100', 1, 30), ...enroll('CS101', 1, 50), ...enroll('MATH201', 21, 60)])
       .onConflict(['course_id', 'student_id'])
@@ -73,17 +76,35 @@ export async function seedDemoSchool(db: Knex, now: Date = new Date()): Promise<
       .ignore();
 
     const weekly = [
-      ...[1, 3, 5].map((d) => ({ course_id: 'CS101', room_id: 'R101', day_of_week: d, start_time: '09:00', end_time: '10:30' })),
-      ...[2, 4].map((d) => ({ course_id: 'MATH201', room_id: 'R102', day_of_week: d, start_time: '10:00', end_time: '11:30' })),
+      ...[1, 3, 5].map((d) => ({
+        course_id: 'CS101',
+        room_id: 'R101',
+        day_of_week: d,
+        start_time: '09:00',
+        end_time: '10:30',
+      })),
+      ...[2, 4].map((d) => ({
+        course_id: 'MATH201',
+        room_id: 'R102',
+        day_of_week: d,
+        start_time: '10:00',
+        end_time: '11:30',
+      })),
     ];
     for (const row of weekly) {
       const found = await trx('schedules').where(row).first();
-      if (!found) await trx('schedules').insert({ ...row, effective_from: '2026-01-01', late_after_minutes: 10 });
+      if (!found)
+        await trx('schedules').insert({ ...row, effective_from: '2026-01-01', late_after_minutes: 10 });
     }
 
     // The class running now: started 5 minutes ago (whole minutes), lasts an hour, today only.
     const start = new Date(Math.floor(now.getTime() / 60_000) * 60_000 - 5 * 60_000);
-    const end = new Date(Math.min(start.getTime() + 60 * 60_000, Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate(), 23, 59)));
+    const end = new Date(
+      Math.min(
+        start.getTime() + 60 * 60_000,
+        Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate(), 23, 59),
+      ),
+    );
     const today = start.toISOString().slice(0, 10);
     const hhmm = (d: Date) => d.toISOString().slice(11, 16);
     const isoDow = ((start.getUTCDay() + 6) % 7) + 1;

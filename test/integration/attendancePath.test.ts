@@ -14,7 +14,12 @@ const KEY = DEMO_DEVICE_KEYS['pi-r100'];
 let rc: TestRollcall;
 
 function record(studentId: string, at: Date, confidence = 0.91) {
-  return { event_id: `evt-${crypto.randomUUID()}`, student_id: studentId, timestamp: at.toISOString(), confidence };
+  return {
+    event_id: `evt-${crypto.randomUUID()}`,
+    student_id: studentId,
+    timestamp: at.toISOString(),
+    confidence,
+  };
 }
 
 void describe('attendance path (real Temporal + real Postgres)', () => {
@@ -26,11 +31,20 @@ void describe('attendance path (real Temporal + real Postgres)', () => {
 
   void test('when a batch is posted twice, then each record is stored exactly once in its monthly partition', async () => {
     const now = new Date();
-    const batch = { device_id: 'pi-r100', records: [record('S001', now), record('S002', now), record('S003', now)] };
-    const first = await request(rc.app).post('/api/v1/attendance').set('Authorization', `Bearer ${KEY}`).send(batch);
+    const batch = {
+      device_id: 'pi-r100',
+      records: [record('S001', now), record('S002', now), record('S003', now)],
+    };
+    const first = await request(rc.app)
+      .post('/api/v1/attendance')
+      .set('Authorization', `Bearer ${KEY}`)
+      .send(batch);
     assert.equal(first.status, 202, JSON.stringify(first.body));
     assert.equal(first.body.accepted, 3);
-    const retry = await request(rc.app).post('/api/v1/attendance').set('Authorization', `Bearer ${KEY}`).send(batch);
+    const retry = await request(rc.app)
+      .post('/api/v1/attendance')
+      .set('Authorization', `Bearer ${KEY}`)
+      .send(batch);
     assert.equal(retry.status, 202);
     assert.equal(retry.body.duplicates, 3);
     assert.equal(retry.body.accepted, 0);
@@ -85,7 +99,9 @@ void describe('attendance path (real Temporal + real Postgres)', () => {
     assert.equal(afterCount, before);
     const marks = await rc.database.db('attendance_logs').whereIn('student_id', ['S004', 'S005']);
     assert.equal(marks.length, 0);
-    const describeNoWorkflowFor = await rc.database.db('recognition_events').where({ event_id: good.event_id });
+    const describeNoWorkflowFor = await rc.database
+      .db('recognition_events')
+      .where({ event_id: good.event_id });
     assert.equal(describeNoWorkflowFor.length, 0);
   });
 
@@ -122,7 +138,9 @@ void describe('device schedule endpoint', () => {
   after(async () => s?.stop());
 
   void test('when a device asks for its room, then it gets the class running now with its session id and roster version', async () => {
-    const res = await request(s.app).get('/api/v1/schedule?room_id=R100').set('Authorization', `Bearer ${KEY}`);
+    const res = await request(s.app)
+      .get('/api/v1/schedule?room_id=R100')
+      .set('Authorization', `Bearer ${KEY}`);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.current.course_id, 'DEMO100');
     assert.match(res.body.current.session_id, /^session:\d+:\d{4}-\d{2}-\d{2}$/);
@@ -131,7 +149,9 @@ void describe('device schedule endpoint', () => {
   });
 
   void test('when a device asks for another room, then 403', async () => {
-    const res = await request(s.app).get('/api/v1/schedule?room_id=R101').set('Authorization', `Bearer ${KEY}`);
+    const res = await request(s.app)
+      .get('/api/v1/schedule?room_id=R101')
+      .set('Authorization', `Bearer ${KEY}`);
     assert.equal(res.status, 403);
     assert.equal(res.body.error.code, 'wrong_room');
   });

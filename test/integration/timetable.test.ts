@@ -15,7 +15,8 @@ import { eventually, startTestRollcall, type TestRollcall } from '../support/app
 let rc: TestRollcall;
 let nowScheduleId: number;
 
-const sync = () => syncTimetableSchedules(rc.database.db, rc.temporal.client, { taskQueue: rc.taskQueue, earlyMinutes: 15 });
+const sync = () =>
+  syncTimetableSchedules(rc.database.db, rc.temporal.client, { taskQueue: rc.taskQueue, earlyMinutes: 15 });
 
 void describe('timetable → Schedules → sessions → reports (real Temporal + Postgres)', () => {
   before(async () => {
@@ -37,7 +38,11 @@ void describe('timetable → Schedules → sessions → reports (real Temporal +
 
   void test('when a row changes, is paused or is deleted, then its Schedule follows', async () => {
     const [cs101] = await rc.database.db('schedules').where({ course_id: 'CS101' }).orderBy('id').pluck('id');
-    const [math] = await rc.database.db('schedules').where({ course_id: 'MATH201' }).orderBy('id').pluck('id');
+    const [math] = await rc.database
+      .db('schedules')
+      .where({ course_id: 'MATH201' })
+      .orderBy('id')
+      .pluck('id');
     await rc.database.db('schedules').where({ id: cs101 }).update({ start_time: '09:15', end_time: '10:45' });
     await rc.database.db('schedules').where({ id: math }).update({ active: false });
     const [extra] = await rc.database
@@ -79,7 +84,10 @@ void describe('timetable → Schedules → sessions → reports (real Temporal +
     assert.equal(view.sessionId, sessionId);
     assert.equal(view.counts.unmarked, 30);
     const described = await handle.describe();
-    assert.equal(described.typedSearchAttributes.get({ name: 'CourseId', type: 'KEYWORD' } as never), 'DEMO100');
+    assert.equal(
+      described.typedSearchAttributes.get({ name: 'CourseId', type: 'KEYWORD' } as never),
+      'DEMO100',
+    );
 
     // A device batch joins the session the Schedule started (no second workflow).
     const key = DEMO_DEVICE_KEYS['pi-r100'];
@@ -89,26 +97,49 @@ void describe('timetable → Schedules → sessions → reports (real Temporal +
       .set('Authorization', `Bearer ${key}`)
       .send({
         device_id: 'pi-r100',
-        records: ['S001', 'S002'].map((s) => ({ event_id: `evt-${crypto.randomUUID()}`, student_id: s, timestamp: now.toISOString(), confidence: 0.9 })),
+        records: ['S001', 'S002'].map((s) => ({
+          event_id: `evt-${crypto.randomUUID()}`,
+          student_id: s,
+          timestamp: now.toISOString(),
+          confidence: 0.9,
+        })),
       });
     assert.equal(post.status, 202);
     assert.equal(post.body.results[0].session_id, sessionId);
-    await eventually(async () => (await rc.database.db('attendance_logs').where({ session_id: sessionId })).length === 2, 'two marks');
+    await eventually(
+      async () => (await rc.database.db('attendance_logs').where({ session_id: sessionId })).length === 2,
+      'two marks',
+    );
 
     const roster = await request(rc.app).get(`/api/v1/sessions/${encodeURIComponent(sessionId)}`);
     assert.equal(roster.status, 200);
     assert.equal(roster.body.roster.length, 30);
     assert.deepEqual(
-      roster.body.roster.filter((r: { status: string }) => r.status === 'present').map((r: { student_id: string }) => r.student_id),
+      roster.body.roster
+        .filter((r: { status: string }) => r.status === 'present')
+        .map((r: { student_id: string }) => r.student_id),
       ['S001', 'S002'],
     );
-    const csv = await request(rc.app).get(`/api/v1/sessions/${encodeURIComponent(sessionId)}`).set('Accept', 'text/csv');
+    const csv = await request(rc.app)
+      .get(`/api/v1/sessions/${encodeURIComponent(sessionId)}`)
+      .set('Accept', 'text/csv');
     assert.match(csv.headers['content-type'], /text\/csv/);
-    assert.match(csv.text, /^student_id,student_name,status,marked_at,source,confidence,device_id\r\nS001,Ada Okafor,present,/);
+    assert.match(
+      csv.text,
+      /^student_id,student_name,status,marked_at,source,confidence,device_id\r\nS001,Ada Okafor,present,/,
+    );
 
     const student = await request(rc.app).get('/api/v1/attendance/student/S001');
     assert.equal(student.status, 200);
-    assert.deepEqual(student.body.courses[0], { course_id: 'DEMO100', sessions: 1, present: 1, late: 0, absent: 0, excused: 0, attendance_pct: 100 });
+    assert.deepEqual(student.body.courses[0], {
+      course_id: 'DEMO100',
+      sessions: 1,
+      present: 1,
+      late: 0,
+      absent: 0,
+      excused: 0,
+      attendance_pct: 100,
+    });
   });
 
   void test('when sessions end with absences, then the consecutive-absences and unregistered-classes reports list them', async () => {
@@ -118,28 +149,63 @@ void describe('timetable → Schedules → sessions → reports (real Temporal +
     for (const [i, date] of ['2026-11-02', '2026-11-04', '2026-11-06'].entries()) {
       const id = `session:${cs101}:${date}`;
       await db('class_sessions').insert({
-        id, schedule_id: cs101, session_date: date, course_id: 'CS101', room_id: 'R101',
-        starts_at: `${date}T09:00:00Z`, ends_at: `${date}T10:30:00Z`, late_after_minutes: 10, status: 'closed',
+        id,
+        schedule_id: cs101,
+        session_date: date,
+        course_id: 'CS101',
+        room_id: 'R101',
+        starts_at: `${date}T09:00:00Z`,
+        ends_at: `${date}T10:30:00Z`,
+        late_after_minutes: 10,
+        status: 'closed',
       });
       await db('attendance_logs').insert([
-        { event_id: `absent:${id}:S010`, session_id: id, student_id: 'S010', course_id: 'CS101', status: 'absent', marked_at: `${date}T10:30:00Z`, source: 'finalise' },
-        { event_id: `x:${id}:S011`, session_id: id, student_id: 'S011', course_id: 'CS101', status: i === 2 ? 'absent' : 'present', marked_at: `${date}T09:01:00Z`, source: 'device' },
+        {
+          event_id: `absent:${id}:S010`,
+          session_id: id,
+          student_id: 'S010',
+          course_id: 'CS101',
+          status: 'absent',
+          marked_at: `${date}T10:30:00Z`,
+          source: 'finalise',
+        },
+        {
+          event_id: `x:${id}:S011`,
+          session_id: id,
+          student_id: 'S011',
+          course_id: 'CS101',
+          status: i === 2 ? 'absent' : 'present',
+          marked_at: `${date}T09:01:00Z`,
+          source: 'device',
+        },
       ]);
     }
     const res = await request(rc.app).get('/api/v1/reports/consecutive-absences?min=3&course_id=CS101');
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body.students.map((s: { student_id: string; consecutive_absences: number }) => [s.student_id, s.consecutive_absences]), [['S010', 3]]);
+    assert.deepEqual(
+      res.body.students.map((s: { student_id: string; consecutive_absences: number }) => [
+        s.student_id,
+        s.consecutive_absences,
+      ]),
+      [['S010', 3]],
+    );
     const two = await request(rc.app).get('/api/v1/reports/consecutive-absences?min=1&format=csv');
     assert.match(two.text, /S010,[^,]+,CS101,3,2026-11-02,2026-11-06/);
     assert.match(two.text, /S011,[^,]+,CS101,1,2026-11-06,2026-11-06/);
 
-    const unregistered = await request(rc.app).get('/api/v1/reports/unregistered-classes?from=2026-11-02&to=2026-11-06');
+    const unregistered = await request(rc.app).get(
+      '/api/v1/reports/unregistered-classes?from=2026-11-02&to=2026-11-06',
+    );
     assert.equal(unregistered.status, 200);
-    const dates = unregistered.body.classes.map((c: { session_date: string; course_id: string }) => `${c.course_id}@${c.session_date}`);
+    const dates = unregistered.body.classes.map(
+      (c: { session_date: string; course_id: string }) => `${c.course_id}@${c.session_date}`,
+    );
     // The sessions above had no device data (rows written directly); MATH201 on Tue/Thu never opened.
     assert.ok(dates.includes('CS101@2026-11-04'));
     assert.ok(dates.includes('MATH201@2026-11-03'));
-    const bad = await request(rc.app).get('/api/v1/reports/unregistered-classes?from=2026-11-06&to=2026-11-02');
+    const bad = await request(rc.app).get(
+      '/api/v1/reports/unregistered-classes?from=2026-11-06&to=2026-11-02',
+    );
     assert.equal(bad.status, 400);
   });
 });

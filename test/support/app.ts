@@ -17,7 +17,12 @@ export interface TestRollcall {
   stop(): Promise<void>;
 }
 
-export const FAST_TIMING: SessionTimingSettings = { earlyMinutes: 15, graceMinutes: 10, amendMinutes: 60, flushMs: 200 };
+export const FAST_TIMING: SessionTimingSettings = {
+  earlyMinutes: 15,
+  graceMinutes: 10,
+  amendMinutes: 60,
+  flushMs: 200,
+};
 
 export async function startTestRollcall(timing: SessionTimingSettings = FAST_TIMING): Promise<TestRollcall> {
   const database = await createTestDatabase();
@@ -65,7 +70,11 @@ export async function startTestRollcall(timing: SessionTimingSettings = FAST_TIM
 }
 
 /** Polls until fn returns a truthy value or the time runs out (then fails with the last value). */
-export async function eventually<T>(fn: () => Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+export async function eventually<T>(
+  fn: () => Promise<T>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < deadline) {

@@ -3,7 +3,13 @@
  * file, a fresh task queue per worker, activities supplied by the test (mocks).
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { SearchAttributeType } from '@temporalio/common';
 import { createTimeSkippingEnv } from '../../lib/temporal/testServer';
@@ -43,7 +49,9 @@ export async function createWorkflowTestKit(): Promise<WorkflowTestKit> {
   // The Java test server knows only the built-in search attributes; workflows upsert ours.
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(ALL_SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, INDEXED_TYPE[k.type]])),
+    searchAttributes: Object.fromEntries(
+      ALL_SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, INDEXED_TYPE[k.type]]),
+    ),
   });
   const bundle: WorkflowBundleWithSourceMap = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),

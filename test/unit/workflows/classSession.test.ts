@@ -34,7 +34,13 @@ function fakeSessionActivities(startsAtMs: number, opts: { failFinaliseOnceAfter
     calls.finalise++;
     const absentees = ENROLLED.filter((s) => !stored.has(s));
     for (const s of absentees) {
-      stored.set(s, { eventId: `absent:${s}`, studentId: s, status: 'absent', markedAt: '', source: 'finalise' });
+      stored.set(s, {
+        eventId: `absent:${s}`,
+        studentId: s,
+        status: 'absent',
+        markedAt: '',
+        source: 'finalise',
+      });
       calls.absentInserts++;
     }
     if (opts.failFinaliseOnceAfterCommit && !failed) {
@@ -42,7 +48,15 @@ function fakeSessionActivities(startsAtMs: number, opts: { failFinaliseOnceAfter
       throw new Error('worker died after the finalisation transaction committed');
     }
     const n = (st: string) => [...stored.values()].filter((m) => m.status === st).length;
-    return { sessionId, enrolled: ENROLLED.length, present: n('present'), late: n('late'), absent: n('absent'), excused: n('excused'), absentees };
+    return {
+      sessionId,
+      enrolled: ENROLLED.length,
+      present: n('present'),
+      late: n('late'),
+      absent: n('absent'),
+      excused: n('excused'),
+      absentees,
+    };
   };
   return {
     stored,
@@ -105,7 +119,11 @@ async function maybeRecordHistory(name: string, h: WorkflowHandle): Promise<void
   if (!process.env.RECORD_HISTORIES) return;
   const file = path.join(__dirname, '..', '..', 'fixtures', 'histories', `${name}.json`);
   const history = temporal.api.history.v1.History.fromObject(await h.fetchHistory());
-  const json = temporal.api.history.v1.History.toObject(history, { longs: String, enums: String, bytes: String });
+  const json = temporal.api.history.v1.History.toObject(history, {
+    longs: String,
+    enums: String,
+    bytes: String,
+  });
   fs.writeFileSync(file, JSON.stringify(json, null, 1));
 }
 
@@ -126,9 +144,12 @@ async function startSession(taskQueue: string): Promise<WorkflowHandle<typeof cl
 }
 
 void describe('classSession workflow (time-skipping, mocked activities)', () => {
-  before(async () => {
-    kit = await createWorkflowTestKit();
-  }, { timeout: 120_000 });
+  before(
+    async () => {
+      kit = await createWorkflowTestKit();
+    },
+    { timeout: 120_000 },
+  );
   afterEach(terminateLeftovers);
   after(async () => kit?.teardown());
 
@@ -139,13 +160,19 @@ void describe('classSession workflow (time-skipping, mocked activities)', () => 
     await kit.withWorker(fake.activities, async (taskQueue) => {
       const h = await startSession(taskQueue);
       const firstS1 = rec('S1', startsAt - 5 * MIN); // early arrival
-      await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [firstS1, rec('S2', startsAt + 9 * MIN)] });
+      await h.signal(recognitionsSignal, {
+        deviceId: 'pi-1',
+        records: [firstS1, rec('S2', startsAt + 9 * MIN)],
+      });
       // The same student seen again 20 s later (the edge's 30 s debounce let it through) and in a later batch.
       await h.signal(recognitionsSignal, {
         deviceId: 'pi-1',
         records: [rec('S1', startsAt - 5 * MIN + 20_000), rec('S3', startsAt + 25 * MIN)],
       });
-      await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [firstS1, rec('S1', startsAt + 40 * MIN)] });
+      await h.signal(recognitionsSignal, {
+        deviceId: 'pi-1',
+        records: [firstS1, rec('S1', startsAt + 40 * MIN)],
+      });
       await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [rec('S99', startsAt)] });
       await kit.env.sleep(5 * MIN);
       const view = await h.query(rosterQuery);
@@ -155,7 +182,10 @@ void describe('classSession workflow (time-skipping, mocked activities)', () => 
       assert.equal(status('S3'), 'late');
       assert.equal(status('S4'), 'unmarked');
       assert.deepEqual(view.ignored, { notEnrolled: 1, outsideWindow: 0, duplicates: 3 });
-      assert.equal(view.students.find((x) => x.studentId === 'S1')?.markedAt, new Date(startsAt - 5 * MIN).toISOString());
+      assert.equal(
+        view.students.find((x) => x.studentId === 'S1')?.markedAt,
+        new Date(startsAt - 5 * MIN).toISOString(),
+      );
       assert.ok(view.students.filter((s) => s.status !== 'unmarked').every((s) => s.persisted));
 
       const summary = await h.result();
@@ -205,11 +235,15 @@ void describe('classSession workflow (time-skipping, mocked activities)', () => 
       // A later sighting of S4 does not overwrite the teacher's decision.
       await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [rec('S4', startsAt + 2 * MIN)] });
       await rejectsWith(
-        h.executeUpdate(overrideUpdate, { args: [{ studentId: 'S77', status: 'present', reason: 'x', by: 'u-teacher1' }] }),
+        h.executeUpdate(overrideUpdate, {
+          args: [{ studentId: 'S77', status: 'present', reason: 'x', by: 'u-teacher1' }],
+        }),
         /not enrolled/,
       );
       await rejectsWith(
-        h.executeUpdate(overrideUpdate, { args: [{ studentId: 'S5', status: 'present', reason: ' ', by: 'u-teacher1' }] }),
+        h.executeUpdate(overrideUpdate, {
+          args: [{ studentId: 'S5', status: 'present', reason: ' ', by: 'u-teacher1' }],
+        }),
         /reason is required/,
       );
 
@@ -276,7 +310,10 @@ void describe('classSession workflow (time-skipping, mocked activities)', () => 
       assert.equal(roster.counts.absent, 5);
     });
     assert.equal(fake.calls.absentInserts, 5);
-    assert.ok(fake.calls.finalise >= 3, 'first attempt failed, retry succeeded, amendment-window refresh ran');
+    assert.ok(
+      fake.calls.finalise >= 3,
+      'first attempt failed, retry succeeded, amendment-window refresh ran',
+    );
   });
 
   void test('when a 3-hour class gets one batch a minute from 50 students, then history stays far below continue-as-new', async () => {

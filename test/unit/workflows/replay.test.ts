@@ -12,7 +12,10 @@ import { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 
 const dir = path.join(__dirname, '..', '..', 'fixtures', 'histories');
-const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 void describe('replay of recorded workflow histories', () => {
   try {
@@ -27,7 +30,9 @@ void describe('replay of recorded workflow histories', () => {
 
   for (const file of files) {
     void test(`when ${file} is replayed, then the current code makes the same decisions`, async () => {
-      const history = temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')));
+      const history = temporal.api.history.v1.History.fromObject(
+        JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')),
+      );
       assert.ok((history.events?.length ?? 0) > 10);
       await Worker.runReplayHistory({ workflowsPath: require.resolve('../../../workflows') }, history, file);
     });
