@@ -1,0 +1,201 @@
+/**
+ * The edge app: source → detector → aligner → embedder → matcher → debouncer → outbox, with the roster
+ * sync, the uploader and the heartbeat running beside the frame loop.
+ *
+ * Start-up order: data dir → outbox (recovers from any crash) → roster cache → face models → frame source
+ * → loops. Stop: abort every loop, wait for the frame in flight, close the source and the models; the
+ * outbox needs no flush (every taken record is already on disk).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { createFacePipeline, type FacePipeline } from '../models';
+import { ApiClient, type RemoteConfig } from './api';
+import type { EdgeConfig } from './config';
+import { Debouncer } from './debounce';
+import { Heartbeat } from './heartbeat';
+import { Outbox } from './outbox';
+import { Recognizer } from './recognizer';
+import { RosterStore } from './roster';
+import { RosterSync } from './schedule';
+import { ClassroomSource, type ClassroomScene } from './sources/classroom';
+import { DirectorySource } from './sources/directory';
+import { findCameraBinary, LibcameraSource } from './sources/libcamera';
+import type { FrameSource } from './sources/types';
+import { Uploader } from './uploader';
+
+export const EDGE_VERSION = `rollcall-edge/${(JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version}`;
+
+export interface EdgeStats {
+  framesSeen: number;
+  framesProcessed: number;
+  facesSeen: number;
+  lowQualityFaces: number;
+  unknownFaces: number;
+  sightings: number;
+  recordsQueued: number;
+  recordsDropped: number;
+  debounced: number;
+  sourceDropped: number;
+  queueDepth: number;
+  fps: number;
+  rosterSessionId: string | null;
+  rosterVersion: number | null;
+  threshold: number;
+  frameSkip: number;
+}
+
+export interface EdgeDeps {
+  log?: Logger;
+  /** Overrides FRAME_SOURCE (the demo and tests pass a scripted classroom). */
+  source?: FrameSource;
+  scenes?: readonly ClassroomScene[];
+  pipeline?: FacePipeline;
+}
+
+export interface EdgeApp {
+  readonly outbox: Outbox;
+  readonly rosterSync: RosterSync;
+  readonly uploader: Uploader;
+  readonly source: FrameSource;
+  stats(): EdgeStats;
+  /** Resolves when every loop has stopped. */
+  stop(): Promise<void>;
+  readonly done: Promise<void>;
+}
+
+export function createFrameSource(cfg: EdgeConfig, scenes?: readonly ClassroomScene[]): FrameSource {
+  switch (cfg.FRAME_SOURCE) {
+    case 'libcamera':
+      return new LibcameraSource(findCameraBinary(cfg.CAMERA_COMMAND), cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, cfg.CAMERA_FPS);
+    case 'directory':
+      return new DirectorySource(cfg.FRAME_DIRECTORY as string, cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, { fps: cfg.CAMERA_FPS });
+    case 'classroom':
+      if (!scenes) throw new Error('FRAME_SOURCE=classroom needs scenes (see edge/demo.ts)');
+      return new ClassroomSource(scenes, cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, { fps: cfg.CAMERA_FPS });
+  }
+}
+
+export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<EdgeApp> {
+  const log = (deps.log ?? pino({ level: cfg.LOG_LEVEL, name: 'rollcall-edge' })).child({ deviceId: cfg.DEVICE_ID });
+  fs.mkdirSync(cfg.EDGE_DATA_DIR, { recursive: true, mode: 0o700 });
+  const outbox = Outbox.open(path.join(cfg.EDGE_DATA_DIR, 'outbox'), { maxRecords: cfg.OUTBOX_MAX_RECORDS });
+  if (outbox.depth > 0) log.info({ queueDepth: outbox.depth }, 'outbox has records from before the restart');
+  const api = new ApiClient({ baseUrl: cfg.API_BASE_URL, deviceId: cfg.DEVICE_ID, apiKey: cfg.API_KEY, timeoutMs: cfg.HTTP_TIMEOUT_SECONDS * 1000 });
+  const rosterSync = new RosterSync(api, new RosterStore(cfg.EDGE_DATA_DIR), log, { classroomId: cfg.CLASSROOM_ID, pollMs: cfg.SCHEDULE_POLL_SECONDS * 1000 });
+  // The source is checked before the models load, so a missing camera fails fast with a clear error.
+  const source = deps.source ?? createFrameSource(cfg, deps.scenes);
+  const pipeline =
+    deps.pipeline ??
+    (await createFacePipeline({ modelDir: cfg.EDGE_MODEL_DIR, tileGrid: 1, intraOpNumThreads: cfg.EDGE_THREADS }));
+  const recognizer = new Recognizer(pipeline, cfg.RECOGNITION_THRESHOLD === undefined ? {} : { threshold: cfg.RECOGNITION_THRESHOLD });
+  const debouncer = new Debouncer(cfg.DEBOUNCE_SECONDS * 1000);
+  const uploader = new Uploader(outbox, api, log, { intervalMs: cfg.UPLOAD_INTERVAL_SECONDS * 1000 });
+  let frameSkip = cfg.FRAME_SKIP;
+
+  const s = { framesSeen: 0, framesProcessed: 0, facesSeen: 0, lowQualityFaces: 0, unknownFaces: 0, sightings: 0, recordsQueued: 0 };
+  const fpsWindow: number[] = [];
+  const fps = () => {
+    const now = Date.now();
+    while (fpsWindow.length > 0 && (fpsWindow[0] as number) < now - 10_000) fpsWindow.shift();
+    return fpsWindow.length < 2 ? 0 : ((fpsWindow.length - 1) * 1000) / Math.max(1, now - (fpsWindow[0] as number));
+  };
+
+  const applyConfig = (remote: RemoteConfig, version: number | undefined) => {
+    if (typeof remote.recognitionThreshold === 'number' && remote.recognitionThreshold > 0 && remote.recognitionThreshold <= 1) {
+      recognizer.setThreshold(remote.recognitionThreshold);
+    }
+    if (typeof remote.frameSkip === 'number' && Number.isInteger(remote.frameSkip) && remote.frameSkip >= 1) frameSkip = remote.frameSkip;
+    // fps is the camera's rate: it takes effect when the camera process is restarted (next service start).
+    log.info({ configVersion: version, remote }, 'applied configuration from the server');
+  };
+  const heartbeat = new Heartbeat(api, log, {
+    deviceId: cfg.DEVICE_ID,
+    version: EDGE_VERSION,
+    intervalMs: cfg.HEARTBEAT_SECONDS * 1000,
+    status: () => {
+      const r = rosterSync.active();
+      return { queueDepth: outbox.depth, fps: fps(), ...(r ? { rosterVersion: r.rosterVersion } : {}) };
+    },
+    applyConfig,
+  });
+
+  const stopper = new AbortController();
+  const signal = stopper.signal;
+
+  const frameLoop = async () => {
+    for await (const frame of source.frames(signal)) {
+      s.framesSeen++;
+      fpsWindow.push(Date.now());
+      if (frame.seq % frameSkip !== 0) continue;
+      const roster = rosterSync.active(frame.capturedAt);
+      // No class in the room: faces are not even looked at.
+      if (!roster) continue;
+      try {
+        recognizer.useRoster(roster);
+        const result = await recognizer.recognise(frame.image);
+        s.framesProcessed++;
+        s.facesSeen += result.faces;
+        s.lowQualityFaces += result.lowQuality;
+        s.unknownFaces += result.unknown;
+        s.sightings += result.sightings.length;
+        const records = result.sightings
+          .map((sighting) => debouncer.offer(sighting, frame.capturedAt, { sessionId: roster.sessionId, courseId: roster.courseId }))
+          .filter((r) => r !== undefined);
+        if (records.length > 0) {
+          const { taken, dropped } = outbox.append(records);
+          s.recordsQueued += taken;
+          if (dropped > 0) log.error({ dropped, queueDepth: outbox.depth }, 'outbox full: records dropped');
+          log.info({ students: records.map((r) => r.student_id), sessionId: roster.sessionId }, 'recognised');
+        }
+      } catch (err) {
+        log.error({ err }, 'frame failed');
+      }
+    }
+  };
+
+  const loops = [
+    frameLoop().catch((err: unknown) => {
+      log.fatal({ err }, 'frame source failed');
+      stopper.abort();
+      throw err;
+    }),
+    rosterSync.run(signal),
+    uploader.run(signal),
+    heartbeat.run(signal),
+  ];
+  const done = Promise.allSettled(loops).then(async (results) => {
+    await source.close();
+    if (!deps.pipeline) await pipeline.dispose();
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  });
+  log.info({ source: source.name, width: source.width, height: source.height, frameSkip, version: EDGE_VERSION }, 'edge started');
+
+  return {
+    outbox,
+    rosterSync,
+    uploader,
+    source,
+    done,
+    stats: () => {
+      const r = rosterSync.active();
+      return {
+        ...s,
+        recordsDropped: outbox.dropped,
+        debounced: debouncer.suppressed,
+        sourceDropped: source.dropped,
+        queueDepth: outbox.depth,
+        fps: fps(),
+        rosterSessionId: r?.sessionId ?? null,
+        rosterVersion: r?.rosterVersion ?? null,
+        threshold: recognizer.threshold,
+        frameSkip,
+      };
+    },
+    stop: async () => {
+      stopper.abort();
+      await done.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * `npm run edge`: the Pi client. Exit codes (systemd restarts on failure): 0 stopped by a signal,
+ * 78 invalid configuration (EX_CONFIG; fix /etc/rollcall/edge.env), 69 camera unavailable (EX_UNAVAILABLE),
+ * 1 anything else.
+ */
+import pino from 'pino';
+import { loadEdgeConfig, EdgeConfigError } from './config';
+import { startEdge } from './app';
+import { CameraUnavailableError } from './sources/types';
+
+async function main(): Promise<number> {
+  let cfg;
+  try {
+    cfg = loadEdgeConfig();
+  } catch (err) {
+    if (err instanceof EdgeConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 78;
+    }
+    throw err;
+  }
+  const log = pino({ level: cfg.LOG_LEVEL, name: 'rollcall-edge' });
+  let app;
+  try {
+    app = await startEdge(cfg, { log });
+  } catch (err) {
+    if (err instanceof CameraUnavailableError) {
+      log.fatal(err.message);
+      return 69;
+    }
+    throw err;
+  }
+  const started = app;
+  const stop = () => void started.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await started.done;
+    return 0;
+  } catch (err) {
+    log.fatal({ err }, 'edge stopped on an error');
+    return err instanceof CameraUnavailableError ? 69 : 1;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,39 @@
+import type { RgbImage } from '../../models';
+
+export interface Frame {
+  image: RgbImage;
+  capturedAt: Date;
+  seq: number;
+}
+
+/** Where frames come from: the Pi camera, a folder of images, or a scripted classroom. */
+export interface FrameSource {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  /** Frames the consumer was too slow for (the source keeps only the newest). */
+  readonly dropped: number;
+  frames(signal: AbortSignal): AsyncIterable<Frame>;
+  close(): Promise<void>;
+}
+
+export class CameraUnavailableError extends Error {
+  override readonly name = 'CameraUnavailableError';
+}
+
+/** Waits for the next tick of a fixed-rate clock (fps 0: no pacing, as fast as the consumer takes frames). */
+export function pacer(fps: number): (signal: AbortSignal) => Promise<void> {
+  if (fps <= 0) return async () => undefined;
+  const period = 1000 / fps;
+  let next = Date.now();
+  return (signal) => {
+    next += period;
+    const wait = next - Date.now();
+    if (wait < -period) next = Date.now();
+    return new Promise((resolve) => {
+      if (wait <= 0 || signal.aborted) return resolve();
+      const t = setTimeout(resolve, wait);
+      signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    });
+  };
+}
