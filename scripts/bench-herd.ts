@@ -1,0 +1,242 @@
+/**
+ * `npm run bench:herd` — the 9 AM herd: N simulated Pis (each its own device key and room, a class starting
+ * at once) post 10-record batches as fast as the system accepts for a fixed time, against the real stack
+ * (local Postgres, Temporal dev server, worker and API in this process, load over HTTP on loopback).
+ *
+ *   npm run bench:herd -- --devices 100 --seconds 30 --batch 10
+ *
+ * Prints requests/min, latency to 202 (P50/P95/P99), errors, time until every first sighting is a mark in
+ * Postgres, marks lost / duplicated, and first-sighting → mark latency.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { config } from '../lib/config';
+import { createDb, ensureDatabase } from '../lib/db';
+import { hashDeviceKey } from '../lib/deviceKeys';
+import { migrateLatest } from '../lib/migrate';
+import { startLocalPostgres } from '../lib/postgres';
+import { freePort } from '../lib/process';
+import { resolveTemporalCli } from '../lib/temporal/cli';
+import { startDevServer } from '../lib/temporal/devServer';
+import { createApp } from '../api/app';
+import { createWorker, installWorkerRuntime, stopWorker } from '../workers/worker';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+}
+
+async function main(): Promise<void> {
+  const devices = arg('devices', 100);
+  const seconds = arg('seconds', 30);
+  const batchSize = arg('batch', 10);
+  const studentsPerClass = 50;
+  const cfg = config();
+  const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+  const pg = await startLocalPostgres({
+    dataDir: path.join(cfg.ROLLCALL_DATA_DIR, 'bench-postgres'),
+    port: await freePort(),
+  });
+  const dbName = `bench_${Date.now()}`;
+  await ensureDatabase(pg.adminUrl, dbName);
+  const db = createDb(pg.urlFor(dbName), 20);
+  await migrateLatest(db);
+  const cli = await resolveTemporalCli({
+    cacheDir: cfg.ROLLCALL_CACHE_DIR,
+    version: cfg.TEMPORAL_CLI_VERSION,
+    explicitPath: cfg.TEMPORAL_CLI_PATH,
+  });
+  const server = await startDevServer({ cliPath: cli, port: await freePort(), namespace: 'default' });
+
+  say(`seeding ${devices} rooms × ${studentsPerClass} students`);
+  const now = new Date();
+  const start = new Date(Math.floor(now.getTime() / 60_000) * 60_000 - 60_000);
+  const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+  const end = new Date(
+    Math.min(
+      start.getTime() + 60 * 60_000,
+      Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate(), 23, 59),
+    ),
+  );
+  const isoDow = ((start.getUTCDay() + 6) % 7) + 1;
+  const keys: { deviceId: string; key: string; students: string[] }[] = [];
+  await db.transaction(async (trx) => {
+    for (let r = 0; r < devices; r++) {
+      const room = `BR${r}`;
+      const course = `BC${r}`;
+      const deviceId = `bench-pi-${r}`;
+      const key = crypto.randomBytes(24).toString('base64url');
+      const students = Array.from({ length: studentsPerClass }, (_, i) => `B${r}-${i}`);
+      await trx('classrooms').insert({ id: room, name: room });
+      await trx('courses').insert({ id: course, name: course });
+      await trx('students').insert(students.map((id) => ({ id, name: id })));
+      await trx('enrollments').insert(students.map((s) => ({ course_id: course, student_id: s })));
+      await trx('devices').insert({ id: deviceId, room_id: room, key_hash: hashDeviceKey(key) });
+      await trx('schedules').insert({
+        course_id: course,
+        room_id: room,
+        day_of_week: isoDow,
+        start_time: hhmm(start),
+        end_time: hhmm(end),
+        effective_from: start.toISOString().slice(0, 10),
+        late_after_minutes: 10,
+      });
+      keys.push({ deviceId, key, students });
+    }
+  });
+
+  installWorkerRuntime();
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const native = await NativeConnection.connect({ address: server.address });
+  const taskQueue = 'bench';
+  const worker = await createWorker({
+    connection: native,
+    namespace: 'default',
+    taskQueue,
+    db,
+    timing: { earlyMinutes: 15, graceMinutes: 10, amendMinutes: 60, flushMs: 2000 },
+  });
+  const running = worker.run();
+  const app = createApp({
+    db,
+    temporal: client,
+    taskQueue,
+    log: pino({ level: 'silent' }),
+    bodyLimit: '256kb',
+    earlyMinutes: 15,
+    graceMinutes: 10,
+  });
+  const httpServer = http.createServer(app).listen(0, '127.0.0.1');
+  await new Promise((r) => httpServer.once('listening', r));
+  const port = (httpServer.address() as AddressInfo).port;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: devices });
+
+  const post = (body: string, key: string) =>
+    new Promise<number>((resolve) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/api/v1/attendance',
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${key}`,
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', () => resolve(0));
+      req.end(body);
+    });
+
+  say(`load: ${devices} devices, ${batchSize}-record batches, ${seconds} s`);
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  const firstSightings = new Set<string>();
+  let records = 0;
+  const deadline = Date.now() + seconds * 1000;
+  const t0 = Date.now();
+  await Promise.all(
+    keys.map(async (d) => {
+      while (Date.now() < deadline) {
+        const batch = Array.from({ length: batchSize }, () => {
+          const s = d.students[Math.floor(Math.random() * d.students.length)];
+          return {
+            event_id: crypto.randomUUID(),
+            student_id: s,
+            timestamp: new Date().toISOString(),
+            confidence: 0.9,
+          };
+        });
+        const started = process.hrtime.bigint();
+        const status = await post(JSON.stringify({ device_id: d.deviceId, records: batch }), d.key);
+        latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        if (status === 202) {
+          records += batch.length;
+          for (const r of batch) firstSightings.add(r.student_id);
+        }
+      }
+    }),
+  );
+  const loadMs = Date.now() - t0;
+  const drainStart = Date.now();
+  let marks = 0;
+  while (Date.now() - drainStart < 120_000) {
+    marks = (await db('attendance_logs').count<{ n: number }[]>('* as n'))[0].n;
+    if (marks >= firstSightings.size) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const drainMs = Date.now() - drainStart;
+  const dup = (
+    await db.raw(
+      'SELECT count(*)::int AS n FROM (SELECT 1 FROM attendance_logs GROUP BY session_id, student_id HAVING count(*) > 1) d',
+    )
+  ).rows[0].n;
+  const lagRows = (
+    await db.raw(`SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM a.recorded_at - e.received_at)) AS p
+                    FROM attendance_logs a JOIN recognition_events e ON e.event_id = a.event_id`)
+  ).rows[0].p as number[] | null;
+
+  const sorted = latencies.sort((a, b) => a - b);
+  const total = latencies.length;
+  const ok = statuses.get(202) ?? 0;
+  const rows: [string, string][] = [
+    ['machine', `${(await import('node:os')).cpus().length} cores`],
+    ['devices (rooms, concurrent clients)', String(devices)],
+    ['duration', `${(loadMs / 1000).toFixed(1)} s`],
+    ['requests', String(total)],
+    ['requests/min', ((total / loadMs) * 60_000).toFixed(0)],
+    ['records/min accepted', ((records / loadMs) * 60_000).toFixed(0)],
+    [
+      'latency to 202 P50 / P95 / P99',
+      `${pct(sorted, 50).toFixed(1)} / ${pct(sorted, 95).toFixed(1)} / ${pct(sorted, 99).toFixed(1)} ms`,
+    ],
+    ['success (202)', `${((100 * ok) / total).toFixed(3)} %`],
+    ['other statuses', JSON.stringify(Object.fromEntries([...statuses].filter(([s]) => s !== 202)))],
+    ['first sightings (expected marks)', String(firstSightings.size)],
+    ['marks in Postgres', String(marks)],
+    ['time after load until every mark is in Postgres', `${(drainMs / 1000).toFixed(1)} s`],
+    ['marks lost', String(Math.max(0, firstSightings.size - marks))],
+    ['marks duplicated', String(dup)],
+    [
+      'receive → mark P50 / P95 / P99',
+      lagRows ? lagRows.map((v) => `${(v * 1000).toFixed(0)} ms`).join(' / ') : 'n/a',
+    ],
+    ['RSS', `${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`],
+  ];
+  process.stdout.write(
+    `\n| metric | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`,
+  );
+
+  agent.destroy();
+  httpServer.close();
+  await stopWorker(worker, running);
+  await native.close();
+  await connection.close();
+  await server.stop();
+  await db.destroy();
+  await pg.stop();
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack}\n`);
+  process.exit(1);
+});
