@@ -3,7 +3,8 @@
  * at once) post 10-record batches as fast as the system accepts for a fixed time, against the real stack
  * (local Postgres, Temporal dev server, worker and API in this process, load over HTTP on loopback).
  *
- *   npm run bench:herd -- --devices 100 --seconds 30 --batch 10
+ *   npm run bench:herd -- --devices 100 --seconds 30 --batch 10            (closed loop: as fast as accepted)
+ *   npm run bench:herd -- --devices 100 --seconds 30 --rate 10000          (open loop: 10,000 requests/min)
  *
  * Prints requests/min, latency to 202 (P50/P95/P99), errors, time until every first sighting is a mark in
  * Postgres, marks lost / duplicated, and first-sighting → mark latency.
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
   const devices = arg('devices', 100);
   const seconds = arg('seconds', 30);
   const batchSize = arg('batch', 10);
+  const rate = arg('rate', 0);
   const studentsPerClass = 50;
   const cfg = config();
   const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
@@ -153,9 +155,18 @@ async function main(): Promise<void> {
   let records = 0;
   const deadline = Date.now() + seconds * 1000;
   const t0 = Date.now();
+  // Open loop (--rate, requests/min over all devices): each device sends on its own paced clock, so latency
+  // is measured at an offered load rather than as fast as the server answers (closed loop, the default).
+  const intervalMs = rate > 0 ? (devices * 60_000) / rate : 0;
   await Promise.all(
-    keys.map(async (d) => {
+    keys.map(async (d, i) => {
+      let next = Date.now() + (intervalMs * i) / devices;
       while (Date.now() < deadline) {
+        if (intervalMs > 0) {
+          await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+          next += intervalMs;
+          if (Date.now() >= deadline) break;
+        }
         const batch = Array.from({ length: batchSize }, () => {
           const s = d.students[Math.floor(Math.random() * d.students.length)];
           return {
@@ -201,6 +212,7 @@ async function main(): Promise<void> {
   const rows: [string, string][] = [
     ['machine', `${(await import('node:os')).cpus().length} cores`],
     ['devices (rooms, concurrent clients)', String(devices)],
+    ['mode', rate > 0 ? `open loop, offered ${rate} requests/min` : 'closed loop (as fast as accepted)'],
     ['duration', `${(loadMs / 1000).toFixed(1)} s`],
     ['requests', String(total)],
     ['requests/min', ((total / loadMs) * 60_000).toFixed(0)],
