@@ -69,7 +69,10 @@ export function loadEdgeConfig(env: EdgeEnv = process.env): EdgeConfig {
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     throw new EdgeConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`),
+      parsed.error.issues.map((i) => {
+        const name = i.path.join('.') || '(env)';
+        return i.code === 'invalid_type' && !(name in input) ? `${name}: is required` : `${name}: ${i.message}`;
+      }),
     );
   }
   return parsed.data;
