@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Debouncer } from '../../../edge/debounce';
+import { Recognizer } from '../../../edge/recognizer';
+import { rosterCoversTime, RosterStore, type CachedRoster } from '../../../edge/roster';
+import { renderScene } from '../../../edge/sources/classroom';
+import { embeddingToBytes } from '../../../lib/crypto/embeddings';
+import { createFacePipeline, type FacePipeline } from '../../../models';
+import { ensureModels, facePhoto } from '../../support/faces';
+
+const session = { sessionId: 'session:1:2026-01-05', courseId: 'DEMO100' };
+
+void describe('edge debounce', () => {
+  void test('when a student is seen again within 30 s, then no second record; after the window, a new record with a new event id', () => {
+    const d = new Debouncer(30_000);
+    const t0 = new Date('2026-01-05T09:00:00Z');
+    const first = d.offer({ studentId: 'S001', confidence: 0.81234567 }, t0, session);
+    assert.ok(first);
+    assert.match(first.event_id, /^[0-9a-f-]{36}$/);
+    assert.equal(first.confidence, 0.8123);
+    assert.deepEqual([first.student_id, first.session_id, first.course_id, first.timestamp], ['S001', session.sessionId, 'DEMO100', t0.toISOString()]);
+    for (const s of [1, 10, 29.9]) assert.equal(d.offer({ studentId: 'S001', confidence: 0.9 }, new Date(t0.getTime() + s * 1000), session), undefined);
+    assert.ok(d.offer({ studentId: 'S002', confidence: 0.9 }, new Date(t0.getTime() + 5000), session), 'another student is independent');
+    const again = d.offer({ studentId: 'S001', confidence: 0.9 }, new Date(t0.getTime() + 30_000), session);
+    assert.ok(again);
+    assert.notEqual(again.event_id, first.event_id);
+    assert.equal(d.suppressed, 3);
+  });
+
+  void test('when the class changes, then the same student is recorded for the new session at once', () => {
+    const d = new Debouncer(30_000);
+    const t0 = new Date();
+    assert.ok(d.offer({ studentId: 'S001', confidence: 0.9 }, t0, session));
+    assert.ok(d.offer({ studentId: 'S001', confidence: 0.9 }, new Date(t0.getTime() + 1000), { sessionId: 'session:2:2026-01-05', courseId: 'CS101' }));
+  });
+});
+
+void describe('edge roster cache', () => {
+  void test('when a roster is saved and loaded, then it is the same, private to the device user, and valid only around its class', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-roster-'));
+    try {
+      const store = new RosterStore(dir);
+      assert.equal(store.load(), undefined);
+      const roster: CachedRoster = {
+        ...session,
+        startsAt: '2026-01-05T09:00:00.000Z',
+        endsAt: '2026-01-05T10:00:00.000Z',
+        rosterVersion: 3,
+        etag: '"abc"',
+        modelId: 'faceres',
+        dimension: 2,
+        students: [{ studentId: 'S001', embeddings: [embeddingToBytes(new Float32Array([0.6, 0.8])).toString('base64')] }],
+        fetchedAt: '2026-01-05T08:50:00.000Z',
+      };
+      store.save(roster);
+      assert.deepEqual(new RosterStore(dir).load(), roster);
+      assert.equal(fs.statSync(store.file).mode & 0o777, 0o600);
+      assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0);
+      assert.equal(rosterCoversTime(roster, new Date('2026-01-05T08:46:00Z')), true);
+      assert.equal(rosterCoversTime(roster, new Date('2026-01-05T10:09:00Z')), true);
+      assert.equal(rosterCoversTime(roster, new Date('2026-01-05T10:11:00Z')), false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+void describe('edge recognizer on real photos', () => {
+  let pipeline: FacePipeline;
+  let roster: CachedRoster;
+  before(
+    async () => {
+      pipeline = await createFacePipeline({ modelDir: ensureModels(), tileGrid: 1 });
+      const enrolled = await Promise.all(['face_recognition/obama', 'face_recognition/obama2'].map(async (id) => (await pipeline.embedFaces(facePhoto(id)))[0]!.embedding));
+      roster = {
+        ...session,
+        startsAt: new Date().toISOString(),
+        endsAt: new Date(Date.now() + 3600_000).toISOString(),
+        rosterVersion: 1,
+        etag: '"x"',
+        modelId: 'faceres',
+        dimension: pipeline.embeddingDim,
+        students: [{ studentId: 'S001', embeddings: enrolled.map((e) => embeddingToBytes(e).toString('base64')) }],
+        fetchedAt: new Date().toISOString(),
+      };
+    },
+    { timeout: 120_000 },
+  );
+  after(async () => pipeline?.dispose());
+
+  void test('when an enrolled student appears in a frame next to a non-enrolled person, then only the student is sighted', async () => {
+    const r = new Recognizer(pipeline);
+    r.useRoster(roster);
+    const frame = await renderScene([facePhoto('face_recognition/obama3'), facePhoto('face_recognition/biden')], 1280, 720);
+    const result = await r.recognise(frame);
+    assert.equal(result.faces, 2);
+    assert.deepEqual(result.sightings.map((s) => s.studentId), ['S001']);
+    assert.ok(result.sightings[0]!.confidence >= 0.6);
+    assert.equal(result.unknown, 1);
+  });
+
+  void test('when only a non-enrolled person is in view, then nobody is sighted', async () => {
+    const r = new Recognizer(pipeline);
+    r.useRoster(roster);
+    const result = await r.recognise(await renderScene([facePhoto('face_recognition/biden')], 640, 480));
+    assert.equal(result.faces, 1);
+    assert.deepEqual(result.sightings, []);
+    assert.equal(result.unknown, 1);
+  });
+
+  void test('when the threshold is above the match score, then the enrolled student is not sighted either', async () => {
+    const r = new Recognizer(pipeline, { threshold: 0.99 });
+    r.useRoster(roster);
+    const result = await r.recognise(await renderScene([facePhoto('face_recognition/obama3')], 640, 480));
+    assert.deepEqual(result.sightings, []);
+    assert.equal(result.unknown, 1);
+  });
+
+  void test('when there is no roster (no class), then faces are counted but nobody is sighted', async () => {
+    const r = new Recognizer(pipeline);
+    r.useRoster(undefined);
+    const result = await r.recognise(await renderScene([facePhoto('face_recognition/obama3')], 640, 480));
+    assert.deepEqual(result.sightings, []);
+  });
+});
