@@ -4,6 +4,7 @@ import { createTimetableActivities } from './timetable';
 import { config } from '../lib/config';
 import { enrollmentSettingsFromConfig, type EnrollmentSettings } from '../lib/enrollment';
 import { createEnrollmentActivities } from './enrollment';
+import { createPrivacyActivities } from './privacy';
 
 export interface ActivityDeps {
   db: Knex;
@@ -20,6 +21,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createSessionActivities(deps.db, deps.timing),
     ...createTimetableActivities(deps.db, { taskQueue: deps.taskQueue ?? config().TEMPORAL_TASK_QUEUE, earlyMinutes: deps.timing.earlyMinutes }),
     ...createEnrollmentActivities(deps.db, deps.enrollment ?? enrollmentSettingsFromConfig(config())),
+    ...createPrivacyActivities(deps.db, {
+      cipher: (deps.enrollment ?? enrollmentSettingsFromConfig(config())).cipher,
+      retentionDays: config().RECOGNITION_RETENTION_DAYS,
+    }),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * The Express app, built apart from `listen` so tests drive it with supertest. Device-facing routes use
- * device keys; people-facing report routes are read-only.
+ * device keys (rate-limited per device); people-facing routes use JWTs from POST /api/v1/auth/login with
+ * roles (admin / teacher scoped to their courses). See README "Security".
  */
 import express, { type Express } from 'express';
 import type { Knex } from 'knex';
@@ -17,6 +18,15 @@ import { config } from '../lib/config';
 import { enrollmentSettingsFromConfig, type EnrollmentSettings } from '../lib/enrollment';
 import { enrollmentRoutes } from './enrollment/routes';
 import { rosterRoutes } from './roster/routes';
+import { jwtSettingsFromConfig, type JwtSettings } from '../lib/jwt';
+import { TokenBuckets } from '../lib/tokenBucket';
+import { scheduleAdminRoutes } from './admin/schedules';
+import { authRoutes } from './auth/routes';
+import { authenticateUser } from './auth/user';
+import { privacyRoutes } from './privacy/routes';
+import { securityHeaders } from './security/headers';
+import { setDeviceLimiter } from './security/rateLimit';
+import { sessionRoutes } from './sessions/routes';
 
 export interface AppDeps {
   db: Knex;
@@ -29,6 +39,12 @@ export interface AppDeps {
   /** Enrollment staging, model and embedding cipher; read from config when omitted. */
   enrollment?: EnrollmentSettings;
   enrollmentUploadLimit?: string;
+  /** JWT keys and lifetime; from config when omitted. */
+  jwt?: JwtSettings;
+  /** Requests per minute per device key and per client IP on login; from config when omitted. */
+  rateLimits?: { devicePerMinute: number; loginPerMinute: number };
+  /** Send HSTS (the API is reached over TLS); config API_HSTS when omitted. */
+  hsts?: boolean;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -46,12 +62,15 @@ export function createApp(deps: AppDeps): Express {
       autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
     }),
   );
-  app.use((_req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('X-Frame-Options', 'DENY');
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    next();
-  });
+  app.use(securityHeaders({ hsts: deps.hsts ?? config().API_HSTS }));
+  const jwt = deps.jwt ?? jwtSettingsFromConfig(config());
+  const limits = deps.rateLimits ?? {
+    devicePerMinute: config().RATE_LIMIT_DEVICE_PER_MINUTE,
+    loginPerMinute: config().RATE_LIMIT_LOGIN_PER_MINUTE,
+  };
+  setDeviceLimiter(app, new TokenBuckets(limits.devicePerMinute));
+  // Verifies a JWT if one is presented (device keys pass through); routes decide with requireUser.
+  app.use(authenticateUser({ db: deps.db, jwt }));
   const enrollment = deps.enrollment ?? enrollmentSettingsFromConfig(config());
   // Before the global JSON parser: photo uploads carry their own, larger body limit.
   app.use(
@@ -79,6 +98,12 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(scheduleRoutes({ db: deps.db, earlyMinutes: deps.earlyMinutes, graceMinutes: deps.graceMinutes }));
   app.use(reportRoutes(deps.db));
+  app.use(authRoutes({ db: deps.db, jwt, loginLimiter: new TokenBuckets(limits.loginPerMinute) }));
+  app.use(sessionRoutes({ db: deps.db, temporal: deps.temporal }));
+  app.use(
+    scheduleAdminRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log }),
+  );
+  app.use(privacyRoutes({ db: deps.db, temporal: deps.temporal, stagingDir: enrollment.stagingDir }));
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;

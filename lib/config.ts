@@ -57,6 +57,21 @@ const schema = z.object({
   ENROLLMENT_UPLOAD_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('20mb'),
 
   DEMO_SEED: bool.default(true),
+
+  /** `kid:secret,kid2:secret` (each secret ≥ 32 chars): the first signs people's JWTs, all verify. Required in production. */
+  JWT_SIGNING_KEYS: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}:[^,:\s]{32,}(,[A-Za-z0-9_-]{1,32}:[^,:\s]{32,})*$/, 'expected kid:secret[,kid:secret…], secrets ≥ 32 chars')
+    .optional(),
+  JWT_TTL_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(60),
+  /** Token bucket per device key (requests per minute, also the burst). */
+  RATE_LIMIT_DEVICE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** Token bucket per client IP for POST /api/v1/auth/login. */
+  RATE_LIMIT_LOGIN_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** Send Strict-Transport-Security: set when the API is served over TLS (directly or behind a TLS proxy). */
+  API_HSTS: bool.default(false),
+  /** Raw recognition_events older than this are purged by purgeRecognitionEvents (marks are kept). */
+  RECOGNITION_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
 });
 
 export type Config = z.infer<typeof schema>;

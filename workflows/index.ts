@@ -3,3 +3,5 @@ export { classSession } from './classSession';
 export { launchClassSession } from './launchClassSession';
 export { syncTimetable } from './syncTimetable';
 export { enrollStudent } from './enrollStudent';
+export { reencryptEmbeddings } from './reencryptEmbeddings';
+export { purgeRecognitionEvents } from './purgeRecognitionEvents';

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { Knex } from 'knex';
 import { hashDeviceKey } from '../../lib/deviceKeys';
 import { AppError } from '../errors';
+import { deviceLimiterOf, tooManyRequests } from '../security/rateLimit';
 
 export interface AuthenticatedDevice {
   id: string;
@@ -14,7 +15,7 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Device-facing routes: `Authorization: Bearer <device key>` (or `X-Device-Key`), scoped to one room. */
+/** Device-facing routes: `Authorization: Bearer <device key>` (or `X-Device-Key`), scoped to one room, rate-limited per device. */
 export function requireDevice(db: Knex): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization');
@@ -29,6 +30,9 @@ export function requireDevice(db: Knex): RequestHandler {
     if (!row || row.status === 'decommissioned')
       return next(new AppError(401, 'unauthenticated', 'unknown or revoked device key'));
     req.device = { id: row.id, roomId: row.room_id };
+    // Per device, not per IP: a school's Pis may share one NAT address.
+    const limit = deviceLimiterOf(req.app)?.take(`device:${row.id}`);
+    if (limit && !limit.ok) return next(tooManyRequests(limit.retryAfterSeconds, 'device'));
     next();
   };
 }

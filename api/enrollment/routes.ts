@@ -5,12 +5,15 @@
  * (`?by=`). This router carries its own body parsers with ENROLLMENT_UPLOAD_LIMIT, so it is mounted before
  * the app's small global JSON parser.
  *
- * People-facing auth (JWT + roles) is not in the app yet; until it is, `by` is taken from the request and
- * these routes must not be exposed beyond the school's admin network.
+ * Signed-in people only: an admin, or a teacher of a course the student is enrolled in (checked before any
+ * body is read). The actor recorded is the signed-in user; `grantedBy`/`revokedBy`/`by` are optional and,
+ * when sent, must name that same user.
  */
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { MAX_PHOTOS_PER_ENROLLMENT, STUDENT_ID_PATTERN } from '../../lib/enrollment';
+import type { RequestHandler } from 'express';
+import { assertStudentAccess, currentUser, requireUser } from '../auth/user';
 import { AppError } from '../errors';
 import { parseOr400 } from '../validate';
 import {
@@ -22,7 +25,7 @@ import {
 } from './service';
 
 const studentParams = z.strictObject({ id: z.string().regex(STUDENT_ID_PATTERN, 'not a student id') });
-const actor = z.string().trim().min(1).max(128);
+const actor = z.string().trim().min(1).max(128).optional();
 const consentBody = z.strictObject({
   grantedBy: actor,
   kind: z.literal('biometric_enrollment').default('biometric_enrollment'),
@@ -39,25 +42,45 @@ const photosBody = z.strictObject({
 const rawQuery = z.strictObject({ by: actor });
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
 
+/** The signed-in user's id; a claimed actor must be that user. */
+function actorOf(req: express.Request, claimed: string | undefined): string {
+  const user = currentUser(req);
+  if (claimed !== undefined && claimed !== user.id) {
+    throw new AppError(
+      400,
+      'actor_mismatch',
+      `actions are recorded as the signed-in user (${user.id}), not ${claimed}`,
+    );
+  }
+  return user.id;
+}
+
 export function enrollmentRoutes(deps: EnrollmentDeps): Router {
   const router = Router();
   const smallJson = express.json({ limit: '16kb', strict: true });
+  const mayManage: RequestHandler = async (req, _res, next) => {
+    const { id } = parseOr400(studentParams, req.params, 'params');
+    await assertStudentAccess(deps.db, currentUser(req), id);
+    next();
+  };
+  router.use('/api/v1/students/:id', requireUser(['admin', 'teacher']));
 
-  router.post('/api/v1/students/:id/consent', smallJson, async (req, res) => {
+  router.post('/api/v1/students/:id/consent', mayManage, smallJson, async (req, res) => {
     const { id } = parseOr400(studentParams, req.params, 'params');
     const body = parseOr400(consentBody, req.body ?? {}, 'body');
-    const { consent, created } = await grantConsent(deps.db, id, body.grantedBy);
+    const { consent, created } = await grantConsent(deps.db, id, actorOf(req, body.grantedBy));
     res.status(created ? 201 : 200).json({ consent });
   });
 
-  router.delete('/api/v1/students/:id/consent', smallJson, async (req, res) => {
+  router.delete('/api/v1/students/:id/consent', mayManage, smallJson, async (req, res) => {
     const { id } = parseOr400(studentParams, req.params, 'params');
     const body = parseOr400(revokeBody, req.body ?? {}, 'body');
-    res.json(await revokeConsent(deps.db, id, body.revokedBy, body.reason));
+    res.json(await revokeConsent(deps.db, id, actorOf(req, body.revokedBy), body.reason));
   });
 
   router.post(
     '/api/v1/students/:id/photos',
+    mayManage,
     express.json({ limit: deps.uploadLimit, strict: true }),
     express.raw({ type: IMAGE_TYPES, limit: deps.uploadLimit }),
     async (req, res) => {
@@ -66,10 +89,10 @@ export function enrollmentRoutes(deps: EnrollmentDeps): Router {
       let photos: Buffer[];
       if (req.is('application/json')) {
         const body = parseOr400(photosBody, req.body, 'body');
-        by = body.by;
+        by = actorOf(req, body.by);
         photos = body.images.map((b64) => Buffer.from(b64, 'base64'));
       } else if (req.is(IMAGE_TYPES) && Buffer.isBuffer(req.body) && req.body.length > 0) {
-        by = parseOr400(rawQuery, req.query, 'query').by;
+        by = actorOf(req, parseOr400(rawQuery, req.query, 'query').by);
         photos = [req.body];
       } else {
         throw new AppError(
@@ -86,7 +109,7 @@ export function enrollmentRoutes(deps: EnrollmentDeps): Router {
     },
   );
 
-  router.get('/api/v1/students/:id/enrollment', async (req, res) => {
+  router.get('/api/v1/students/:id/enrollment', mayManage, async (req, res) => {
     const { id } = parseOr400(studentParams, req.params, 'params');
     res.json(await enrollmentStatus(deps, id));
   });

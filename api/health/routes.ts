@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
+import { requireUser } from '../auth/user';
 
 async function probe(
   fn: () => Promise<unknown>,
@@ -36,7 +37,9 @@ export function healthRoutes(db: Knex, temporal: Client): Router {
         checks: { database: c.database.ok, temporal: c.temporal.ok },
       });
   });
-  router.get('/health/detailed', async (_req, res) => {
+  // Probes and the load balancer use the others unauthenticated; the detailed view (latencies, errors,
+  // memory) is for operators only.
+  router.get('/health/detailed', requireUser(['admin']), async (_req, res) => {
     const c = await checks();
     const ok = c.database.ok && c.temporal.ok;
     res.status(ok ? 200 : 503).json({

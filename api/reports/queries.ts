@@ -14,11 +14,19 @@ function inRange(qb: Knex.QueryBuilder, column: string, range: DateRange): void 
 const PCT = `round(100.0 * count(*) FILTER (WHERE a.status IN ('present', 'late'))
                    / nullif(count(*) FILTER (WHERE a.status <> 'excused'), 0), 1)`;
 
-export async function studentHistory(db: Knex, studentId: string, range: DateRange) {
+/** `onlyCourses`: restrict to these courses (a teacher's view); undefined for all. */
+export async function studentHistory(
+  db: Knex,
+  studentId: string,
+  range: DateRange,
+  onlyCourses?: readonly string[],
+) {
+  const scoped = (qb: Knex.QueryBuilder) => void (onlyCourses && qb.whereIn('a.course_id', onlyCourses));
   const records = await db('attendance_logs as a')
     .join('class_sessions as c', 'c.id', 'a.session_id')
     .join('courses as co', 'co.id', 'a.course_id')
     .where('a.student_id', studentId)
+    .modify(scoped)
     .modify((qb) => inRange(qb, 'c.session_date', range))
     .orderBy([{ column: 'c.starts_at' }])
     .select(
@@ -33,6 +41,7 @@ export async function studentHistory(db: Knex, studentId: string, range: DateRan
   const courses = await db('attendance_logs as a')
     .join('class_sessions as c', 'c.id', 'a.session_id')
     .where('a.student_id', studentId)
+    .modify(scoped)
     .modify((qb) => inRange(qb, 'c.session_date', range))
     .groupBy('a.course_id')
     .orderBy('a.course_id')

@@ -2,13 +2,30 @@ import { Router } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { sendTable } from '../csv';
+import {
+  assertCourseAccess,
+  assertStudentAccess,
+  currentUser,
+  requireUser,
+  visibleCourseIds,
+} from '../auth/user';
 import { AppError } from '../errors';
 import { parseOr400 } from '../validate';
 import { consecutiveAbsences, courseMatrix, studentHistory, unregisteredClasses } from './queries';
 
 const format = z.enum(['json', 'csv']).optional();
-const dateRange = z.strictObject({ from: z.iso.date().optional(), to: z.iso.date().optional(), format });
-const idParam = z.strictObject({ id: z.string().min(1).max(64) });
+export const dateRange = z.strictObject({
+  from: z.iso.date().optional(),
+  to: z.iso.date().optional(),
+  format,
+});
+export const idParam = z.strictObject({ id: z.string().min(1).max(64) });
+export const sessionQuery = z.strictObject({ format });
+export const absencesQuery = z.strictObject({
+  min: z.coerce.number().int().min(1).max(100).default(3),
+  course_id: z.string().min(1).max(64).optional(),
+  format,
+});
 
 function today(): string {
   return new Date().toISOString().slice(0, 10);
@@ -16,13 +33,20 @@ function today(): string {
 
 export function reportRoutes(db: Knex): Router {
   const router = Router();
+  // Every report is people-facing: admins see all, teachers only their own courses (README "Security").
+  router.use(
+    ['/api/v1/attendance/student', '/api/v1/attendance/course', '/api/v1/sessions', '/api/v1/reports'],
+    requireUser(['admin', 'teacher']),
+  );
 
   router.get('/api/v1/attendance/student/:id', async (req, res) => {
     const { id } = parseOr400(idParam, req.params, 'params');
     const q = parseOr400(dateRange, req.query, 'query');
     const student = await db('students').where({ id }).first('id', 'name');
     if (!student) throw new AppError(404, 'not_found', `student ${id} does not exist`);
-    const { records, courses } = await studentHistory(db, id, q);
+    const user = currentUser(req);
+    await assertStudentAccess(db, user, id);
+    const { records, courses } = await studentHistory(db, id, q, await visibleCourseIds(db, user));
     sendTable(
       req,
       res,
@@ -44,6 +68,7 @@ export function reportRoutes(db: Knex): Router {
     const q = parseOr400(dateRange, req.query, 'query');
     const course = await db('courses').where({ id }).first('id', 'name', 'teacher_id');
     if (!course) throw new AppError(404, 'not_found', `course ${id} does not exist`);
+    await assertCourseAccess(db, currentUser(req), id);
     const m = await courseMatrix(db, id, q);
     // CSV is the teacher's grid: a row per student, a column per session date, and the percentage.
     const dateCols = m.sessions.map((s) => s.session_id);
@@ -64,9 +89,10 @@ export function reportRoutes(db: Knex): Router {
 
   router.get('/api/v1/sessions/:id', async (req, res) => {
     const { id } = parseOr400(idParam, req.params, 'params');
-    parseOr400(z.strictObject({ format }), req.query, 'query');
+    parseOr400(sessionQuery, req.query, 'query');
     const session = await db('class_sessions').where({ id }).first();
     if (!session) throw new AppError(404, 'not_found', `session ${id} does not exist`);
+    await assertCourseAccess(db, currentUser(req), session.course_id);
     const roster = await db('enrollments as e')
       .join('students as s', 's.id', 'e.student_id')
       .leftJoin('attendance_logs as a', function () {
@@ -102,7 +128,10 @@ export function reportRoutes(db: Knex): Router {
     if (Date.parse(to) - Date.parse(from) > 366 * 86_400_000)
       throw new AppError(400, 'range_too_large', 'at most one year at a time');
     if (from > to) throw new AppError(400, 'validation_failed', 'query.from: must not be after query.to');
-    const rows = await unregisteredClasses(db, { from, to });
+    const visible = await visibleCourseIds(db, currentUser(req));
+    const rows = (await unregisteredClasses(db, { from, to })).filter(
+      (r) => !visible || visible.includes(String(r.course_id)),
+    );
     sendTable(
       req,
       res,
@@ -118,16 +147,13 @@ export function reportRoutes(db: Knex): Router {
   });
 
   router.get('/api/v1/reports/consecutive-absences', async (req, res) => {
-    const q = parseOr400(
-      z.strictObject({
-        min: z.coerce.number().int().min(1).max(100).default(3),
-        course_id: z.string().min(1).max(64).optional(),
-        format,
-      }),
-      req.query,
-      'query',
+    const q = parseOr400(absencesQuery, req.query, 'query');
+    const user = currentUser(req);
+    if (q.course_id) await assertCourseAccess(db, user, q.course_id);
+    const visible = await visibleCourseIds(db, user);
+    const rows = (await consecutiveAbsences(db, q.min, q.course_id)).filter(
+      (r) => !visible || visible.includes(String(r.course_id)),
     );
-    const rows = await consecutiveAbsences(db, q.min, q.course_id);
     sendTable(
       req,
       res,

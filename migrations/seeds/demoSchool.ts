@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { hashDeviceKey } from '../../lib/deviceKeys';
+import { hashPassword } from '../../lib/passwords';
 
 /** Published demo credentials: seeded only when DEMO_SEED is on, never in production. */
 export const DEMO_DEVICE_KEYS: Record<string, string> = {
@@ -12,6 +13,15 @@ export const DEMO_DEVICE_KEYS: Record<string, string> = {
   'pi-r101': 'demo-key-pi-r101',
   'pi-r102': 'demo-key-pi-r102',
 };
+
+/** Published demo password of every demo user (admin@demo.school, teacher1@…, teacher2@…); DEMO_SEED only. */
+export const DEMO_PASSWORD = 'rollcall-demo';
+
+export const DEMO_USERS = {
+  admin: 'admin@demo.school',
+  teacher1: 'teacher1@demo.school',
+  teacher2: 'teacher2@demo.school',
+} as const;
 
 const FIRST = ['Ada', 'Ben', 'Chloe', 'Dev', 'Ema', 'Finn', 'Grace', 'Hugo', 'Iris', 'Jonah', 'Kira', 'Liam'];
 const LAST = ['Okafor', 'Silva', 'Novak', 'Tanaka', 'Ahmed'];
@@ -34,6 +44,11 @@ export async function seedDemoSchool(db: Knex, now: Date = new Date()): Promise<
       ])
       .onConflict('id')
       .ignore();
+    // Only users without a password get the demo one: a password changed since is left alone.
+    await trx('users')
+      .whereIn('id', ['u-admin', 'u-teacher1', 'u-teacher2'])
+      .whereNull('password_hash')
+      .update({ password_hash: await hashPassword(DEMO_PASSWORD) });
     await trx('classrooms')
       .insert([
         { id: 'R100', name: 'Demo room', building: 'Main', timezone: 'UTC' },

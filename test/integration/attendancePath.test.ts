@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { DEMO_DEVICE_KEYS, seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { eventually, startTestRollcall, type TestRollcall } from '../support/app';
+import { bearerFor } from '../support/auth';
 
 const KEY = DEMO_DEVICE_KEYS['pi-r100'];
 let rc: TestRollcall;
@@ -67,13 +68,17 @@ void describe('attendance path (real Temporal + real Postgres)', () => {
       assert.equal(row.partition, month);
     }
 
-    const report = await request(rc.app).get('/api/v1/attendance/course/DEMO100');
+    const report = await request(rc.app)
+      .get('/api/v1/attendance/course/DEMO100')
+      .set('Authorization', await bearerFor(rc.app, 'teacher1'));
     assert.equal(report.status, 200);
     assert.deepEqual(
       report.body.records.map((r: { student_id: string }) => r.student_id),
       ['S001', 'S002', 'S003'],
     );
-    const csv = await request(rc.app).get('/api/v1/attendance/course/DEMO100?format=csv');
+    const csv = await request(rc.app)
+      .get('/api/v1/attendance/course/DEMO100?format=csv')
+      .set('Authorization', await bearerFor(rc.app, 'teacher1'));
     assert.equal(csv.status, 200);
     assert.match(csv.headers['content-type'], /text\/csv/);
     // The teacher's grid: a header and one row per enrolled student (30 in DEMO100).

@@ -25,6 +25,7 @@ import { DEMO_DEVICE_KEYS, seedDemoSchool } from '../../migrations/seeds/demoSch
 import { createFacePipeline, type FacePipeline } from '../../models';
 import type { enrollStudent } from '../../workflows/enrollStudent';
 import { eventually, FAST_TIMING } from '../support/app';
+import { bearerFor } from '../support/auth';
 import { ensureModels, facePhoto } from '../support/faces';
 import {
   createTestDatabase,
@@ -48,12 +49,16 @@ const R101 = `Bearer ${DEMO_DEVICE_KEYS['pi-r101']}`;
 const photo = (id: string) => fs.readFileSync(facePhoto(id));
 
 async function grant(studentId: string) {
-  return request(app).post(`/api/v1/students/${studentId}/consent`).send({ grantedBy: 'u-admin' });
+  return request(app)
+    .post(`/api/v1/students/${studentId}/consent`)
+    .set('Authorization', await bearerFor(app, 'admin'))
+    .send({ grantedBy: 'u-admin' });
 }
 
 async function enrollJson(studentId: string, images: Buffer[]): Promise<EnrollmentReport> {
   const res = await request(app)
     .post(`/api/v1/students/${studentId}/photos`)
+    .set('Authorization', await bearerFor(app, 'admin'))
     .send({ by: 'u-admin', images: images.map((b) => b.toString('base64')) });
   assert.equal(res.status, 202, JSON.stringify(res.body));
   return awaitReport(studentId);
@@ -62,7 +67,9 @@ async function enrollJson(studentId: string, images: Buffer[]): Promise<Enrollme
 async function awaitReport(studentId: string): Promise<EnrollmentReport> {
   const done = await eventually(
     async () => {
-      const s = await request(app).get(`/api/v1/students/${studentId}/enrollment`);
+      const s = await request(app)
+        .get(`/api/v1/students/${studentId}/enrollment`)
+        .set('Authorization', await bearerFor(app, 'admin'));
       return s.body.status === 'running' ? undefined : s.body;
     },
     `enrollment of ${studentId}`,
@@ -145,6 +152,7 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
   void test('when no consent is recorded, then the upload is refused and a started workflow fails non-retryably', async () => {
     const res = await request(app)
       .post('/api/v1/students/S001/photos')
+      .set('Authorization', await bearerFor(app, 'admin'))
       .send({ by: 'u-admin', images: [photo('face_recognition/obama').toString('base64')] });
     assert.equal(res.status, 409);
     assert.equal(res.body.error.code, 'consent_required');
@@ -165,7 +173,9 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
     assert.ok(err.cause.cause instanceof ApplicationFailure);
     assert.equal(err.cause.cause.type, 'ConsentMissing');
     assert.deepEqual(stagedFiles(), [], 'photos are discarded even when consent is missing');
-    const status = await request(app).get('/api/v1/students/S001/enrollment');
+    const status = await request(app)
+      .get('/api/v1/students/S001/enrollment')
+      .set('Authorization', await bearerFor(app, 'admin'));
     assert.equal(status.body.status, 'failed');
     assert.equal(status.body.failure.type, 'ConsentMissing');
     assert.match(status.body.failure.message, /no active biometric enrollment consent/);
@@ -199,6 +209,7 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
     // Raw JPEG body, one photo.
     const raw = await request(app)
       .post('/api/v1/students/S002/photos?by=u-admin')
+      .set('Authorization', await bearerFor(app, 'admin'))
       .set('Content-Type', 'image/jpeg')
       .send(photo('face_recognition/biden'));
     assert.equal(raw.status, 202, JSON.stringify(raw.body));
@@ -296,6 +307,7 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
     // Consent revoked: the student's faces are deleted and the ETag changes.
     const revoke = await request(app)
       .delete('/api/v1/students/S002/consent')
+      .set('Authorization', await bearerFor(app, 'admin'))
       .send({ revokedBy: 'u-admin', reason: 'parent request' });
     assert.equal(revoke.status, 200);
     assert.deepEqual(revoke.body, { revoked: 1, embeddingsDeleted: 1 });
@@ -333,6 +345,7 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
 
     const notAnImage = await request(app)
       .post('/api/v1/students/S003/photos')
+      .set('Authorization', await bearerFor(app, 'admin'))
       .send({ by: 'u-admin', images: [Buffer.from('hello world, not a jpeg').toString('base64')] });
     assert.equal(notAnImage.status, 415);
     assert.equal(notAnImage.body.error.code, 'unsupported_image');

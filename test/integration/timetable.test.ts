@@ -11,6 +11,7 @@ import { classScheduleId, syncTimetableSchedules } from '../../activities/timeta
 import { DEMO_DEVICE_KEYS, seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { rosterQuery } from '../../workflows/messages';
 import { eventually, startTestRollcall, type TestRollcall } from '../support/app';
+import { bearerFor } from '../support/auth';
 
 let rc: TestRollcall;
 let nowScheduleId: number;
@@ -111,7 +112,9 @@ void describe('timetable → Schedules → sessions → reports (real Temporal +
       'two marks',
     );
 
-    const roster = await request(rc.app).get(`/api/v1/sessions/${encodeURIComponent(sessionId)}`);
+    const roster = await request(rc.app)
+      .get(`/api/v1/sessions/${encodeURIComponent(sessionId)}`)
+      .set('Authorization', await bearerFor(rc.app, 'admin'));
     assert.equal(roster.status, 200);
     assert.equal(roster.body.roster.length, 30);
     assert.deepEqual(
@@ -122,6 +125,7 @@ void describe('timetable → Schedules → sessions → reports (real Temporal +
     );
     const csv = await request(rc.app)
       .get(`/api/v1/sessions/${encodeURIComponent(sessionId)}`)
+      .set('Authorization', await bearerFor(rc.app, 'admin'))
       .set('Accept', 'text/csv');
     assert.match(csv.headers['content-type'], /text\/csv/);
     assert.match(
@@ -129,7 +133,9 @@ void describe('timetable → Schedules → sessions → reports (real Temporal +
       /^student_id,student_name,status,marked_at,source,confidence,device_id\r\nS001,Ada Okafor,present,/,
     );
 
-    const student = await request(rc.app).get('/api/v1/attendance/student/S001');
+    const student = await request(rc.app)
+      .get('/api/v1/attendance/student/S001')
+      .set('Authorization', await bearerFor(rc.app, 'admin'));
     assert.equal(student.status, 200);
     assert.deepEqual(student.body.courses[0], {
       course_id: 'DEMO100',
@@ -180,7 +186,9 @@ void describe('timetable → Schedules → sessions → reports (real Temporal +
         },
       ]);
     }
-    const res = await request(rc.app).get('/api/v1/reports/consecutive-absences?min=3&course_id=CS101');
+    const res = await request(rc.app)
+      .get('/api/v1/reports/consecutive-absences?min=3&course_id=CS101')
+      .set('Authorization', await bearerFor(rc.app, 'admin'));
     assert.equal(res.status, 200);
     assert.deepEqual(
       res.body.students.map((s: { student_id: string; consecutive_absences: number }) => [
@@ -189,13 +197,15 @@ void describe('timetable → Schedules → sessions → reports (real Temporal +
       ]),
       [['S010', 3]],
     );
-    const two = await request(rc.app).get('/api/v1/reports/consecutive-absences?min=1&format=csv');
+    const two = await request(rc.app)
+      .get('/api/v1/reports/consecutive-absences?min=1&format=csv')
+      .set('Authorization', await bearerFor(rc.app, 'admin'));
     assert.match(two.text, /S010,[^,]+,CS101,3,2026-11-02,2026-11-06/);
     assert.match(two.text, /S011,[^,]+,CS101,1,2026-11-06,2026-11-06/);
 
-    const unregistered = await request(rc.app).get(
-      '/api/v1/reports/unregistered-classes?from=2026-11-02&to=2026-11-06',
-    );
+    const unregistered = await request(rc.app)
+      .get('/api/v1/reports/unregistered-classes?from=2026-11-02&to=2026-11-06')
+      .set('Authorization', await bearerFor(rc.app, 'admin'));
     assert.equal(unregistered.status, 200);
     const dates = unregistered.body.classes.map(
       (c: { session_date: string; course_id: string }) => `${c.course_id}@${c.session_date}`,
@@ -203,9 +213,9 @@ void describe('timetable → Schedules → sessions → reports (real Temporal +
     // The sessions above had no device data (rows written directly); MATH201 on Tue/Thu never opened.
     assert.ok(dates.includes('CS101@2026-11-04'));
     assert.ok(dates.includes('MATH201@2026-11-03'));
-    const bad = await request(rc.app).get(
-      '/api/v1/reports/unregistered-classes?from=2026-11-06&to=2026-11-02',
-    );
+    const bad = await request(rc.app)
+      .get('/api/v1/reports/unregistered-classes?from=2026-11-06&to=2026-11-02')
+      .set('Authorization', await bearerFor(rc.app, 'admin'));
     assert.equal(bad.status, 400);
   });
 });

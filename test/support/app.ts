@@ -2,7 +2,7 @@
 import type { Express } from 'express';
 import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { createApp } from '../../api/app';
+import { createApp, type AppDeps } from '../../api/app';
 import { createWorker, stopWorker } from '../../workers/worker';
 import type { SessionTimingSettings } from '../../activities/sessions';
 import { createTestDatabase, startTestTemporal, type TestDatabase, type TestTemporal } from './stack';
@@ -24,7 +24,10 @@ export const FAST_TIMING: SessionTimingSettings = {
   flushMs: 200,
 };
 
-export async function startTestRollcall(timing: SessionTimingSettings = FAST_TIMING): Promise<TestRollcall> {
+export async function startTestRollcall(
+  timing: SessionTimingSettings = FAST_TIMING,
+  opts: Pick<AppDeps, 'rateLimits'> = {},
+): Promise<TestRollcall> {
   const database = await createTestDatabase();
   const temporal = await startTestTemporal();
   const taskQueue = `rollcall-test-${process.pid}`;
@@ -48,6 +51,7 @@ export async function startTestRollcall(timing: SessionTimingSettings = FAST_TIM
     bodyLimit: '256kb',
     earlyMinutes: timing.earlyMinutes,
     graceMinutes: timing.graceMinutes,
+    ...opts,
   });
   const handle: TestRollcall = {
     app,

@@ -1,0 +1,222 @@
+/**
+ * Admin CRUD of the timetable: POST/PUT/DELETE /api/v1/admin/schedules. Every change is audited and then
+ * starts the `timetable:sync` workflow (USE_EXISTING), so the Temporal Schedules follow the table. A sync
+ * that was already running when the row changed may have read the old table: the change waits for it and
+ * starts one more (in the background; the answer does not wait for Temporal).
+ */
+import { Router } from 'express';
+import type { Knex } from 'knex';
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { syncTimetable } from '../../workflows/syncTimetable';
+import { currentUser, requireUser } from '../auth/user';
+import { AppError } from '../errors';
+import { parseOr400 } from '../validate';
+
+export const TIMETABLE_SYNC_WORKFLOW_ID = 'timetable:sync';
+
+const code = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'only letters, digits and . _ : -');
+const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'expected HH:MM');
+const minutes = (t: string) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
+
+export const scheduleBody = z
+  .strictObject({
+    course_id: code,
+    room_id: code,
+    day_of_week: z.number().int().min(1).max(7).describe('ISO day: 1 = Monday … 7 = Sunday'),
+    start_time: time,
+    end_time: time,
+    effective_from: z.iso.date().optional(),
+    effective_to: z.iso.date().nullable().optional(),
+    late_after_minutes: z.number().int().min(0).max(240).default(10),
+    active: z.boolean().default(true),
+  })
+  .refine((s) => minutes(s.end_time) > minutes(s.start_time), {
+    message: 'end_time must be after start_time',
+    path: ['end_time'],
+  })
+  .refine((s) => !s.effective_to || !s.effective_from || s.effective_to >= s.effective_from, {
+    message: 'effective_to must not be before effective_from',
+    path: ['effective_to'],
+  });
+export const scheduleParams = z.strictObject({ id: z.coerce.number().int().min(1).max(2_147_483_647) });
+export const scheduleView = z.object({
+  id: z.number(),
+  course_id: z.string(),
+  room_id: z.string(),
+  day_of_week: z.number(),
+  start_time: z.string(),
+  end_time: z.string(),
+  effective_from: z.string(),
+  effective_to: z.string().nullable(),
+  late_after_minutes: z.number(),
+  active: z.boolean(),
+});
+
+type ScheduleBody = z.infer<typeof scheduleBody>;
+
+const COLUMNS = [
+  'id',
+  'course_id',
+  'room_id',
+  'day_of_week',
+  'start_time',
+  'end_time',
+  'effective_from',
+  'effective_to',
+  'late_after_minutes',
+  'active',
+];
+
+async function view(db: Knex, id: number) {
+  const row = await db('schedules')
+    .where({ id })
+    .first(
+      ...COLUMNS.filter((c) => !c.startsWith('effective') && !c.endsWith('_time')),
+      db.raw("to_char(start_time, 'HH24:MI') AS start_time"),
+      db.raw("to_char(end_time, 'HH24:MI') AS end_time"),
+      db.raw('effective_from::text AS effective_from'),
+      db.raw('effective_to::text AS effective_to'),
+    );
+  return row as z.infer<typeof scheduleView> | undefined;
+}
+
+async function assertReferences(db: Knex, body: ScheduleBody): Promise<void> {
+  if (!(await db('courses').where({ id: body.course_id }).first('id')))
+    throw new AppError(422, 'unknown_course', `course ${body.course_id} does not exist`);
+  if (!(await db('classrooms').where({ id: body.room_id }).first('id')))
+    throw new AppError(422, 'unknown_room', `room ${body.room_id} does not exist`);
+}
+
+function columns(body: ScheduleBody) {
+  return {
+    course_id: body.course_id,
+    room_id: body.room_id,
+    day_of_week: body.day_of_week,
+    start_time: body.start_time,
+    end_time: body.end_time,
+    ...(body.effective_from ? { effective_from: body.effective_from } : {}),
+    effective_to: body.effective_to ?? null,
+    late_after_minutes: body.late_after_minutes,
+    active: body.active,
+  };
+}
+
+export interface ScheduleAdminDeps {
+  db: Knex;
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+}
+
+/** Starts (or joins) timetable:sync; if the joined run began before `changedAt`, runs one more after it. */
+export async function requestTimetableSync(
+  deps: ScheduleAdminDeps,
+  changedAt: Date,
+): Promise<{ workflowId: string; runId: string }> {
+  const start = () =>
+    deps.temporal.workflow.start<typeof syncTimetable>('syncTimetable', {
+      workflowId: TIMETABLE_SYNC_WORKFLOW_ID,
+      taskQueue: deps.taskQueue,
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+  const handle = await start();
+  const desc = await handle.describe();
+  if (desc.startTime.getTime() < changedAt.getTime() && desc.status.name === 'RUNNING') {
+    void handle
+      .result()
+      .catch(() => undefined)
+      .then(start)
+      .catch((err: unknown) => deps.log.error({ err }, 'follow-up timetable sync could not start'));
+  }
+  return { workflowId: TIMETABLE_SYNC_WORKFLOW_ID, runId: desc.runId };
+}
+
+export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
+  const router = Router();
+  const admin = requireUser(['admin']);
+
+  const audit = (trx: Knex, actor: string, action: string, id: number, before: unknown, after: unknown) =>
+    trx('audit_log').insert({
+      actor,
+      action,
+      entity: 'schedule',
+      entity_id: String(id),
+      before: before === undefined ? null : JSON.stringify(before),
+      after: after === undefined ? null : JSON.stringify(after),
+    });
+
+  const synced = async (changedAt: Date) => {
+    try {
+      return await requestTimetableSync(deps, changedAt);
+    } catch (err) {
+      // The row is saved; the hourly/next sync will catch up. Say so instead of failing the write.
+      deps.log.error({ err }, 'timetable sync could not be started');
+      return null;
+    }
+  };
+
+  router.post('/api/v1/admin/schedules', admin, async (req, res) => {
+    const body = parseOr400(scheduleBody, req.body, 'body');
+    await assertReferences(deps.db, body);
+    const user = currentUser(req);
+    const changedAt = new Date();
+    const created = await deps.db.transaction(async (trx) => {
+      const [row] = await trx('schedules').insert(columns(body)).returning('id');
+      const after = await view(trx, row.id);
+      await audit(trx, user.id, 'schedule.create', row.id, undefined, after);
+      return after!;
+    });
+    res
+      .status(201)
+      .location(`/api/v1/admin/schedules/${created.id}`)
+      .json({ schedule: created, timetable_sync: await synced(changedAt) });
+  });
+
+  router.put('/api/v1/admin/schedules/:id', admin, async (req, res) => {
+    const { id } = parseOr400(scheduleParams, req.params, 'params');
+    const body = parseOr400(scheduleBody, req.body, 'body');
+    await assertReferences(deps.db, body);
+    const user = currentUser(req);
+    const changedAt = new Date();
+    const updated = await deps.db.transaction(async (trx) => {
+      const before = await view(trx, id);
+      if (!before) throw new AppError(404, 'not_found', `schedule ${id} does not exist`);
+      await trx('schedules')
+        .where({ id })
+        .update({ ...columns(body), updated_at: trx.fn.now() });
+      const after = await view(trx, id);
+      await audit(trx, user.id, 'schedule.update', id, before, after);
+      return after!;
+    });
+    res.json({ schedule: updated, timetable_sync: await synced(changedAt) });
+  });
+
+  router.delete('/api/v1/admin/schedules/:id', admin, async (req, res) => {
+    const { id } = parseOr400(scheduleParams, req.params, 'params');
+    const user = currentUser(req);
+    const changedAt = new Date();
+    await deps.db.transaction(async (trx) => {
+      const before = await view(trx, id);
+      if (!before) throw new AppError(404, 'not_found', `schedule ${id} does not exist`);
+      if (await trx('class_sessions').where({ schedule_id: id }).first('id')) {
+        throw new AppError(
+          409,
+          'schedule_in_use',
+          `schedule ${id} already has sessions; end it instead (PUT with effective_to, or active: false)`,
+        );
+      }
+      await trx('schedules').where({ id }).delete();
+      await audit(trx, user.id, 'schedule.delete', id, before, undefined);
+    });
+    res.json({ deleted: id, timetable_sync: await synced(changedAt) });
+  });
+
+  return router;
+}

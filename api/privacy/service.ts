@@ -1,0 +1,96 @@
+/**
+ * Erasure of a student's biometric data (admin): in one transaction revoke the biometric consent (so no
+ * enrollment can store faces again without a new one — the enrollment activity re-checks consent under a
+ * lock), delete every face embedding and bump the roster version of each of the student's courses (devices
+ * see a new ETag and drop the faces at their next sync); then cancel a running enrollment and delete staged
+ * photos. The audit_log row records counts, never data. Attendance marks are not biometric and are kept.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { enrollWorkflowId } from '../../lib/enrollment';
+import { AppError } from '../errors';
+
+export interface ErasureResult {
+  student_id: string;
+  consents_revoked: number;
+  embeddings_deleted: number;
+  photos_deleted: number;
+  courses_bumped: string[];
+  enrollment_cancelled: boolean;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Staging batches are `<studentId>-<ms>-<12 hex>` (lib/enrollment stagePhotos). */
+async function deleteStagedPhotos(stagingDir: string, studentId: string): Promise<number> {
+  const mine = new RegExp(`^${escapeRegExp(studentId)}-\\d+-[0-9a-f]{12}$`);
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(stagingDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  let deleted = 0;
+  for (const name of entries.filter((e) => mine.test(e))) {
+    const dir = path.join(stagingDir, name);
+    deleted += (await fsp.readdir(dir).catch(() => [] as string[])).filter((f) => !f.startsWith('.')).length;
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+  return deleted;
+}
+
+export async function eraseBiometrics(
+  deps: { db: Knex; temporal: Client; stagingDir: string },
+  studentId: string,
+  actor: string,
+  reason: string | undefined,
+): Promise<ErasureResult> {
+  if (!(await deps.db('students').where({ id: studentId }).first('id')))
+    throw new AppError(404, 'not_found', `student ${studentId} does not exist`);
+  let enrollmentCancelled = false;
+  try {
+    await deps.temporal.workflow.getHandle(enrollWorkflowId(studentId)).terminate('biometric data erased');
+    enrollmentCancelled = true;
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  const result = await deps.db.transaction(async (trx) => {
+    const consentsRevoked = await trx('consents')
+      .where({ student_id: studentId, kind: 'biometric_enrollment' })
+      .whereNull('revoked_at')
+      .update({ revoked_at: trx.fn.now() });
+    const embeddingsDeleted = await trx('face_embeddings').where({ student_id: studentId }).delete();
+    const courses: string[] = await trx('courses')
+      .whereIn('id', trx('enrollments').where({ student_id: studentId }).select('course_id'))
+      .increment('roster_version', 1)
+      .returning('id')
+      .then((rows: { id: string }[]) => rows.map((r) => r.id).sort());
+    return { consentsRevoked, embeddingsDeleted, courses };
+  });
+  const photosDeleted = await deleteStagedPhotos(deps.stagingDir, studentId);
+  await deps.db('audit_log').insert({
+    actor,
+    action: 'biometrics.erase',
+    entity: 'student',
+    entity_id: studentId,
+    after: JSON.stringify({
+      consentsRevoked: result.consentsRevoked,
+      embeddingsDeleted: result.embeddingsDeleted,
+      photosDeleted,
+      coursesBumped: result.courses,
+      enrollmentCancelled,
+    }),
+    reason: reason ?? null,
+  });
+  return {
+    student_id: studentId,
+    consents_revoked: result.consentsRevoked,
+    embeddings_deleted: result.embeddingsDeleted,
+    photos_deleted: photosDeleted,
+    courses_bumped: result.courses,
+    enrollment_cancelled: enrollmentCancelled,
+  };
+}
