@@ -55,7 +55,8 @@ export interface RosterBody {
   students: { studentId: string; embeddings: string[] }[];
 }
 
-export type RosterFetch = { status: 'not-modified' } | { status: 'ok'; etag: string | null; roster: RosterBody };
+export type RosterFetch =
+  { status: 'not-modified' } | { status: 'ok'; etag: string | null; roster: RosterBody };
 
 export interface HeartbeatBody {
   device_id: string;
@@ -73,8 +74,7 @@ export interface RemoteConfig {
 }
 
 export type HeartbeatAnswer =
-  | { status: 'not-deployed' }
-  | { status: 'ok'; config?: RemoteConfig; configVersion?: number };
+  { status: 'not-deployed' } | { status: 'ok'; config?: RemoteConfig; configVersion?: number };
 
 export interface ApiClientOptions {
   baseUrl: string;
@@ -91,13 +91,25 @@ export class ApiClient {
   }
 
   async schedule(roomId: string, signal?: AbortSignal): Promise<ScheduleResponse> {
-    const res = await this.call('GET', `/api/v1/schedule?room_id=${encodeURIComponent(roomId)}`, undefined, {}, signal);
+    const res = await this.call(
+      'GET',
+      `/api/v1/schedule?room_id=${encodeURIComponent(roomId)}`,
+      undefined,
+      {},
+      signal,
+    );
     return (await this.json(res, 'schedule')) as ScheduleResponse;
   }
 
   async roster(sessionId: string, etag: string | null, signal?: AbortSignal): Promise<RosterFetch> {
     const headers: Record<string, string> = etag ? { 'If-None-Match': etag } : {};
-    const res = await this.call('GET', `/api/v1/roster/${encodeURIComponent(sessionId)}`, undefined, headers, signal);
+    const res = await this.call(
+      'GET',
+      `/api/v1/roster/${encodeURIComponent(sessionId)}`,
+      undefined,
+      headers,
+      signal,
+    );
     if (res.status === 304) return { status: 'not-modified' };
     const roster = (await this.json(res, 'roster')) as RosterBody;
     return { status: 'ok', etag: res.headers.get('etag'), roster };
@@ -108,11 +120,18 @@ export class ApiClient {
    * Throws ApiError otherwise (retryable or not).
    */
   async attendance(records: OutboxRecord[], signal?: AbortSignal): Promise<RecordOutcome[]> {
-    const res = await this.call('POST', '/api/v1/attendance', { device_id: this.opts.deviceId, records }, {}, signal);
+    const res = await this.call(
+      'POST',
+      '/api/v1/attendance',
+      { device_id: this.opts.deviceId, records },
+      {},
+      signal,
+    );
     if (res.status === 202) return ((await res.json()) as { results: RecordOutcome[] }).results;
     const body = await safeJson(res);
     if (res.status === 422) {
-      const details = (body as { error?: { details?: { results?: RecordOutcome[] } } } | undefined)?.error?.details;
+      const details = (body as { error?: { details?: { results?: RecordOutcome[] } } } | undefined)?.error
+        ?.details;
       if (details?.results) return details.results;
     }
     throw this.errorFor(res, 'attendance upload', body);
@@ -125,8 +144,15 @@ export class ApiClient {
       await safeJson(res);
       return { status: 'not-deployed' };
     }
-    const parsed = (await this.json(res, 'heartbeat')) as { config?: RemoteConfig; configVersion?: number } | null;
-    return { status: 'ok', ...(parsed?.config ? { config: parsed.config } : {}), ...(parsed?.configVersion !== undefined ? { configVersion: parsed.configVersion } : {}) };
+    const parsed = (await this.json(res, 'heartbeat')) as {
+      config?: RemoteConfig;
+      configVersion?: number;
+    } | null;
+    return {
+      status: 'ok',
+      ...(parsed?.config ? { config: parsed.config } : {}),
+      ...(parsed?.configVersion !== undefined ? { configVersion: parsed.configVersion } : {}),
+    };
   }
 
   private async call(
@@ -164,7 +190,12 @@ export class ApiClient {
 
   private errorFor(res: Response, what: string, body: unknown): ApiError {
     const msg = (body as { error?: { message?: string } } | undefined)?.error?.message ?? res.statusText;
-    return new ApiError(`${what}: HTTP ${res.status} ${msg}`, res.status, parseRetryAfter(res.headers.get('retry-after')), body);
+    return new ApiError(
+      `${what}: HTTP ${res.status} ${msg}`,
+      res.status,
+      parseRetryAfter(res.headers.get('retry-after')),
+      body,
+    );
   }
 }
 

@@ -67,9 +67,16 @@ export interface EdgeApp {
 export function createFrameSource(cfg: EdgeConfig, scenes?: readonly ClassroomScene[]): FrameSource {
   switch (cfg.FRAME_SOURCE) {
     case 'libcamera':
-      return new LibcameraSource(findCameraBinary(cfg.CAMERA_COMMAND), cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, cfg.CAMERA_FPS);
+      return new LibcameraSource(
+        findCameraBinary(cfg.CAMERA_COMMAND),
+        cfg.CAMERA_WIDTH,
+        cfg.CAMERA_HEIGHT,
+        cfg.CAMERA_FPS,
+      );
     case 'directory':
-      return new DirectorySource(cfg.FRAME_DIRECTORY as string, cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, { fps: cfg.CAMERA_FPS });
+      return new DirectorySource(cfg.FRAME_DIRECTORY as string, cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, {
+        fps: cfg.CAMERA_FPS,
+      });
     case 'classroom':
       if (!scenes) throw new Error('FRAME_SOURCE=classroom needs scenes (see edge/demo.ts)');
       return new ClassroomSource(scenes, cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, { fps: cfg.CAMERA_FPS });
@@ -77,35 +84,67 @@ export function createFrameSource(cfg: EdgeConfig, scenes?: readonly ClassroomSc
 }
 
 export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<EdgeApp> {
-  const log = (deps.log ?? pino({ level: cfg.LOG_LEVEL, name: 'rollcall-edge' })).child({ deviceId: cfg.DEVICE_ID });
+  const log = (deps.log ?? pino({ level: cfg.LOG_LEVEL, name: 'rollcall-edge' })).child({
+    deviceId: cfg.DEVICE_ID,
+  });
   fs.mkdirSync(cfg.EDGE_DATA_DIR, { recursive: true, mode: 0o700 });
   const outbox = Outbox.open(path.join(cfg.EDGE_DATA_DIR, 'outbox'), { maxRecords: cfg.OUTBOX_MAX_RECORDS });
   if (outbox.depth > 0) log.info({ queueDepth: outbox.depth }, 'outbox has records from before the restart');
-  const api = new ApiClient({ baseUrl: cfg.API_BASE_URL, deviceId: cfg.DEVICE_ID, apiKey: cfg.API_KEY, timeoutMs: cfg.HTTP_TIMEOUT_SECONDS * 1000 });
-  const rosterSync = new RosterSync(api, new RosterStore(cfg.EDGE_DATA_DIR), log, { classroomId: cfg.CLASSROOM_ID, pollMs: cfg.SCHEDULE_POLL_SECONDS * 1000 });
+  const api = new ApiClient({
+    baseUrl: cfg.API_BASE_URL,
+    deviceId: cfg.DEVICE_ID,
+    apiKey: cfg.API_KEY,
+    timeoutMs: cfg.HTTP_TIMEOUT_SECONDS * 1000,
+  });
+  const rosterSync = new RosterSync(api, new RosterStore(cfg.EDGE_DATA_DIR), log, {
+    classroomId: cfg.CLASSROOM_ID,
+    pollMs: cfg.SCHEDULE_POLL_SECONDS * 1000,
+  });
   // The source is checked before the models load, so a missing camera fails fast with a clear error.
   const source = deps.source ?? createFrameSource(cfg, deps.scenes);
   const pipeline =
     deps.pipeline ??
-    (await createFacePipeline({ modelDir: cfg.EDGE_MODEL_DIR, tileGrid: 1, intraOpNumThreads: cfg.EDGE_THREADS }));
-  const recognizer = new Recognizer(pipeline, cfg.RECOGNITION_THRESHOLD === undefined ? {} : { threshold: cfg.RECOGNITION_THRESHOLD });
+    (await createFacePipeline({
+      modelDir: cfg.EDGE_MODEL_DIR,
+      tileGrid: 1,
+      intraOpNumThreads: cfg.EDGE_THREADS,
+    }));
+  const recognizer = new Recognizer(
+    pipeline,
+    cfg.RECOGNITION_THRESHOLD === undefined ? {} : { threshold: cfg.RECOGNITION_THRESHOLD },
+  );
   const debouncer = new Debouncer(cfg.DEBOUNCE_SECONDS * 1000);
   const uploader = new Uploader(outbox, api, log, { intervalMs: cfg.UPLOAD_INTERVAL_SECONDS * 1000 });
   let frameSkip = cfg.FRAME_SKIP;
 
-  const s = { framesSeen: 0, framesProcessed: 0, facesSeen: 0, lowQualityFaces: 0, unknownFaces: 0, sightings: 0, recordsQueued: 0 };
+  const s = {
+    framesSeen: 0,
+    framesProcessed: 0,
+    facesSeen: 0,
+    lowQualityFaces: 0,
+    unknownFaces: 0,
+    sightings: 0,
+    recordsQueued: 0,
+  };
   const fpsWindow: number[] = [];
   const fps = () => {
     const now = Date.now();
     while (fpsWindow.length > 0 && (fpsWindow[0] as number) < now - 10_000) fpsWindow.shift();
-    return fpsWindow.length < 2 ? 0 : ((fpsWindow.length - 1) * 1000) / Math.max(1, now - (fpsWindow[0] as number));
+    return fpsWindow.length < 2
+      ? 0
+      : ((fpsWindow.length - 1) * 1000) / Math.max(1, now - (fpsWindow[0] as number));
   };
 
   const applyConfig = (remote: RemoteConfig, version: number | undefined) => {
-    if (typeof remote.recognitionThreshold === 'number' && remote.recognitionThreshold > 0 && remote.recognitionThreshold <= 1) {
+    if (
+      typeof remote.recognitionThreshold === 'number' &&
+      remote.recognitionThreshold > 0 &&
+      remote.recognitionThreshold <= 1
+    ) {
       recognizer.setThreshold(remote.recognitionThreshold);
     }
-    if (typeof remote.frameSkip === 'number' && Number.isInteger(remote.frameSkip) && remote.frameSkip >= 1) frameSkip = remote.frameSkip;
+    if (typeof remote.frameSkip === 'number' && Number.isInteger(remote.frameSkip) && remote.frameSkip >= 1)
+      frameSkip = remote.frameSkip;
     // fps is the camera's rate: it takes effect when the camera process is restarted (next service start).
     log.info({ configVersion: version, remote }, 'applied configuration from the server');
   };
@@ -140,7 +179,12 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
         s.unknownFaces += result.unknown;
         s.sightings += result.sightings.length;
         const records = result.sightings
-          .map((sighting) => debouncer.offer(sighting, frame.capturedAt, { sessionId: roster.sessionId, courseId: roster.courseId }))
+          .map((sighting) =>
+            debouncer.offer(sighting, frame.capturedAt, {
+              sessionId: roster.sessionId,
+              courseId: roster.courseId,
+            }),
+          )
           .filter((r) => r !== undefined);
         if (records.length > 0) {
           const { taken, dropped } = outbox.append(records);
@@ -170,7 +214,10 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
   });
-  log.info({ source: source.name, width: source.width, height: source.height, frameSkip, version: EDGE_VERSION }, 'edge started');
+  log.info(
+    { source: source.name, width: source.width, height: source.height, frameSkip, version: EDGE_VERSION },
+    'edge started',
+  );
 
   return {
     outbox,

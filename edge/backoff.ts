@@ -52,7 +52,10 @@ export function backoffDelay(attempt: number, opts: BackoffOptions = {}, err?: u
   return jittered;
 }
 
-export async function withBackoff<T>(fn: (attempt: number) => Promise<T>, opts: BackoffOptions = {}): Promise<T> {
+export async function withBackoff<T>(
+  fn: (attempt: number) => Promise<T>,
+  opts: BackoffOptions = {},
+): Promise<T> {
   const sleep = opts.sleep ?? abortableSleep;
   for (let attempt = 1; ; attempt++) {
     try {

@@ -33,7 +33,10 @@ const schema = z
     /** libcamera: the capture binary; default the first of rpicam-vid, libcamera-vid on PATH. */
     CAMERA_COMMAND: z.string().min(1).optional(),
     EDGE_DATA_DIR: z.string().min(1).default('/var/lib/rollcall-edge'),
-    EDGE_MODEL_DIR: z.string().min(1).default(path.resolve(__dirname, '..', 'models', 'onnx')),
+    EDGE_MODEL_DIR: z
+      .string()
+      .min(1)
+      .default(path.resolve(__dirname, '..', 'models', 'onnx')),
     /** onnxruntime threads per session; the Pi 4/5 has 4 cores. */
     EDGE_THREADS: int(1, 64).default(4),
     OUTBOX_MAX_RECORDS: int(100, 10_000_000).default(200_000),
@@ -45,11 +48,19 @@ const schema = z
   })
   .superRefine((c, ctx) => {
     if (c.FRAME_SOURCE === 'directory' && !c.FRAME_DIRECTORY) {
-      ctx.addIssue({ code: 'custom', path: ['FRAME_DIRECTORY'], message: 'required when FRAME_SOURCE=directory' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FRAME_DIRECTORY'],
+        message: 'required when FRAME_SOURCE=directory',
+      });
     }
     if (c.FRAME_SOURCE === 'libcamera' && c.CAMERA_WIDTH % 64 !== 0) {
       // rpicam-vid pads I420 rows to a multiple of 64 otherwise, and fixed-size frame reads would drift.
-      ctx.addIssue({ code: 'custom', path: ['CAMERA_WIDTH'], message: 'must be a multiple of 64 for libcamera' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CAMERA_WIDTH'],
+        message: 'must be a multiple of 64 for libcamera',
+      });
     }
   });
 
@@ -71,7 +82,9 @@ export function loadEdgeConfig(env: EdgeEnv = process.env): EdgeConfig {
     throw new EdgeConfigError(
       parsed.error.issues.map((i) => {
         const name = i.path.join('.') || '(env)';
-        return i.code === 'invalid_type' && !(name in input) ? `${name}: is required` : `${name}: ${i.message}`;
+        return i.code === 'invalid_type' && !(name in input)
+          ? `${name}: is required`
+          : `${name}: ${i.message}`;
       }),
     );
   }

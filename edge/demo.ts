@@ -29,6 +29,9 @@ export interface EdgeDemoOptions {
   apiBaseUrl: string;
   deviceId?: string;
   apiKey?: string;
+  /** The admin who records consent and uploads the photos; default the demo seed's admin. */
+  adminEmail?: string;
+  adminPassword?: string;
   classroomId?: string;
   /** Outbox and roster cache; default a fresh temporary directory. */
   dataDir?: string;
@@ -63,29 +66,72 @@ async function json(res: Response): Promise<unknown> {
   return text ? (JSON.parse(text) as unknown) : undefined;
 }
 
-/** Consent + photos through the API, then waits for the enrollStudent workflow; returns embeddings stored. */
-export async function enrollThroughApi(apiBaseUrl: string, studentId: string, photos: Buffer[], by = 'edge-demo'): Promise<number> {
+/** The published demo credentials of the seeded admin (DEMO_SEED only, never in production). */
+export const DEMO_ADMIN = { email: 'admin@demo.school', password: 'rollcall-demo' } as const;
+
+export interface SignedIn {
+  /** `Bearer <jwt>` */
+  authorization: string;
+  userId: string;
+}
+
+/** POST /api/v1/auth/login: people-facing routes need a signed-in user, and record actions as that user. */
+export async function signIn(apiBaseUrl: string, email: string, password: string): Promise<SignedIn> {
+  const res = await fetch(`${apiBaseUrl}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  const body = (await json(res)) as { token?: string; user?: { id: string } } | undefined;
+  if (res.status !== 200 || !body?.token)
+    throw new Error(`sign-in as ${email}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return { authorization: `Bearer ${body.token}`, userId: body.user?.id ?? email };
+}
+
+/**
+ * Consent + photos through the API as a signed-in admin, then waits for the
+ * enrollStudent workflow; returns the number of embeddings stored.
+ */
+export async function enrollThroughApi(
+  apiBaseUrl: string,
+  admin: SignedIn,
+  studentId: string,
+  photos: Buffer[],
+): Promise<number> {
+  const { authorization, userId: by } = admin;
+  const headers = { 'Content-Type': 'application/json', Authorization: authorization };
   const consent = await fetch(`${apiBaseUrl}/api/v1/students/${studentId}/consent`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers,
     body: JSON.stringify({ grantedBy: by }),
   });
-  if (consent.status !== 200 && consent.status !== 201) throw new Error(`consent for ${studentId}: HTTP ${consent.status} ${JSON.stringify(await json(consent))}`);
+  if (consent.status !== 200 && consent.status !== 201)
+    throw new Error(
+      `consent for ${studentId}: HTTP ${consent.status} ${JSON.stringify(await json(consent))}`,
+    );
   const upload = await fetch(`${apiBaseUrl}/api/v1/students/${studentId}/photos`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers,
     body: JSON.stringify({ by, images: photos.map((p) => p.toString('base64')) }),
   });
-  if (upload.status !== 202) throw new Error(`photos for ${studentId}: HTTP ${upload.status} ${JSON.stringify(await json(upload))}`);
+  if (upload.status !== 202)
+    throw new Error(`photos for ${studentId}: HTTP ${upload.status} ${JSON.stringify(await json(upload))}`);
   const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
-    const status = (await json(await fetch(`${apiBaseUrl}/api/v1/students/${studentId}/enrollment`))) as {
+    const status = (await json(
+      await fetch(`${apiBaseUrl}/api/v1/students/${studentId}/enrollment`, {
+        headers: { Authorization: authorization },
+      }),
+    )) as {
       status: string;
       report?: { stored: number };
       failure?: { message?: string };
     };
     if (status.status === 'completed') return status.report?.stored ?? 0;
-    if (status.status !== 'running') throw new Error(`enrollment of ${studentId} ${status.status}: ${status.failure?.message ?? ''}`);
+    if (status.status !== 'running')
+      throw new Error(
+        `enrollment of ${studentId} ${status.status}: ${status.failure?.message ?? JSON.stringify(status)}`,
+      );
     await abortableSleep(250);
   }
   throw new Error(`enrollment of ${studentId} did not finish in 3 minutes`);
@@ -106,7 +152,9 @@ export async function demoCast(modelDir = path.join(repoRoot, 'models', 'onnx'))
   const group = photo('face-api/sample6');
   // Two people of the group photo, cut out with a margin, become students; the others stay strangers.
   const pipeline = await createFacePipeline({ modelDir, tileGrid: 2 });
-  const faces = (await pipeline.detectFaces(group)).filter((f) => f.quality.ok).sort((a, b) => a.box.x - b.box.x);
+  const faces = (await pipeline.detectFaces(group))
+    .filter((f) => f.quality.ok)
+    .sort((a, b) => a.box.x - b.box.x);
   await pipeline.dispose();
   const meta = await sharp(group).metadata();
   const crops = await Promise.all(
@@ -116,17 +164,40 @@ export async function demoCast(modelDir = path.join(repoRoot, 'models', 'onnx'))
       const top = Math.max(0, Math.round(f.box.y - m));
       const width = Math.min((meta.width ?? 0) - left, Math.round(f.box.width + 2 * m));
       const height = Math.min((meta.height ?? 0) - top, Math.round(f.box.height + 2 * m));
-      return sharp(group).extract({ left, top, width, height }).resize({ width: 400 }).jpeg({ quality: 92 }).toBuffer();
+      return sharp(group)
+        .extract({ left, top, width, height })
+        .resize({ width: 400 })
+        .jpeg({ quality: 92 })
+        .toBuffer();
     }),
   );
   const people: DemoPerson[] = [
-    { studentId: 'S001', who: 'Barack Obama', enrollPhotos: [fs.readFileSync(photo('face_recognition/obama')), fs.readFileSync(photo('face_recognition/obama2'))] },
-    ...crops.map((c, i) => ({ studentId: `S00${i + 2}`, who: `person ${i + 1} of face-api sample6`, enrollPhotos: [c] })),
+    {
+      studentId: 'S001',
+      who: 'Barack Obama',
+      enrollPhotos: [
+        fs.readFileSync(photo('face_recognition/obama')),
+        fs.readFileSync(photo('face_recognition/obama2')),
+      ],
+    },
+    ...crops.map((c, i) => ({
+      studentId: `S00${i + 2}`,
+      who: `person ${i + 1} of face-api sample6`,
+      enrollPhotos: [c],
+    })),
   ];
   const scenes: ClassroomScene[] = [
-    { label: 'Obama (enrolled, a photo not used for enrollment) next to Biden (not enrolled)', people: [photo('face_recognition/obama3'), photo('face_recognition/biden')], frames: 40 },
+    {
+      label: 'Obama (enrolled, a photo not used for enrollment) next to Biden (not enrolled)',
+      people: [photo('face_recognition/obama3'), photo('face_recognition/biden')],
+      frames: 40,
+    },
     { label: 'a group: two enrolled students and strangers', people: [group], frames: 40 },
-    { label: 'strangers only (face-api sample2, nobody enrolled)', people: [photo('face-api/sample2')], frames: 30 },
+    {
+      label: 'strangers only (face-api sample2, nobody enrolled)',
+      people: [photo('face-api/sample2')],
+      frames: 30,
+    },
     { label: 'empty room', people: [], frames: 20 },
   ];
   return { people, scenes, photo };
@@ -137,9 +208,16 @@ export async function runEdgeDemo(opts: EdgeDemoOptions): Promise<EdgeDemoHandle
   const log = opts.log ?? pino({ level: 'warn', name: 'rollcall-edge-demo' });
   const base = opts.apiBaseUrl.replace(/\/+$/, '');
   const cast = await demoCast();
+  const admin = await signIn(
+    base,
+    opts.adminEmail ?? DEMO_ADMIN.email,
+    opts.adminPassword ?? DEMO_ADMIN.password,
+  );
   for (const p of cast.people) {
-    const stored = await enrollThroughApi(base, p.studentId, p.enrollPhotos);
-    say(`enrolled ${p.studentId} (${p.who}) from ${p.enrollPhotos.length} photo(s): ${stored} embedding(s) stored`);
+    const stored = await enrollThroughApi(base, admin, p.studentId, p.enrollPhotos);
+    say(
+      `enrolled ${p.studentId} (${p.who}) from ${p.enrollPhotos.length} photo(s): ${stored} embedding(s) stored`,
+    );
   }
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rollcall-edge-demo-'));
   const cfg = loadEdgeConfig({
@@ -157,7 +235,9 @@ export async function runEdgeDemo(opts: EdgeDemoOptions): Promise<EdgeDemoHandle
     HEARTBEAT_SECONDS: '60',
     LOG_LEVEL: 'warn',
   });
-  const source = new ClassroomSource(cast.scenes, cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, { fps: cfg.CAMERA_FPS });
+  const source = new ClassroomSource(cast.scenes, cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, {
+    fps: cfg.CAMERA_FPS,
+  });
   const app = await startEdge(cfg, { log, source });
   say(`simulated Pi ${cfg.DEVICE_ID} in room ${cfg.CLASSROOM_ID} → ${base} (data in ${dataDir})`);
 
@@ -171,16 +251,26 @@ export async function runEdgeDemo(opts: EdgeDemoOptions): Promise<EdgeDemoHandle
     const st = app.stats();
     if (st.recordsQueued !== lastQueued) {
       lastQueued = st.recordsQueued;
-      say(`recognised → outbox: ${st.recordsQueued} record(s) so far; unknown faces ${st.unknownFaces}; queue depth ${st.queueDepth}`);
+      say(
+        `recognised → outbox: ${st.recordsQueued} record(s) so far; unknown faces ${st.unknownFaces}; queue depth ${st.queueDepth}`,
+      );
     }
   }, 250);
   const stopper = new AbortController();
   opts.signal?.addEventListener('abort', () => stopper.abort(), { once: true });
-  const timer = opts.durationSeconds ? setTimeout(() => stopper.abort(), opts.durationSeconds * 1000) : undefined;
-  const done = new Promise<void>((resolve) => stopper.signal.addEventListener('abort', () => resolve(), { once: true })).then(async () => {
+  const timer = opts.durationSeconds
+    ? setTimeout(() => stopper.abort(), opts.durationSeconds * 1000)
+    : undefined;
+  const done = new Promise<void>((resolve) =>
+    stopper.signal.addEventListener('abort', () => resolve(), { once: true }),
+  ).then(async () => {
     clearInterval(ticker);
     if (timer) clearTimeout(timer);
-    await app.uploader.drainOnce().catch((err: unknown) => say(`final upload failed (records stay in the outbox): ${(err as Error).message}`));
+    await app.uploader
+      .drainOnce()
+      .catch((err: unknown) =>
+        say(`final upload failed (records stay in the outbox): ${(err as Error).message}`),
+      );
     await app.stop();
     const st = app.stats();
     say(

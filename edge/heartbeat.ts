@@ -57,7 +57,8 @@ export class Heartbeat {
     const answer = await this.api.heartbeat(this.body(), signal);
     this.sent++;
     if (answer.status === 'not-deployed') {
-      if (!this.notDeployedLogged) this.log.info('the server has no heartbeat endpoint yet (404); carrying on');
+      if (!this.notDeployedLogged)
+        this.log.info('the server has no heartbeat endpoint yet (404); carrying on');
       this.notDeployedLogged = true;
       return;
     }

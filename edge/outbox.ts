@@ -86,7 +86,8 @@ export class Outbox {
         ? { segment: saved.segment as number, offset: saved.offset as number }
         : { segment: segments[0] ?? 1, offset: 0 };
     // Segments wholly before the ack were answered for; a crash may have left them undeleted.
-    for (const s of segments.filter((n) => n < this.ackPos.segment)) fs.rmSync(this.segmentPath(s), { force: true });
+    for (const s of segments.filter((n) => n < this.ackPos.segment))
+      fs.rmSync(this.segmentPath(s), { force: true });
     segments = segments.filter((n) => n >= this.ackPos.segment);
     if (segments.length === 0) {
       this.createSegment(this.ackPos.segment);
@@ -217,7 +218,11 @@ export class Outbox {
       const outcomes = batch.records.length > 0 ? await send(batch.records) : [];
       const byId = new Map(outcomes.map((o) => [o.event_id, o]));
       const now = new Date().toISOString();
-      const dead: DeadLetter[] = batch.corrupt.map((raw) => ({ record: { raw }, reason: 'unreadable outbox line', at: now }));
+      const dead: DeadLetter[] = batch.corrupt.map((raw) => ({
+        record: { raw },
+        reason: 'unreadable outbox line',
+        at: now,
+      }));
       for (const r of batch.records) {
         const o = byId.get(r.event_id);
         if (!o) dead.push({ record: r, reason: 'the server returned no result for this record', at: now });

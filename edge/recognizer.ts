@@ -48,7 +48,9 @@ export class Recognizer {
 
   /** Builds the matcher for a roster (cheap to call every frame: rebuilt only when the roster changes). */
   useRoster(roster: CachedRoster | undefined): void {
-    const key = roster ? `${roster.sessionId}|${roster.etag}|${roster.fetchedAt}|${this.threshold}` : undefined;
+    const key = roster
+      ? `${roster.sessionId}|${roster.etag}|${roster.fetchedAt}|${this.threshold}`
+      : undefined;
     if (key === this.rosterKey) return;
     this.rosterKey = key;
     this.roster = roster;
@@ -74,7 +76,12 @@ export class Recognizer {
   async recognise(image: RgbImage): Promise<FrameResult> {
     const faces = await this.pipeline.detectFaces(image);
     const good = faces.filter((f) => f.quality.ok);
-    const result: FrameResult = { faces: faces.length, lowQuality: faces.length - good.length, unknown: 0, sightings: [] };
+    const result: FrameResult = {
+      faces: faces.length,
+      lowQuality: faces.length - good.length,
+      unknown: 0,
+      sightings: [],
+    };
     if (!this.matcher || good.length === 0) {
       result.unknown = good.length;
       return result;

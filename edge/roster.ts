@@ -31,7 +31,12 @@ export function rosterCoversTime(roster: Pick<CachedRoster, 'startsAt' | 'endsAt
   return t >= Date.parse(roster.startsAt) - EARLY_MS && t <= Date.parse(roster.endsAt) + GRACE_MS;
 }
 
-export function cachedRosterFrom(session: SessionInfo, body: RosterBody, etag: string | null, now = new Date()): CachedRoster {
+export function cachedRosterFrom(
+  session: SessionInfo,
+  body: RosterBody,
+  etag: string | null,
+  now = new Date(),
+): CachedRoster {
   return {
     sessionId: session.session_id,
     courseId: session.course_id,
@@ -51,7 +56,9 @@ export function rosterEmbeddings(roster: CachedRoster): RosterEmbedding[] {
     s.embeddings.map((b64) => {
       const bytes = Buffer.from(b64, 'base64');
       if (bytes.length !== roster.dimension * 4) {
-        throw new Error(`roster embedding of ${s.studentId} has ${bytes.length} bytes, expected ${roster.dimension * 4}`);
+        throw new Error(
+          `roster embedding of ${s.studentId} has ${bytes.length} bytes, expected ${roster.dimension * 4}`,
+        );
       }
       const embedding = new Float32Array(roster.dimension);
       for (let i = 0; i < roster.dimension; i++) embedding[i] = bytes.readFloatLE(i * 4);

@@ -29,7 +29,11 @@ export class RosterSync {
   ) {
     this.now = opts.now ?? (() => new Date());
     this.roster = store.load();
-    if (this.roster) log.info({ sessionId: this.roster.sessionId, rosterVersion: this.roster.rosterVersion }, 'roster cache loaded');
+    if (this.roster)
+      log.info(
+        { sessionId: this.roster.sessionId, rosterVersion: this.roster.rosterVersion },
+        'roster cache loaded',
+      );
   }
 
   /** The roster of the class running now, if any (cached or fresh). */
@@ -51,7 +55,12 @@ export class RosterSync {
     const fetched = await this.api.roster(current.session_id, cached?.etag ?? null, signal);
     let next: CachedRoster;
     if (fetched.status === 'not-modified' && cached) {
-      next = { ...cached, startsAt: current.starts_at, endsAt: current.ends_at, fetchedAt: this.now().toISOString() };
+      next = {
+        ...cached,
+        startsAt: current.starts_at,
+        endsAt: current.ends_at,
+        fetchedAt: this.now().toISOString(),
+      };
     } else if (fetched.status === 'ok') {
       next = cachedRosterFrom(current, fetched.roster, fetched.etag, this.now());
     } else {
@@ -62,7 +71,12 @@ export class RosterSync {
     this.roster = next;
     if (changed) {
       this.log.info(
-        { sessionId: next.sessionId, courseId: next.courseId, rosterVersion: next.rosterVersion, students: next.students.length },
+        {
+          sessionId: next.sessionId,
+          courseId: next.courseId,
+          rosterVersion: next.rosterVersion,
+          students: next.students.length,
+        },
         'roster updated',
       );
       for (const l of this.listeners) l(next);
@@ -74,7 +88,9 @@ export class RosterSync {
     const now = this.now().getTime();
     const boundaries = [
       this.schedule?.current?.ends_at,
-      this.schedule?.next?.starts_at ? new Date(Date.parse(this.schedule.next.starts_at) - EARLY_MS).toISOString() : undefined,
+      this.schedule?.next?.starts_at
+        ? new Date(Date.parse(this.schedule.next.starts_at) - EARLY_MS).toISOString()
+        : undefined,
     ]
       .filter((t): t is string => t !== undefined)
       .map((t) => Date.parse(t) - now + 1000)
@@ -86,12 +102,20 @@ export class RosterSync {
     while (!signal.aborted) {
       try {
         // A few quick retries for a blip; a longer outage waits for the next poll (the cache covers it).
-        await withBackoff(() => this.refresh(signal), { initialMs: 2000, maxMs: 30_000, maxAttempts: 3, signal });
+        await withBackoff(() => this.refresh(signal), {
+          initialMs: 2000,
+          maxMs: 30_000,
+          maxAttempts: 3,
+          signal,
+        });
         this.lastError = undefined;
       } catch (err) {
         if (signal.aborted) break;
         this.lastError = (err as Error).message;
-        this.log.warn({ err: this.lastError, cachedSession: this.roster?.sessionId ?? null }, 'schedule/roster refresh failed; using the cache');
+        this.log.warn(
+          { err: this.lastError, cachedSession: this.roster?.sessionId ?? null },
+          'schedule/roster refresh failed; using the cache',
+        );
       }
       const wait = this.lastError ? Math.min(this.nextPollDelay(), 60_000) : this.nextPollDelay();
       await abortableSleep(wait * (0.9 + Math.random() * 0.2), signal).catch(() => undefined);

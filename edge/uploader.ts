@@ -42,14 +42,20 @@ export class Uploader {
         isRetryable: isRetryableApiError,
         onRetry: ({ attempt, delayMs, err }) => {
           this.lastError = (err as Error).message;
-          this.log.warn({ attempt, delayMs: Math.round(delayMs), err: this.lastError, records: records.length }, 'upload failed; retrying');
+          this.log.warn(
+            { attempt, delayMs: Math.round(delayMs), err: this.lastError, records: records.length },
+            'upload failed; retrying',
+          );
         },
       });
     } catch (err) {
       if (!(err instanceof ApiError) || err.retryable) throw err;
       if (records.length > 1) {
         const half = Math.ceil(records.length / 2);
-        return [...(await this.send(records.slice(0, half), signal)), ...(await this.send(records.slice(half), signal))];
+        return [
+          ...(await this.send(records.slice(0, half), signal)),
+          ...(await this.send(records.slice(half), signal)),
+        ];
       }
       return [{ event_id: (records[0] as OutboxRecord).event_id, status: 'rejected', reason: err.message }];
     }
@@ -65,7 +71,8 @@ export class Uploader {
       this.lastError = undefined;
       this.log.info({ ...report, queueDepth: this.outbox.depth }, 'outbox drained');
     }
-    if (report.rejected > 0) this.log.warn({ rejected: report.rejected, file: this.outbox.deadLetterFile }, 'records dead-lettered');
+    if (report.rejected > 0)
+      this.log.warn({ rejected: report.rejected, file: this.outbox.deadLetterFile }, 'records dead-lettered');
     return report;
   }
 

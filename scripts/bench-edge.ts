@@ -16,7 +16,9 @@ import { embeddingToBytes } from '../lib/crypto/embeddings';
 import { createFacePipeline } from '../models';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, threads: { type: 'string', default: '4' } } });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string', default: '15' }, threads: { type: 'string', default: '4' } },
+  });
   const seconds = Number(values.seconds);
   const threads = Number(values.threads);
   const modelDir = path.resolve(__dirname, '..', 'models', 'onnx');
@@ -26,12 +28,19 @@ async function main(): Promise<void> {
   const students: CachedRoster['students'] = [];
   for (const p of cast.people) {
     const faces = await pipeline.embedFaces(p.enrollPhotos[0] as Buffer);
-    if (faces[0]) students.push({ studentId: p.studentId, embeddings: [embeddingToBytes(faces[0].embedding).toString('base64')] });
+    if (faces[0])
+      students.push({
+        studentId: p.studentId,
+        embeddings: [embeddingToBytes(faces[0].embedding).toString('base64')],
+      });
   }
   for (let i = students.length; i < 30; i++) {
     const v = Float32Array.from({ length: pipeline.embeddingDim }, () => Math.random() - 0.5);
     const n = Math.hypot(...v);
-    students.push({ studentId: `S${String(i + 1).padStart(3, '0')}`, embeddings: [embeddingToBytes(v.map((x) => x / n)).toString('base64')] });
+    students.push({
+      studentId: `S${String(i + 1).padStart(3, '0')}`,
+      embeddings: [embeddingToBytes(v.map((x) => x / n)).toString('base64')],
+    });
   }
   const roster: CachedRoster = {
     sessionId: 'session:1:2026-01-05',
@@ -90,7 +99,16 @@ async function main(): Promise<void> {
     ]);
   }
   await pipeline.dispose();
-  const head = ['frame size', 'frames', 'frames/s', 'faces/s', 'faces/frame', 'ms/frame', 'sightings', 'peak RSS MiB'];
+  const head = [
+    'frame size',
+    'frames',
+    'frames/s',
+    'faces/s',
+    'faces/frame',
+    'ms/frame',
+    'sightings',
+    'peak RSS MiB',
+  ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i] as number)).join(' | ')} |`;
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';

@@ -14,7 +14,11 @@ export interface ClassroomScene {
   label?: string;
 }
 
-export async function renderScene(people: readonly string[], width: number, height: number): Promise<RgbImage> {
+export async function renderScene(
+  people: readonly string[],
+  width: number,
+  height: number,
+): Promise<RgbImage> {
   const slot = Math.floor(width / Math.max(1, people.length));
   const h = Math.floor(height * 0.8);
   const composites = await Promise.all(
@@ -30,12 +34,18 @@ export async function renderScene(people: readonly string[], width: number, heig
       };
     }),
   );
-  const { data, info } = await sharp({ create: { width, height, channels: 3, background: { r: 92, g: 86, b: 78 } } })
+  const { data, info } = await sharp({
+    create: { width, height, channels: 3, background: { r: 92, g: 86, b: 78 } },
+  })
     .composite(composites)
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  return {
+    width: info.width,
+    height: info.height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  };
 }
 
 export class ClassroomSource implements FrameSource {
@@ -58,7 +68,9 @@ export class ClassroomSource implements FrameSource {
   }
 
   async *frames(signal: AbortSignal): AsyncIterable<Frame> {
-    this.rendered ??= await Promise.all(this.scenes.map((s) => renderScene(s.people, this.width, this.height)));
+    this.rendered ??= await Promise.all(
+      this.scenes.map((s) => renderScene(s.people, this.width, this.height)),
+    );
     const tick = pacer(this.opts.fps);
     let seq = 0;
     do {

@@ -14,7 +14,11 @@ export async function toFrame(input: string | Buffer, width: number, height: num
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  return {
+    width: info.width,
+    height: info.height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  };
 }
 
 export class DirectorySource implements FrameSource {

@@ -46,7 +46,12 @@ export function findCameraBinary(explicit: string | undefined, pathEnv = process
 }
 
 /** BT.601 limited-range I420 → interleaved RGB. */
-export function i420ToRgb(yuv: Uint8Array, width: number, height: number, out = new Uint8Array(width * height * 3)): Uint8Array {
+export function i420ToRgb(
+  yuv: Uint8Array,
+  width: number,
+  height: number,
+  out = new Uint8Array(width * height * 3),
+): Uint8Array {
   const ySize = width * height;
   const cw = width >> 1;
   const uOff = ySize;
@@ -91,7 +96,21 @@ export class LibcameraSource implements FrameSource {
     const frameBytes = this.width * this.height * 1.5;
     const child = spawn(
       this.binary,
-      ['-t', '0', '-n', '--codec', 'yuv420', '--width', String(this.width), '--height', String(this.height), '--framerate', String(this.fps), '-o', '-'],
+      [
+        '-t',
+        '0',
+        '-n',
+        '--codec',
+        'yuv420',
+        '--width',
+        String(this.width),
+        '--height',
+        String(this.height),
+        '--framerate',
+        String(this.fps),
+        '-o',
+        '-',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
@@ -122,13 +141,20 @@ export class LibcameraSource implements FrameSource {
     let seq = 0;
     while (!signal.aborted) {
       if (!latest) {
-        if (ended) throw new CameraUnavailableError(`${path.basename(this.binary)} exited: ${stderr.trim() || 'no output'}`);
+        if (ended)
+          throw new CameraUnavailableError(
+            `${path.basename(this.binary)} exited: ${stderr.trim() || 'no output'}`,
+          );
         await new Promise<void>((r) => (wake = r));
         continue;
       }
       const { data, at } = latest;
       latest = undefined;
-      const image: RgbImage = { width: this.width, height: this.height, data: i420ToRgb(data, this.width, this.height) };
+      const image: RgbImage = {
+        width: this.width,
+        height: this.height,
+        data: i420ToRgb(data, this.width, this.height),
+      };
       yield { image, capturedAt: at, seq: seq++ };
     }
   }

@@ -13,7 +13,14 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { startEdge, type EdgeApp } from '../../edge/app';
 import { loadEdgeConfig, type EdgeConfig } from '../../edge/config';
-import { demoCast, enrollThroughApi, type DemoPerson } from '../../edge/demo';
+import {
+  DEMO_ADMIN,
+  demoCast,
+  enrollThroughApi,
+  runEdgeDemo,
+  signIn,
+  type DemoPerson,
+} from '../../edge/demo';
 import { ClassroomSource, type ClassroomScene } from '../../edge/sources/classroom';
 import { createFacePipeline, type FacePipeline } from '../../models';
 import { DEMO_DEVICE_KEYS, seedDemoSchool } from '../../migrations/seeds/demoSchool';
@@ -46,8 +53,14 @@ function edgeConfig(apiBaseUrl: string): EdgeConfig {
   });
 }
 
-async function events(): Promise<{ event_id: string; student_id: string; session_id: string; seen_at: Date }[]> {
-  return rc.database.db('recognition_events').where({ device_id: 'pi-r100' }).orderBy('seen_at').select('event_id', 'student_id', 'session_id', 'seen_at');
+async function events(): Promise<
+  { event_id: string; student_id: string; session_id: string; seen_at: Date }[]
+> {
+  return rc.database
+    .db('recognition_events')
+    .where({ device_id: 'pi-r100' })
+    .orderBy('seen_at')
+    .select('event_id', 'student_id', 'session_id', 'seen_at');
 }
 
 void describe('edge app (real models, API, Temporal, Postgres)', () => {
@@ -60,7 +73,12 @@ void describe('edge app (real models, API, Temporal, Postgres)', () => {
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       cast = await demoCast(modelDir);
-      for (const p of cast.people) assert.ok((await enrollThroughApi(baseUrl, p.studentId, p.enrollPhotos)) >= 1, `${p.studentId} enrolled`);
+      const admin = await signIn(baseUrl, DEMO_ADMIN.email, DEMO_ADMIN.password);
+      for (const p of cast.people)
+        assert.ok(
+          (await enrollThroughApi(baseUrl, admin, p.studentId, p.enrollPhotos)) >= 1,
+          `${p.studentId} enrolled`,
+        );
       pipeline = await createFacePipeline({ modelDir, tileGrid: 1 });
     },
     { timeout: 300_000 },
@@ -72,62 +90,123 @@ void describe('edge app (real models, API, Temporal, Postgres)', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  void test('when enrolled and non-enrolled people are in view, then only enrolled students are uploaded, once each per window', { timeout: 180_000 }, async () => {
-    const source = new ClassroomSource(cast.scenes.slice(0, 3), 1280, 720, { fps: 0, loop: true });
-    const t0 = Date.now();
-    const app: EdgeApp = await startEdge(edgeConfig(baseUrl), { log, source, pipeline });
-    try {
-      await eventually(async () => (await events()).some((e) => e.student_id === 'S001'), 'Obama recognised as S001', 120_000);
-      // Let the scenes loop at least twice more: debounce must hold every repeat back.
-      const processed = app.stats().framesProcessed;
-      await eventually(async () => app.stats().framesProcessed > processed + 200, 'more frames', 120_000);
-      await app.uploader.drainOnce();
-      const st = app.stats();
-      const evs = await events();
-      const enrolled = new Set(cast.people.map((p) => p.studentId));
-      assert.ok(evs.every((e) => enrolled.has(e.student_id)), `only enrolled students: ${JSON.stringify(evs)}`);
-      for (const student of new Set(evs.map((e) => e.student_id))) {
-        const times = evs.filter((e) => e.student_id === student).map((e) => e.seen_at.getTime());
-        times.slice(1).forEach((t, i) => assert.ok(t - times[i]! >= 30_000, `${student}: records ${t - times[i]!} ms apart`));
+  void test(
+    'when enrolled and non-enrolled people are in view, then only enrolled students are uploaded, once each per window',
+    { timeout: 180_000 },
+    async () => {
+      const source = new ClassroomSource(cast.scenes.slice(0, 3), 1280, 720, { fps: 0, loop: true });
+      const t0 = Date.now();
+      const app: EdgeApp = await startEdge(edgeConfig(baseUrl), { log, source, pipeline });
+      try {
+        await eventually(
+          async () => (await events()).some((e) => e.student_id === 'S001'),
+          'Obama recognised as S001',
+          120_000,
+        );
+        // Let the scenes loop at least twice more: debounce must hold every repeat back.
+        const processed = app.stats().framesProcessed;
+        await eventually(async () => app.stats().framesProcessed > processed + 200, 'more frames', 120_000);
+        await app.uploader.drainOnce();
+        const st = app.stats();
+        const evs = await events();
+        const enrolled = new Set(cast.people.map((p) => p.studentId));
+        assert.ok(
+          evs.every((e) => enrolled.has(e.student_id)),
+          `only enrolled students: ${JSON.stringify(evs)}`,
+        );
+        for (const student of new Set(evs.map((e) => e.student_id))) {
+          const times = evs.filter((e) => e.student_id === student).map((e) => e.seen_at.getTime());
+          times
+            .slice(1)
+            .forEach((t, i) =>
+              assert.ok(t - times[i]! >= 30_000, `${student}: records ${t - times[i]!} ms apart`),
+            );
+        }
+        assert.ok(st.unknownFaces > 0, 'Biden and the strangers were seen and stayed unknown');
+        assert.ok(st.debounced > 0, 'repeat sightings were debounced');
+        assert.equal(app.outbox.readDeadLetters().length, 0);
+        process.stderr.write(
+          `edge app: ${JSON.stringify({ ...st, elapsedMs: Date.now() - t0, students: evs.map((e) => e.student_id) })}\n`,
+        );
+      } finally {
+        await app.stop();
       }
-      assert.ok(st.unknownFaces > 0, 'Biden and the strangers were seen and stayed unknown');
-      assert.ok(st.debounced > 0, 'repeat sightings were debounced');
-      assert.equal(app.outbox.readDeadLetters().length, 0);
-      process.stderr.write(`edge app: ${JSON.stringify({ ...st, elapsedMs: Date.now() - t0, students: evs.map((e) => e.student_id) })}\n`);
-    } finally {
-      await app.stop();
-    }
-    assert.ok(fs.existsSync(path.join(dataDir, 'roster.json')), 'roster cached on disk');
-  });
+      assert.ok(fs.existsSync(path.join(dataDir, 'roster.json')), 'roster cached on disk');
+    },
+  );
 
-  void test('when the app restarts with the API unreachable, then the cached roster still recognises the class and the marks go out once the API is back', { timeout: 180_000 }, async () => {
-    const before = (await events()).length;
-    // A port nobody listens on: every call fails with ECONNREFUSED.
-    const dead = http.createServer();
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
-    const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
-    await new Promise((r) => dead.close(r));
+  void test(
+    'when the app restarts with the API unreachable, then the cached roster still recognises the class and the marks go out once the API is back',
+    { timeout: 180_000 },
+    async () => {
+      const before = (await events()).length;
+      // A port nobody listens on: every call fails with ECONNREFUSED.
+      const dead = http.createServer();
+      await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+      const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
+      await new Promise((r) => dead.close(r));
 
-    const scenes: ClassroomScene[] = [{ people: [cast.photo('face_recognition/obama3')], frames: 10 }];
-    const offline = await startEdge(edgeConfig(deadUrl), { log, pipeline, source: new ClassroomSource(scenes, 1280, 720, { fps: 0 }) });
-    try {
-      await eventually(async () => offline.outbox.depth > 0, 'a recognition queued while offline', 60_000);
-      assert.equal(offline.stats().rosterSessionId?.startsWith('session:'), true);
-      const why = await eventually(async () => offline.uploader.lastError, 'an upload attempt failing', 30_000);
-      assert.match(why, /ECONNREFUSED/);
-    } finally {
-      await offline.stop();
-    }
-    assert.equal((await events()).length, before, 'nothing reached the server while it was down');
+      const scenes: ClassroomScene[] = [{ people: [cast.photo('face_recognition/obama3')], frames: 10 }];
+      const offline = await startEdge(edgeConfig(deadUrl), {
+        log,
+        pipeline,
+        source: new ClassroomSource(scenes, 1280, 720, { fps: 0 }),
+      });
+      try {
+        await eventually(async () => offline.outbox.depth > 0, 'a recognition queued while offline', 60_000);
+        assert.equal(offline.stats().rosterSessionId?.startsWith('session:'), true);
+        const why = await eventually(
+          async () => offline.uploader.lastError,
+          'an upload attempt failing',
+          30_000,
+        );
+        assert.match(why, /ECONNREFUSED/);
+      } finally {
+        await offline.stop();
+      }
+      assert.equal((await events()).length, before, 'nothing reached the server while it was down');
 
-    const online = await startEdge(edgeConfig(baseUrl), { log, pipeline, source: new ClassroomSource([{ people: [], frames: 1 }], 1280, 720, { fps: 1 }) });
-    try {
-      await eventually(async () => online.outbox.depth === 0, 'outbox drained after reconnect', 60_000);
-    } finally {
-      await online.stop();
-    }
-    const after = await events();
-    assert.equal(after.length, before + 1);
-    assert.equal(after[after.length - 1]!.student_id, 'S001');
-  });
+      const online = await startEdge(edgeConfig(baseUrl), {
+        log,
+        pipeline,
+        source: new ClassroomSource([{ people: [], frames: 1 }], 1280, 720, { fps: 1 }),
+      });
+      try {
+        await eventually(async () => online.outbox.depth === 0, 'outbox drained after reconnect', 60_000);
+      } finally {
+        await online.stop();
+      }
+      const after = await events();
+      assert.equal(after.length, before + 1);
+      assert.equal(after[after.length - 1]!.student_id, 'S001');
+    },
+  );
+
+  void test(
+    'when the demo runs against the local API, then it enrolls the cast, plays the classroom and reports what it sent',
+    { timeout: 240_000 },
+    async () => {
+      const lines: string[] = [];
+      const demoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-edge-demo-'));
+      try {
+        const demo = await runEdgeDemo({
+          apiBaseUrl: baseUrl,
+          dataDir: demoDir,
+          durationSeconds: 10,
+          fps: 10,
+          uploadIntervalSeconds: 1,
+          say: (l) => lines.push(l),
+          log,
+        });
+        await demo.done;
+        const text = lines.join('\n');
+        assert.match(text, /enrolled S001 \(Barack Obama\)/);
+        assert.match(text, /scene 1\/4/);
+        assert.match(text, /stopped: .* records queued, 0 still in the outbox/);
+        process.stderr.write(`${text}\n`);
+      } finally {
+        fs.rmSync(demoDir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -15,7 +15,10 @@ import { Uploader } from '../../../edge/uploader';
 void describe('edge backoff', () => {
   void test('when attempts fail, then delays grow exponentially with full jitter up to the cap', () => {
     const opts = { initialMs: 100, maxMs: 1000, random: () => 1 };
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, opts)), [100, 200, 400, 800, 1000, 1000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, opts)),
+      [100, 200, 400, 800, 1000, 1000],
+    );
     assert.equal(backoffDelay(3, { ...opts, random: () => 0.5 }), 200);
   });
 
@@ -71,17 +74,36 @@ void describe('edge backoff', () => {
         }
         const { records } = JSON.parse(body) as { records: { event_id: string }[] };
         res.writeHead(202, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ results: records.map((r) => ({ event_id: r.event_id, status: 'accepted', session_id: 'x' })) }));
+        res.end(
+          JSON.stringify({
+            results: records.map((r) => ({ event_id: r.event_id, status: 'accepted', session_id: 'x' })),
+          }),
+        );
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-backoff-'));
     try {
       const port = (server.address() as AddressInfo).port;
-      const api = new ApiClient({ baseUrl: `http://127.0.0.1:${port}`, deviceId: 'pi-x', apiKey: 'test-key-123', timeoutMs: 2000 });
+      const api = new ApiClient({
+        baseUrl: `http://127.0.0.1:${port}`,
+        deviceId: 'pi-x',
+        apiKey: 'test-key-123',
+        timeoutMs: 2000,
+      });
       const outbox = Outbox.open(dir);
-      outbox.append([{ event_id: crypto.randomUUID(), student_id: 'S001', timestamp: new Date().toISOString(), confidence: 0.9 }]);
-      const uploader = new Uploader(outbox, api, pino({ level: 'silent' }), { intervalMs: 60_000, backoff: { initialMs: 10 } });
+      outbox.append([
+        {
+          event_id: crypto.randomUUID(),
+          student_id: 'S001',
+          timestamp: new Date().toISOString(),
+          confidence: 0.9,
+        },
+      ]);
+      const uploader = new Uploader(outbox, api, pino({ level: 'silent' }), {
+        intervalMs: 60_000,
+        backoff: { initialMs: 10 },
+      });
       const report = await uploader.drainOnce();
       assert.equal(report.accepted, 1);
       assert.equal(hits.length, 3);
@@ -102,18 +124,27 @@ void describe('edge backoff', () => {
         const { records } = JSON.parse(body) as { records: { event_id: string; student_id: string }[] };
         if (records.some((r) => r.student_id === 'bad id!')) {
           res.writeHead(400, { 'Content-Type': 'application/json' });
-          res.end(JSON.stringify({ error: { code: 'invalid_request', message: 'student_id: only letters' } }));
+          res.end(
+            JSON.stringify({ error: { code: 'invalid_request', message: 'student_id: only letters' } }),
+          );
           return;
         }
         res.writeHead(202, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ results: records.map((r) => ({ event_id: r.event_id, status: 'accepted' })) }));
+        res.end(
+          JSON.stringify({ results: records.map((r) => ({ event_id: r.event_id, status: 'accepted' })) }),
+        );
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-bisect-'));
     try {
       const port = (server.address() as AddressInfo).port;
-      const api = new ApiClient({ baseUrl: `http://127.0.0.1:${port}`, deviceId: 'pi-x', apiKey: 'test-key-123', timeoutMs: 2000 });
+      const api = new ApiClient({
+        baseUrl: `http://127.0.0.1:${port}`,
+        deviceId: 'pi-x',
+        apiKey: 'test-key-123',
+        timeoutMs: 2000,
+      });
       const outbox = Outbox.open(dir);
       const recs = Array.from({ length: 9 }, (_, i) => ({
         event_id: crypto.randomUUID(),
@@ -122,7 +153,9 @@ void describe('edge backoff', () => {
         confidence: 0.9,
       }));
       outbox.append(recs);
-      const report = await new Uploader(outbox, api, pino({ level: 'silent' }), { intervalMs: 60_000 }).drainOnce();
+      const report = await new Uploader(outbox, api, pino({ level: 'silent' }), {
+        intervalMs: 60_000,
+      }).drainOnce();
       assert.deepEqual([report.accepted, report.rejected], [8, 1]);
       const dead = outbox.readDeadLetters();
       assert.equal(dead.length, 1);

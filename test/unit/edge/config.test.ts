@@ -12,7 +12,12 @@ import { Heartbeat, readCpuTemperature } from '../../../edge/heartbeat';
 import { findCameraBinary, i420ToRgb } from '../../../edge/sources/libcamera';
 import { CameraUnavailableError } from '../../../edge/sources/types';
 
-const base = { DEVICE_ID: 'pi-r100', CLASSROOM_ID: 'R100', API_BASE_URL: 'http://127.0.0.1:3000/', API_KEY: 'demo-key-pi-r100' };
+const base = {
+  DEVICE_ID: 'pi-r100',
+  CLASSROOM_ID: 'R100',
+  API_BASE_URL: 'http://127.0.0.1:3000/',
+  API_KEY: 'demo-key-pi-r100',
+};
 
 void describe('edge config', () => {
   void test('when the required variables are set, then defaults fill the rest', () => {
@@ -26,12 +31,24 @@ void describe('edge config', () => {
 
   void test('when variables are missing or wrong, then one error names every one of them', () => {
     try {
-      loadEdgeConfig({ API_BASE_URL: 'ftp://x', RECOGNITION_THRESHOLD: '2', FRAME_SOURCE: 'webcam', CAMERA_WIDTH: '600' });
+      loadEdgeConfig({
+        API_BASE_URL: 'ftp://x',
+        RECOGNITION_THRESHOLD: '2',
+        FRAME_SOURCE: 'webcam',
+        CAMERA_WIDTH: '600',
+      });
       assert.fail('expected an error');
     } catch (err) {
       assert.ok(err instanceof EdgeConfigError);
       const text = err.message;
-      for (const v of ['DEVICE_ID: is required', 'CLASSROOM_ID', 'API_KEY', 'API_BASE_URL: must be an http(s) URL', 'RECOGNITION_THRESHOLD', 'FRAME_SOURCE']) {
+      for (const v of [
+        'DEVICE_ID: is required',
+        'CLASSROOM_ID',
+        'API_KEY',
+        'API_BASE_URL: must be an http(s) URL',
+        'RECOGNITION_THRESHOLD',
+        'FRAME_SOURCE',
+      ]) {
         assert.ok(text.includes(v), `${v} in\n${text}`);
       }
     }
@@ -42,7 +59,12 @@ void describe('edge config', () => {
 
 void describe('edge camera and device status', () => {
   void test('when no capture binary is installed, then start-up fails with an error that says what to do', () => {
-    assert.throws(() => findCameraBinary(undefined, '/nonexistent'), (e: unknown) => e instanceof CameraUnavailableError && /rpicam-vid or libcamera-vid.*FRAME_SOURCE=classroom/s.test(e.message));
+    assert.throws(
+      () => findCameraBinary(undefined, '/nonexistent'),
+      (e: unknown) =>
+        e instanceof CameraUnavailableError &&
+        /rpicam-vid or libcamera-vid.*FRAME_SOURCE=classroom/s.test(e.message),
+    );
     assert.equal(findCameraBinary('sh', '/bin:/usr/bin').endsWith('/sh'), true);
   });
 
@@ -53,7 +75,10 @@ void describe('edge camera and device status', () => {
     yuv.fill(126, 0, w * h);
     const rgb = i420ToRgb(yuv, w, h);
     assert.equal(rgb.length, w * h * 3);
-    assert.ok([...rgb].every((v) => Math.abs(v - 128) <= 2), String([...rgb]));
+    assert.ok(
+      [...rgb].every((v) => Math.abs(v - 128) <= 2),
+      String([...rgb]),
+    );
   });
 
   void test('when a thermal zone exists, then its millidegrees become °C; when not, undefined', () => {
@@ -83,7 +108,12 @@ void describe('edge camera and device status', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const api = new ApiClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, deviceId: 'pi-r100', apiKey: 'demo-key-pi-r100', timeoutMs: 2000 });
+      const api = new ApiClient({
+        baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        deviceId: 'pi-r100',
+        apiKey: 'demo-key-pi-r100',
+        timeoutMs: 2000,
+      });
       const applied: unknown[] = [];
       const hb = new Heartbeat(api, pino({ level: 'silent' }), {
         deviceId: 'pi-r100',
@@ -97,7 +127,13 @@ void describe('edge camera and device status', () => {
       deployed = true;
       await hb.beat();
       await hb.beat();
-      assert.deepEqual(bodies[0], { device_id: 'pi-r100', queue_depth: 7, version: 'rollcall-edge/test', roster_version: 3, fps: 7.9 });
+      assert.deepEqual(bodies[0], {
+        device_id: 'pi-r100',
+        queue_depth: 7,
+        version: 'rollcall-edge/test',
+        roster_version: 3,
+        fps: 7.9,
+      });
       assert.deepEqual(applied, [{ c: { recognitionThreshold: 0.7, frameSkip: 4 }, v: 2 }]);
     } finally {
       server.close();

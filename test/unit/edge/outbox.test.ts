@@ -25,7 +25,8 @@ function rec(i: number): OutboxRecord {
   };
 }
 
-const acceptAll = async (rs: OutboxRecord[]): Promise<RecordOutcome[]> => rs.map((r) => ({ event_id: r.event_id, status: 'accepted' }));
+const acceptAll = async (rs: OutboxRecord[]): Promise<RecordOutcome[]> =>
+  rs.map((r) => ({ event_id: r.event_id, status: 'accepted' }));
 
 void describe('edge outbox', () => {
   void test('when records are appended and the outbox is reopened, then they are all still pending in order', async () => {
@@ -38,16 +39,25 @@ void describe('edge outbox', () => {
     const again = Outbox.open(dir, { segmentMaxBytes: 1000 });
     assert.equal(again.depth, 50);
     const sent: string[] = [];
-    const report = await again.drain(async (rs) => {
-      sent.push(...rs.map((r) => r.event_id));
-      return acceptAll(rs);
-    }, { batchSize: 7 });
-    assert.deepEqual(sent, records.map((r) => r.event_id));
+    const report = await again.drain(
+      async (rs) => {
+        sent.push(...rs.map((r) => r.event_id));
+        return acceptAll(rs);
+      },
+      { batchSize: 7 },
+    );
+    assert.deepEqual(
+      sent,
+      records.map((r) => r.event_id),
+    );
     assert.equal(report.accepted, 50);
     assert.equal(report.batches, 8);
     assert.equal(again.depth, 0);
     assert.equal(Outbox.open(dir).depth, 0, 'the ack is durable');
-    assert.ok(fs.readdirSync(dir).filter((f) => f.startsWith('seg-')).length <= 2, 'answered segments are deleted');
+    assert.ok(
+      fs.readdirSync(dir).filter((f) => f.startsWith('seg-')).length <= 2,
+      'answered segments are deleted',
+    );
   });
 
   void test('when a crash left a half-written last line, then reopening drops only that line', () => {
@@ -75,7 +85,11 @@ void describe('edge outbox', () => {
       sent.push(...rs.map((r) => r.event_id));
       return acceptAll(rs);
     });
-    assert.deepEqual(sent, records.map((r) => r.event_id), 'the same event ids: the server dedupes them');
+    assert.deepEqual(
+      sent,
+      records.map((r) => r.event_id),
+      'the same event ids: the server dedupes them',
+    );
   });
 
   void test('when the server rejects a record, then it goes to the dead-letter file with the reason and is not retried', async () => {
@@ -120,10 +134,13 @@ void describe('edge outbox', () => {
     ob.append(Array.from({ length: 1200 }, (_, i) => rec(i)));
     assert.deepEqual(depths, [1200]);
     const sizes: number[] = [];
-    await ob.drain(async (rs) => {
-      sizes.push(rs.length);
-      return acceptAll(rs);
-    }, { batchSize: 10_000 });
+    await ob.drain(
+      async (rs) => {
+        sizes.push(rs.length);
+        return acceptAll(rs);
+      },
+      { batchSize: 10_000 },
+    );
     assert.deepEqual(sizes, [500, 500, 200]);
   });
 });

@@ -21,9 +21,19 @@ void describe('edge debounce', () => {
     assert.ok(first);
     assert.match(first.event_id, /^[0-9a-f-]{36}$/);
     assert.equal(first.confidence, 0.8123);
-    assert.deepEqual([first.student_id, first.session_id, first.course_id, first.timestamp], ['S001', session.sessionId, 'DEMO100', t0.toISOString()]);
-    for (const s of [1, 10, 29.9]) assert.equal(d.offer({ studentId: 'S001', confidence: 0.9 }, new Date(t0.getTime() + s * 1000), session), undefined);
-    assert.ok(d.offer({ studentId: 'S002', confidence: 0.9 }, new Date(t0.getTime() + 5000), session), 'another student is independent');
+    assert.deepEqual(
+      [first.student_id, first.session_id, first.course_id, first.timestamp],
+      ['S001', session.sessionId, 'DEMO100', t0.toISOString()],
+    );
+    for (const s of [1, 10, 29.9])
+      assert.equal(
+        d.offer({ studentId: 'S001', confidence: 0.9 }, new Date(t0.getTime() + s * 1000), session),
+        undefined,
+      );
+    assert.ok(
+      d.offer({ studentId: 'S002', confidence: 0.9 }, new Date(t0.getTime() + 5000), session),
+      'another student is independent',
+    );
     const again = d.offer({ studentId: 'S001', confidence: 0.9 }, new Date(t0.getTime() + 30_000), session);
     assert.ok(again);
     assert.notEqual(again.event_id, first.event_id);
@@ -34,7 +44,12 @@ void describe('edge debounce', () => {
     const d = new Debouncer(30_000);
     const t0 = new Date();
     assert.ok(d.offer({ studentId: 'S001', confidence: 0.9 }, t0, session));
-    assert.ok(d.offer({ studentId: 'S001', confidence: 0.9 }, new Date(t0.getTime() + 1000), { sessionId: 'session:2:2026-01-05', courseId: 'CS101' }));
+    assert.ok(
+      d.offer({ studentId: 'S001', confidence: 0.9 }, new Date(t0.getTime() + 1000), {
+        sessionId: 'session:2:2026-01-05',
+        courseId: 'CS101',
+      }),
+    );
   });
 });
 
@@ -52,7 +67,12 @@ void describe('edge roster cache', () => {
         etag: '"abc"',
         modelId: 'faceres',
         dimension: 2,
-        students: [{ studentId: 'S001', embeddings: [embeddingToBytes(new Float32Array([0.6, 0.8])).toString('base64')] }],
+        students: [
+          {
+            studentId: 'S001',
+            embeddings: [embeddingToBytes(new Float32Array([0.6, 0.8])).toString('base64')],
+          },
+        ],
         fetchedAt: '2026-01-05T08:50:00.000Z',
       };
       store.save(roster);
@@ -74,7 +94,11 @@ void describe('edge recognizer on real photos', () => {
   before(
     async () => {
       pipeline = await createFacePipeline({ modelDir: ensureModels(), tileGrid: 1 });
-      const enrolled = await Promise.all(['face_recognition/obama', 'face_recognition/obama2'].map(async (id) => (await pipeline.embedFaces(facePhoto(id)))[0]!.embedding));
+      const enrolled = await Promise.all(
+        ['face_recognition/obama', 'face_recognition/obama2'].map(
+          async (id) => (await pipeline.embedFaces(facePhoto(id)))[0]!.embedding,
+        ),
+      );
       roster = {
         ...session,
         startsAt: new Date().toISOString(),
@@ -83,7 +107,9 @@ void describe('edge recognizer on real photos', () => {
         etag: '"x"',
         modelId: 'faceres',
         dimension: pipeline.embeddingDim,
-        students: [{ studentId: 'S001', embeddings: enrolled.map((e) => embeddingToBytes(e).toString('base64')) }],
+        students: [
+          { studentId: 'S001', embeddings: enrolled.map((e) => embeddingToBytes(e).toString('base64')) },
+        ],
         fetchedAt: new Date().toISOString(),
       };
     },
@@ -94,10 +120,17 @@ void describe('edge recognizer on real photos', () => {
   void test('when an enrolled student appears in a frame next to a non-enrolled person, then only the student is sighted', async () => {
     const r = new Recognizer(pipeline);
     r.useRoster(roster);
-    const frame = await renderScene([facePhoto('face_recognition/obama3'), facePhoto('face_recognition/biden')], 1280, 720);
+    const frame = await renderScene(
+      [facePhoto('face_recognition/obama3'), facePhoto('face_recognition/biden')],
+      1280,
+      720,
+    );
     const result = await r.recognise(frame);
     assert.equal(result.faces, 2);
-    assert.deepEqual(result.sightings.map((s) => s.studentId), ['S001']);
+    assert.deepEqual(
+      result.sightings.map((s) => s.studentId),
+      ['S001'],
+    );
     assert.ok(result.sightings[0]!.confidence >= 0.6);
     assert.equal(result.unknown, 1);
   });
