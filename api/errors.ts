@@ -18,6 +18,39 @@ export class AppError extends Error {
 export const notFound: RequestHandler = (req, _res, next) =>
   next(new AppError(404, 'not_found', `no route for ${req.method} ${req.path}`));
 
+/** Node socket errors of a dependency that is down or unreachable. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
+/** Postgres: admin/crash shutdown, starting up or in recovery, too many connections; class 08 = connection exceptions. */
+const PG_UNAVAILABLE = /^(57P0[123]|53300|08\d{3})$/;
+const PG_CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error)/;
+/** gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4) from the Temporal client. */
+const GRPC_UNAVAILABLE = new Set([4, 14]);
+
+/**
+ * True when `err` (or an error it wraps) says a dependency — Postgres, its pool, Temporal — is unavailable
+ * rather than that the request is wrong: the client should retry later, so the answer is 503, not 500.
+ */
+export function isDependencyUnavailable(err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 5) return false;
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === 'string' && (UNREACHABLE_CODES.has(e.code) || PG_UNAVAILABLE.test(e.code)))
+    return true;
+  if (typeof e.code === 'number' && GRPC_UNAVAILABLE.has(e.code)) return true;
+  if (e.name === 'KnexTimeoutError') return true;
+  if (typeof e.message === 'string' && PG_CONNECTION_LOST.test(e.message)) return true;
+  // AggregateError (e.g. a connect that tried IPv4 and IPv6) and wrapped causes.
+  if (Array.isArray(e.errors) && e.errors.some((x) => isDependencyUnavailable(x, depth + 1))) return true;
+  return isDependencyUnavailable(e.cause, depth + 1);
+}
+
 interface BodyParserError {
   type?: string;
   status?: number;
@@ -38,7 +71,19 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       e = new AppError(415, 'unsupported_encoding', 'unsupported body encoding');
     else if (typeof bp?.status === 'number' && bp.status >= 400 && bp.status < 500)
       e = new AppError(bp.status, 'bad_request', 'the request could not be read');
-    else {
+    else if (isDependencyUnavailable(err)) {
+      // Transient by nature: the edge retries the same batch (same event ids) after Retry-After.
+      ((req as { log?: Logger }).log ?? log).warn({ err }, 'dependency unavailable');
+      e = new AppError(
+        503,
+        'dependency_unavailable',
+        'a service the API depends on is unavailable; retry later',
+        undefined,
+        {
+          'Retry-After': '5',
+        },
+      );
+    } else {
       const reqLog = (req as { log?: Logger }).log ?? log;
       reqLog.error({ err }, 'unhandled error');
       e = new AppError(500, 'internal', 'internal error');

@@ -18,7 +18,6 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { config } from '../lib/config';
 import { createDb, ensureDatabase } from '../lib/db';
-import { hashDeviceKey } from '../lib/deviceKeys';
 import { migrateLatest } from '../lib/migrate';
 import { startLocalPostgres } from '../lib/postgres';
 import { freePort } from '../lib/process';
@@ -26,6 +25,7 @@ import { resolveTemporalCli } from '../lib/temporal/cli';
 import { startDevServer } from '../lib/temporal/devServer';
 import { createApp } from '../api/app';
 import { createWorker, installWorkerRuntime, stopWorker } from '../workers/worker';
+import { seedHerd, zoneKeepingOneDate } from './lib/herdSeed';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -61,40 +61,15 @@ async function main(): Promise<void> {
   const server = await startDevServer({ cliPath: cli, port: await freePort(), namespace: 'default' });
 
   say(`seeding ${devices} rooms × ${studentsPerClass} students`);
-  const now = new Date();
-  const start = new Date(Math.floor(now.getTime() / 60_000) * 60_000 - 60_000);
-  const hhmm = (d: Date) => d.toISOString().slice(11, 16);
-  const end = new Date(
-    Math.min(
-      start.getTime() + 60 * 60_000,
-      Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate(), 23, 59),
-    ),
-  );
-  const isoDow = ((start.getUTCDay() + 6) % 7) + 1;
-  const keys: { deviceId: string; key: string; students: string[] }[] = [];
-  await db.transaction(async (trx) => {
-    for (let r = 0; r < devices; r++) {
-      const room = `BR${r}`;
-      const course = `BC${r}`;
-      const deviceId = `bench-pi-${r}`;
-      const key = crypto.randomBytes(24).toString('base64url');
-      const students = Array.from({ length: studentsPerClass }, (_, i) => `B${r}-${i}`);
-      await trx('classrooms').insert({ id: room, name: room });
-      await trx('courses').insert({ id: course, name: course });
-      await trx('students').insert(students.map((id) => ({ id, name: id })));
-      await trx('enrollments').insert(students.map((s) => ({ course_id: course, student_id: s })));
-      await trx('devices').insert({ id: deviceId, room_id: room, key_hash: hashDeviceKey(key) });
-      await trx('schedules').insert({
-        course_id: course,
-        room_id: room,
-        day_of_week: isoDow,
-        start_time: hhmm(start),
-        end_time: hhmm(end),
-        effective_from: start.toISOString().slice(0, 10),
-        late_after_minutes: 10,
-      });
-      keys.push({ deviceId, key, students });
-    }
+  const start = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000);
+  const end = new Date(start.getTime() + 60 * 60_000);
+  const keys = await seedHerd(db, {
+    rooms: devices,
+    studentsPerClass,
+    start,
+    end,
+    lateAfterMinutes: 10,
+    timezone: zoneKeepingOneDate(start, end),
   });
 
   installWorkerRuntime();

@@ -45,6 +45,13 @@ interface Resolved {
   confidence: number;
 }
 
+/**
+ * How long one signalWithStart may take before the API gives up and answers 503. Without a deadline the
+ * client's gRPC retries (≈20 s) would hold the device's request while Temporal is down; a signal that lands
+ * after the deadline is harmless because the workflow ignores event ids it has seen.
+ */
+export const SIGNAL_DEADLINE_MS = 5_000;
+
 export interface BatchResult {
   accepted: number;
   duplicates: number;
@@ -151,21 +158,23 @@ export async function acceptBatch(
         confidence: r.confidence,
       }));
       try {
-        await deps.temporal.workflow.signalWithStart<
-          typeof classSession,
-          [{ deviceId: string; records: Recognition[] }]
-        >('classSession', {
-          workflowId: sessionId,
-          taskQueue: deps.taskQueue,
-          args: [{ scheduleId: first.scheduleId, sessionDate: first.sessionDate }],
-          signal: recognitionsSignal,
-          signalArgs: [{ deviceId: device.id, records: payload }],
-          typedSearchAttributes: [
-            { key: CourseIdKey, value: first.courseId },
-            { key: RoomIdKey, value: device.roomId },
-            { key: SessionDateKey, value: first.sessionDate },
-          ],
-        });
+        await deps.temporal.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+          deps.temporal.workflow.signalWithStart<
+            typeof classSession,
+            [{ deviceId: string; records: Recognition[] }]
+          >('classSession', {
+            workflowId: sessionId,
+            taskQueue: deps.taskQueue,
+            args: [{ scheduleId: first.scheduleId, sessionDate: first.sessionDate }],
+            signal: recognitionsSignal,
+            signalArgs: [{ deviceId: device.id, records: payload }],
+            typedSearchAttributes: [
+              { key: CourseIdKey, value: first.courseId },
+              { key: RoomIdKey, value: device.roomId },
+              { key: SessionDateKey, value: first.sessionDate },
+            ],
+          }),
+        );
       } catch (err) {
         deps.log.error({ err, sessionId, deviceId: device.id }, 'signalWithStart failed');
         throw new AppError(

@@ -1,0 +1,645 @@
+/**
+ * The fault matrix (issue #6): ten rooms of simulated Pis post recognition batches to the real API while
+ * the stack underneath is broken one piece at a time — the worker is SIGKILLed and restarted, the Temporal
+ * server is SIGKILLed and restarted on the same SQLite file, Postgres is stopped with `-m immediate` and
+ * restarted, and the edge's link to the API is cut and restored. Devices behave like the edge outbox: a
+ * batch is retried (same batch, same event ids) with backoff, honouring Retry-After, until it gets a 202.
+ *
+ * Everything here is its own: a Postgres in a temp data dir on a free port (the shared test server is
+ * never touched), a Temporal dev server with a SQLite file, the worker as a child process (so kill -9 is
+ * real), the API in this process behind a TCP hop that plays the edge's network link.
+ *
+ * After the class ends (grace 0) and the one-minute amendment window closes, every session must be
+ * finalised, every event that got a 202 must be in recognition_events exactly once, every student seen
+ * must be present/late as of the earliest sighting, every other enrolled student absent exactly once, and
+ * the stored summaries must match the marks.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { Knex } from 'knex';
+import pino from 'pino';
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../../api/app';
+import { parseRetryAfter, withBackoff } from '../../edge/backoff';
+import { createDb, ensureDatabase } from '../../lib/db';
+import { migrateLatest } from '../../lib/migrate';
+import { repoRoot } from '../../lib/paths';
+import { startLocalPostgres, type LocalPostgres } from '../../lib/postgres';
+import { freePort, runChecked } from '../../lib/process';
+import { startDevServer, type DevServer, type DevServerOptions } from '../../lib/temporal/devServer';
+import { rosterQuery, sessionWorkflowId, type AttendanceStatus } from '../../workflows/messages';
+import { seedHerd, zoneKeepingOneDate, type HerdRoom } from '../../scripts/lib/herdSeed';
+
+const ROOMS = 10;
+const STUDENTS = 30;
+/** Per room: students 0..17 walk in before the late mark, 18..23 after it, 24..29 never come. */
+const EARLY = 18;
+const LATE = 6;
+/** The edge's per-student debounce (30 s on a Pi; shorter here so the class produces re-sightings). */
+const DEBOUNCE_MS = 8_000;
+/** How often a device drains its outbox (60 s on a Pi; shorter here to make load). */
+const DRAIN_EVERY_MS = 1_000;
+/** 1 minute: the workflow rounds the amendment window to whole minutes. */
+const AMEND_HOURS = 1 / 60;
+const REQUEST_TIMEOUT_MS = 15_000;
+
+interface Sighting {
+  event_id: string;
+  student_id: string;
+  timestamp: string;
+  confidence: number;
+}
+
+interface RequestLog {
+  sentAt: number;
+  device: string;
+  status: number;
+  attempt: number;
+  eventIds: string[];
+}
+
+interface FaultWindow {
+  name: string;
+  from: number;
+  to: number;
+}
+
+class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(status === 0 ? 'no response' : `HTTP ${status}`);
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v)
+    throw new Error(`${name} is not set: run this test through \`npm test\` or \`npm run test:faults\``);
+  return v;
+}
+
+async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(250);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${String(lastError ?? 'no value')})`);
+}
+
+/** A TCP hop between the devices and the API: cutting it resets every open connection and refuses new ones. */
+function edgeLink(apiPort: number) {
+  let cut = false;
+  const open = new Set<net.Socket>();
+  const server = net.createServer((inbound) => {
+    if (cut) return void inbound.destroy();
+    const upstream = net.connect(apiPort, '127.0.0.1');
+    open.add(inbound);
+    open.add(upstream);
+    const close = () => {
+      inbound.destroy();
+      upstream.destroy();
+      open.delete(inbound);
+      open.delete(upstream);
+    };
+    inbound.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+    inbound.pipe(upstream).pipe(inbound);
+  });
+  return {
+    server,
+    cut() {
+      cut = true;
+      for (const s of open) s.destroy();
+    },
+    restore() {
+      cut = false;
+    },
+  };
+}
+
+/** One simulated Pi: sightings go into an outbox; the uploader retries the head batch until it gets a 202. */
+class SimulatedDevice {
+  readonly pending: Sighting[] = [];
+  readonly acked = new Set<string>();
+  readonly earliest = new Map<string, number>();
+  private readonly lastSeen = new Map<string, number>();
+  private seq = 0;
+  generating = true;
+
+  constructor(
+    readonly room: HerdRoom,
+    private readonly runId: string,
+    private readonly arrivals: Map<string, number>,
+  ) {}
+
+  /** The camera's view at `now`: each arrived student is seen at most once per debounce period. */
+  observe(now: number): void {
+    for (const [studentId, arrivesAt] of this.arrivals) {
+      if (now < arrivesAt) continue;
+      const last = this.lastSeen.get(studentId);
+      if (last !== undefined && (now - last < DEBOUNCE_MS || Math.random() < 0.5)) continue;
+      this.lastSeen.set(studentId, now);
+      if (!this.earliest.has(studentId)) this.earliest.set(studentId, now);
+      this.pending.push({
+        event_id: `${this.room.deviceId}.${this.runId}.${++this.seq}`,
+        student_id: studentId,
+        timestamp: new Date(now).toISOString(),
+        confidence: 0.8 + Math.random() * 0.19,
+      });
+    }
+  }
+}
+
+void describe('fault matrix: worker, Temporal, Postgres and the edge link fail under load', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+
+  void test(
+    'when each dependency fails and recovers during a class, then no 202 is lost or duplicated and the roll is exact',
+    { timeout: 9 * 60_000 },
+    async (t) => {
+      const cliPath = required('TEMPORAL_CLI_PATH');
+      const say = (m: string) => t.diagnostic(`${new Date().toISOString().slice(11, 19)} ${m}`);
+
+      // --- Postgres of our own, in a temp data dir on a free port.
+      const pgDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollcall-faults-pg-'));
+      const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollcall-faults-'));
+      cleanups.push(async () => {
+        fs.rmSync(pgDir, { recursive: true, force: true });
+        fs.rmSync(workDir, { recursive: true, force: true });
+      });
+      const pgPort = await freePort();
+      let pg: LocalPostgres = await startLocalPostgres({ dataDir: pgDir, port: pgPort });
+      cleanups.push(() => pg.stop());
+      await ensureDatabase(pg.adminUrl, 'rollcall');
+      const databaseUrl = pg.urlFor('rollcall');
+      const db: Knex = createDb(databaseUrl, 10);
+      cleanups.push(() => db.destroy());
+      await migrateLatest(db);
+
+      // --- Temporal dev server persisted in SQLite, so a restart keeps every workflow and signal.
+      const serverOpts: DevServerOptions = {
+        cliPath,
+        port: await freePort(),
+        namespace: 'default',
+        dbFile: path.join(workDir, 'temporal.sqlite'),
+        logFile: path.join(workDir, 'temporal.log'),
+      };
+      let temporal: DevServer = await startDevServer(serverOpts);
+      cleanups.push(() => temporal.stop());
+      const connection = await Connection.connect({ address: temporal.address });
+      cleanups.push(() => connection.close());
+      const client = new Client({ connection, namespace: 'default' });
+      const taskQueue = `faults-${process.pid}`;
+
+      // --- The worker as a child process.
+      const workerLog = path.join(workDir, 'worker.log');
+      let worker: ChildProcess | undefined;
+      const unexpectedWorkerExits: string[] = [];
+      const spawnWorker = (): ChildProcess => {
+        const out = fs.openSync(workerLog, 'a');
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', path.join(repoRoot, 'workers', 'main.ts')],
+          {
+            cwd: repoRoot,
+            stdio: ['ignore', out, out],
+            env: {
+              ...process.env,
+              NODE_ENV: 'test',
+              DATABASE_URL: databaseUrl,
+              TEMPORAL_ADDRESS: temporal.address,
+              TEMPORAL_NAMESPACE: 'default',
+              TEMPORAL_TASK_QUEUE: taskQueue,
+              SESSION_EARLY_MINUTES: '15',
+              SESSION_GRACE_MINUTES: '0',
+              SESSION_AMEND_HOURS: String(AMEND_HOURS),
+              ATTENDANCE_FLUSH_SECONDS: '1',
+              LOG_LEVEL: 'warn',
+              ROLLCALL_DATA_DIR: workDir,
+            },
+          },
+        );
+        fs.closeSync(out);
+        const killOnExit = () => child.kill('SIGKILL');
+        process.once('exit', killOnExit);
+        child.once('exit', (code, signal) => {
+          process.removeListener('exit', killOnExit);
+          if (signal !== 'SIGKILL')
+            unexpectedWorkerExits.push(`pid ${child.pid}: code ${code} signal ${signal}`);
+        });
+        return child;
+      };
+      /** Ready when the new process polls the task queue (its identity is `pid@host`). */
+      const workerPolling = (pid: number) =>
+        until(`worker ${pid} to poll ${taskQueue}`, 180_000, async () => {
+          const res = await client.withDeadline(Date.now() + 3_000, () =>
+            client.workflowService.describeTaskQueue({
+              namespace: 'default',
+              taskQueue: { name: taskQueue },
+            }),
+          );
+          return res.pollers?.some((p) => p.identity?.startsWith(`${pid}@`)) ? true : undefined;
+        });
+      worker = spawnWorker();
+      cleanups.push(async () => {
+        worker?.kill('SIGKILL');
+      });
+
+      // --- The API in this process, behind the edge link.
+      const app = createApp({
+        db,
+        temporal: client,
+        taskQueue,
+        log: pino({ level: 'silent' }),
+        bodyLimit: '256kb',
+        earlyMinutes: 15,
+        graceMinutes: 0,
+      });
+      const api = http.createServer(app).listen(0, '127.0.0.1');
+      await new Promise((r) => api.once('listening', r));
+      cleanups.push(() => new Promise<void>((r) => api.close(() => r())));
+      const link = edgeLink((api.address() as AddressInfo).port);
+      link.server.listen(0, '127.0.0.1');
+      await new Promise((r) => link.server.once('listening', r));
+      cleanups.push(() => new Promise<void>((r) => link.server.close(() => r())));
+      const linkPort = (link.server.address() as AddressInfo).port;
+      cleanups.push(async () => api.closeAllConnections());
+
+      say(`waiting for the worker (pid ${worker.pid}) to bundle workflows and poll`);
+      await workerPolling(worker.pid!);
+
+      // --- The class: starts at the current minute, late after ≥ 15 s from now, ends ≥ 80 s from now.
+      const now = Date.now();
+      const start = new Date(Math.floor(now / 60_000) * 60_000);
+      let lateAfterMinutes = 1;
+      if (start.getTime() + 60_000 - now < 15_000) lateAfterMinutes = 2;
+      const lateAfter = start.getTime() + lateAfterMinutes * 60_000;
+      let end = new Date(lateAfter + 60_000);
+      if (end.getTime() - now < 80_000) end = new Date(end.getTime() + 60_000);
+      const rooms = await seedHerd(db, {
+        rooms: ROOMS,
+        studentsPerClass: STUDENTS,
+        start,
+        end,
+        lateAfterMinutes,
+        timezone: zoneKeepingOneDate(start, new Date(end.getTime() + 5 * 60_000)),
+        prefix: 'F',
+        devicePrefix: 'fault',
+      });
+      say(
+        `class ${start.toISOString()} – ${end.toISOString()} (late after ${new Date(lateAfter).toISOString()}), ${ROOMS} rooms × ${STUDENTS}`,
+      );
+
+      // --- The load: each device observes its room every second and uploads its outbox.
+      const runId = crypto.randomBytes(4).toString('hex');
+      const devices = rooms.map((room) => {
+        const arrivals = new Map<string, number>();
+        room.students.forEach((s, i) => {
+          if (i < EARLY) arrivals.set(s, now + Math.random() * 5_000);
+          else if (i < EARLY + LATE) arrivals.set(s, lateAfter + 2_000 + (i - EARLY) * 2_000);
+        });
+        return new SimulatedDevice(room, runId, arrivals);
+      });
+      const requests: RequestLog[] = [];
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+      cleanups.push(async () => agent.destroy());
+      const post = (device: SimulatedDevice, batch: Sighting[], attempt: number) =>
+        new Promise<void>((resolve, reject) => {
+          const body = JSON.stringify({ device_id: device.room.deviceId, records: batch });
+          const entry: RequestLog = {
+            sentAt: Date.now(),
+            device: device.room.deviceId,
+            status: 0,
+            attempt,
+            eventIds: batch.map((b) => b.event_id),
+          };
+          requests.push(entry);
+          const req = http.request(
+            {
+              host: '127.0.0.1',
+              port: linkPort,
+              path: '/api/v1/attendance',
+              method: 'POST',
+              agent,
+              timeout: REQUEST_TIMEOUT_MS,
+              headers: {
+                'content-type': 'application/json',
+                authorization: `Bearer ${device.room.key}`,
+                'content-length': Buffer.byteLength(body),
+              },
+            },
+            (res) => {
+              let text = '';
+              res.on('data', (c: Buffer) => (text += c.toString()));
+              res.on('end', () => {
+                entry.status = res.statusCode ?? 0;
+                if (entry.status === 202) {
+                  const result = JSON.parse(text) as { rejected: number; results: { status: string }[] };
+                  if (result.rejected > 0)
+                    return reject(new Error(`records rejected: ${text.slice(0, 500)}`));
+                  return resolve();
+                }
+                const retryAfter = res.headers['retry-after'];
+                reject(
+                  new HttpStatusError(
+                    entry.status,
+                    parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : undefined),
+                  ),
+                );
+              });
+              res.on('error', () => reject(new HttpStatusError(0, undefined)));
+            },
+          );
+          req.on('timeout', () => req.destroy(new Error('timeout')));
+          req.on('error', () => reject(new HttpStatusError(0, undefined)));
+          req.end(body);
+        });
+
+      const generateUntil = end.getTime() - 3_000;
+      const fatal: Error[] = [];
+      const load = Promise.all(
+        devices.map(async (d) => {
+          const camera = (async () => {
+            while (Date.now() < generateUntil) {
+              d.observe(Date.now());
+              await sleep(900 + Math.random() * 200);
+            }
+            d.generating = false;
+          })();
+          const uploader = (async () => {
+            while (d.generating || d.pending.length > 0) {
+              if (d.pending.length === 0) {
+                await sleep(200);
+                continue;
+              }
+              // The head of the outbox, frozen: every retry sends exactly these records.
+              const batch = d.pending.slice(0, 100);
+              await withBackoff((attempt) => post(d, batch, attempt), {
+                initialMs: 250,
+                maxMs: 3_000,
+                maxRetryAfterMs: 3_000,
+                isRetryable: (err) => err instanceof HttpStatusError,
+              });
+              for (const s of batch) d.acked.add(s.event_id);
+              d.pending.splice(0, batch.length);
+              await sleep(DRAIN_EVERY_MS);
+            }
+          })();
+          await Promise.all([camera, uploader]);
+        }),
+      ).catch((err: Error) => {
+        fatal.push(err);
+      });
+
+      // --- The faults, one after another, with the load running throughout.
+      const windows: FaultWindow[] = [];
+      const fault = async (name: string, inject: () => Promise<void>, recover: () => Promise<void>) => {
+        const from = Date.now();
+        say(`fault: ${name}`);
+        await inject();
+        await recover();
+        windows.push({ name, from, to: Date.now() });
+        say(`recovered from ${name} after ${((Date.now() - from) / 1000).toFixed(1)} s`);
+        await sleep(4_000);
+      };
+      await sleep(4_000);
+      await fault(
+        'worker kill -9 + restart',
+        async () => {
+          worker?.kill('SIGKILL');
+          await sleep(2_000);
+          worker = spawnWorker();
+        },
+        async () => void (await workerPolling(worker!.pid!)),
+      );
+      await fault(
+        'Temporal server SIGKILL + restart',
+        async () => {
+          const exited = new Promise((r) => temporal.process.once('exit', r));
+          temporal.process.kill('SIGKILL');
+          await exited;
+          await sleep(3_000);
+          temporal = await startDevServer(serverOpts);
+        },
+        async () =>
+          void (await until('Temporal to answer', 60_000, async () =>
+            client.withDeadline(Date.now() + 2_000, async () => {
+              await client.workflowService.getSystemInfo({});
+              return true;
+            }),
+          )),
+      );
+      await fault(
+        'Postgres immediate stop + restart',
+        async () => {
+          const owner = fs.statSync(pg.dataDir);
+          const asOwner = process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
+          await runChecked(
+            path.join(pg.bin.binDir, 'pg_ctl'),
+            ['-D', pg.dataDir, '-m', 'immediate', '-w', 'stop'],
+            asOwner,
+          );
+          await sleep(3_000);
+          pg = await startLocalPostgres({ dataDir: pgDir, port: pgPort });
+        },
+        async () =>
+          void (await until('Postgres to answer', 60_000, async () => {
+            await db.raw('SELECT 1');
+            return true;
+          })),
+      );
+      await fault(
+        'edge link cut 8 s, then replay',
+        async () => {
+          link.cut();
+          await sleep(8_000);
+          link.restore();
+        },
+        async () => undefined,
+      );
+      if (Date.now() > generateUntil)
+        say('note: the fault sequence outlasted the class; later faults saw only replays');
+
+      await load;
+      assert.deepEqual(fatal, [], 'the load generator failed');
+      say(`load done: ${requests.length} requests; waiting for finalisation and the amendment window`);
+
+      // --- Every session finalised and its workflow complete (end + grace 0 + 1 min amendment window).
+      const sessionIds = rooms.map((r) => sessionWorkflowId(r.scheduleId, r.sessionDate));
+      await until('every session workflow to complete', end.getTime() - Date.now() + 4 * 60_000, async () => {
+        for (const id of sessionIds) {
+          const d = await client.withDeadline(Date.now() + 3_000, () =>
+            client.workflow.getHandle(id).describe(),
+          );
+          if (d.status.name !== 'COMPLETED') return undefined;
+        }
+        return true;
+      });
+      assert.deepEqual(unexpectedWorkerExits, [], `worker exited on its own; see ${workerLog}`);
+
+      // --- Assertions.
+      const allAcked = devices.flatMap((d) => [...d.acked]);
+      const allGenerated = devices.reduce((n, d) => n + d.acked.size + d.pending.length, 0);
+      assert.equal(allAcked.length, allGenerated, 'every sighting was eventually acknowledged with a 202');
+      const eventRows: { event_id: string; n: number }[] = (
+        await db.raw(
+          `SELECT e.event_id, count(r.event_id)::int AS n
+             FROM unnest(?::text[]) AS e(event_id) LEFT JOIN recognition_events r ON r.event_id = e.event_id
+            GROUP BY e.event_id`,
+          [allAcked],
+        )
+      ).rows;
+      const eventCount = new Map(eventRows.map((r) => [r.event_id, r.n]));
+      const missingEvents = allAcked.filter((id) => (eventCount.get(id) ?? 0) === 0);
+      const duplicatedEvents = allAcked.filter((id) => (eventCount.get(id) ?? 0) > 1);
+      assert.deepEqual(missingEvents.slice(0, 10), [], 'acknowledged events missing from recognition_events');
+      assert.deepEqual(duplicatedEvents.slice(0, 10), [], 'acknowledged events stored more than once');
+      const totalEvents = Number((await db('recognition_events').count<{ n: number }[]>('* as n'))[0].n);
+      assert.equal(totalEvents, allAcked.length, 'recognition_events holds exactly the acknowledged events');
+
+      interface MarkRow {
+        session_id: string;
+        student_id: string;
+        status: AttendanceStatus;
+        marked_at: Date;
+        n: number;
+      }
+      const marks: MarkRow[] = (
+        await db.raw(
+          `SELECT session_id, student_id, min(status) AS status, min(marked_at) AS marked_at, count(*)::int AS n
+             FROM attendance_logs GROUP BY session_id, student_id`,
+        )
+      ).rows;
+      const markOf = new Map(marks.map((m) => [`${m.session_id}/${m.student_id}`, m]));
+      const wrong: string[] = [];
+      const firstSeenBy = new Map<string, number>();
+      rooms.forEach((room, i) => {
+        const sessionId = sessionIds[i];
+        const device = devices[i];
+        for (const studentId of room.students) {
+          const m = markOf.get(`${sessionId}/${studentId}`);
+          const seen = device.earliest.get(studentId);
+          if (seen !== undefined) firstSeenBy.set(`${sessionId}/${studentId}`, seen);
+          const expected: AttendanceStatus =
+            seen === undefined ? 'absent' : seen <= lateAfter ? 'present' : 'late';
+          if (!m) wrong.push(`${studentId}: no mark (expected ${expected})`);
+          else if (m.n !== 1) wrong.push(`${studentId}: ${m.n} marks`);
+          else if (m.status !== expected) wrong.push(`${studentId}: ${m.status}, expected ${expected}`);
+          else if (seen !== undefined && m.marked_at.getTime() !== seen)
+            wrong.push(
+              `${studentId}: marked at ${m.marked_at.toISOString()}, first seen ${new Date(seen).toISOString()}`,
+            );
+        }
+      });
+      assert.equal(marks.length, ROOMS * STUDENTS, 'one mark per enrolled student and session, no strays');
+      assert.deepEqual(wrong.slice(0, 20), [], 'marks that differ from what the devices saw');
+
+      const sessions: { id: string; status: string; summary: Record<string, number> }[] = await db(
+        'class_sessions',
+      )
+        .whereIn('id', sessionIds)
+        .select('id', 'status', 'summary');
+      assert.equal(sessions.length, ROOMS);
+      for (const s of sessions) {
+        assert.equal(s.status, 'closed', `${s.id} closed`);
+        const counts = { present: 0, late: 0, absent: 0, excused: 0 };
+        for (const m of marks) if (m.session_id === s.id) counts[m.status]++;
+        assert.deepEqual(
+          {
+            enrolled: s.summary.enrolled,
+            present: s.summary.present,
+            late: s.summary.late,
+            absent: s.summary.absent,
+            excused: s.summary.excused,
+          },
+          { enrolled: STUDENTS, ...counts },
+          `${s.id} summary`,
+        );
+        assert.equal(counts.absent, STUDENTS - EARLY - LATE, `${s.id} absentees`);
+        const roster = await client.withDeadline(Date.now() + 10_000, () =>
+          client.workflow.getHandle(s.id).query(rosterQuery),
+        );
+        assert.equal(roster.phase, 'finalised', `${s.id} roster phase`);
+        assert.deepEqual(roster.counts, { ...counts, unmarked: 0 }, `${s.id} roster counts`);
+      }
+
+      // --- The results table: what each fault did to the devices' requests.
+      const acceptedBy = new Map<string, number>();
+      for (const r of requests)
+        if (r.status === 202) for (const id of r.eventIds) acceptedBy.set(id, r.sentAt);
+      const inWindow = (at: number, w: { from: number; to: number }) => at >= w.from && at <= w.to;
+      const rows = [...windows, { name: 'outside faults', from: -1, to: -1 }].map((w) => {
+        const outside = w.from < 0;
+        const within = (at: number) => (outside ? !windows.some((x) => inWindow(at, x)) : inWindow(at, w));
+        const reqs = requests.filter((r) => within(r.sentAt));
+        const ackedHere = [...acceptedBy].filter(([, at]) => within(at)).map(([id]) => id);
+        const studentsHere = [...firstSeenBy].filter(([, at]) => within(at)).map(([k]) => k);
+        const lost =
+          ackedHere.filter((id) => (eventCount.get(id) ?? 0) === 0).length +
+          studentsHere.filter((k) => !['present', 'late'].includes(markOf.get(k)?.status ?? '')).length;
+        const duplicated =
+          ackedHere.filter((id) => (eventCount.get(id) ?? 0) > 1).length +
+          studentsHere.filter((k) => (markOf.get(k)?.n ?? 0) > 1).length;
+        const count = (p: (r: RequestLog) => boolean) => reqs.filter(p).length;
+        return {
+          fault: w.name,
+          seconds: outside ? '' : ((w.to - w.from) / 1000).toFixed(1),
+          requests: reqs.length,
+          ok: count((r) => r.status === 202),
+          unavailable: count((r) => r.status === 503),
+          noResponse: count((r) => r.status === 0),
+          other: count((r) => r.status !== 202 && r.status !== 503 && r.status !== 0),
+          retries: count((r) => r.attempt > 1),
+          lost,
+          duplicated,
+        };
+      });
+      const table = [
+        '| fault | s | requests | 202 | 503 | no response | other | retries | lost | duplicated |',
+        '|---|---|---|---|---|---|---|---|---|---|',
+        ...rows.map(
+          (r) =>
+            `| ${r.fault} | ${r.seconds} | ${r.requests} | ${r.ok} | ${r.unavailable} | ${r.noResponse} | ${r.other} | ${r.retries} | ${r.lost} | ${r.duplicated} |`,
+        ),
+      ].join('\n');
+      process.stdout.write(
+        `\nfault matrix (${ROOMS} rooms, ${allAcked.length} events, ${requests.length} requests)\n${table}\n\n`,
+      );
+      fs.writeFileSync(path.join(os.tmpdir(), 'rollcall-fault-matrix.md'), `${table}\n`);
+
+      const otherStatuses = requests.filter(
+        (r) => r.status !== 202 && r.status !== 503 && r.status !== 0 && r.status !== 429,
+      );
+      assert.deepEqual(
+        [...new Set(otherStatuses.map((r) => r.status))],
+        [],
+        'during faults the API answers 202, 503 (+ Retry-After) or 429, never another error',
+      );
+      for (const r of rows) {
+        assert.equal(r.lost, 0, `${r.fault}: lost`);
+        assert.equal(r.duplicated, 0, `${r.fault}: duplicated`);
+      }
+    },
+  );
+});
