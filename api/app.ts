@@ -27,6 +27,8 @@ import { privacyRoutes } from './privacy/routes';
 import { securityHeaders } from './security/headers';
 import { setDeviceLimiter } from './security/rateLimit';
 import { sessionRoutes } from './sessions/routes';
+import { dashboardApiRoutes } from './dashboard/overview';
+import { pageRoutes } from './dashboard/pages';
 
 export interface AppDeps {
   db: Knex;
@@ -45,6 +47,8 @@ export interface AppDeps {
   rateLimits?: { devicePerMinute: number; loginPerMinute: number };
   /** Send HSTS (the API is reached over TLS); config API_HSTS when omitted. */
   hsts?: boolean;
+  /** Temporal Web UI base for the dashboard's links; config TEMPORAL_UI_URL or the local dev server's. */
+  temporalUiUrl?: string;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -104,6 +108,12 @@ export function createApp(deps: AppDeps): Express {
     scheduleAdminRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log }),
   );
   app.use(privacyRoutes({ db: deps.db, temporal: deps.temporal, stagingDir: enrollment.stagingDir }));
+  const temporalUiUrl =
+    deps.temporalUiUrl ?? config().TEMPORAL_UI_URL ?? `http://127.0.0.1:${config().TEMPORAL_UI_PORT}`;
+  app.use(
+    dashboardApiRoutes({ db: deps.db, settings: { temporalUiUrl, namespace: config().TEMPORAL_NAMESPACE } }),
+  );
+  app.use(pageRoutes());
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;

@@ -24,22 +24,22 @@ import {
   type EnrollmentDeps,
 } from './service';
 
-const studentParams = z.strictObject({ id: z.string().regex(STUDENT_ID_PATTERN, 'not a student id') });
+export const studentParams = z.strictObject({ id: z.string().regex(STUDENT_ID_PATTERN, 'not a student id') });
 const actor = z.string().trim().min(1).max(128).optional();
-const consentBody = z.strictObject({
+export const consentBody = z.strictObject({
   grantedBy: actor,
   kind: z.literal('biometric_enrollment').default('biometric_enrollment'),
 });
-const revokeBody = z.strictObject({ revokedBy: actor, reason: z.string().max(500).optional() });
+export const revokeBody = z.strictObject({ revokedBy: actor, reason: z.string().max(500).optional() });
 const base64 = z
   .string()
   .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'not base64')
   .min(8);
-const photosBody = z.strictObject({
+export const photosBody = z.strictObject({
   by: actor,
   images: z.array(base64).min(1).max(MAX_PHOTOS_PER_ENROLLMENT),
 });
-const rawQuery = z.strictObject({ by: actor });
+export const rawQuery = z.strictObject({ by: actor });
 const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
 
 /** The signed-in user's id; a claimed actor must be that user. */

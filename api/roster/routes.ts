@@ -38,7 +38,7 @@ export interface RosterResponse {
   studentsWithoutFaces: number;
 }
 
-const params = z.strictObject({ sessionId: z.string().min(1).max(64) });
+export const params = z.strictObject({ sessionId: z.string().min(1).max(64) });
 
 interface EmbeddingMeta {
   id: number | string;

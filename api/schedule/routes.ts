@@ -11,7 +11,7 @@ import { requireDevice } from '../auth/device';
 import { AppError } from '../errors';
 import { parseOr400 } from '../validate';
 
-const query = z.strictObject({ room_id: z.string().min(1).max(64) });
+export const query = z.strictObject({ room_id: z.string().min(1).max(64) });
 
 interface SlotRow {
   schedule_id: number;

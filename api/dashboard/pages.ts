@@ -1,0 +1,137 @@
+/**
+ * Pages the API serves itself, with no CDN and no inline script (the CSP forbids both): `/dashboard`
+ * (a shell; assets/app.js signs in and renders the overview), `/docs` (rendered on the server from the
+ * OpenAPI document), `/openapi.json`, and `/assets/:file`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Router } from 'express';
+import { z } from 'zod';
+import { buildOpenApi, operations } from '../openapi';
+import { parseOr400 } from '../validate';
+
+const ASSETS: Record<string, { type: string; body: Buffer }> = Object.fromEntries(
+  [
+    ['app.js', 'application/javascript; charset=utf-8'],
+    ['style.css', 'text/css; charset=utf-8'],
+  ].map(([name, type]) => [
+    name!,
+    { type: type!, body: fs.readFileSync(path.join(__dirname, 'assets', name!)) },
+  ]),
+);
+const assetParams = z.strictObject({ file: z.enum(['app.js', 'style.css']) });
+
+export function escapeHtml(s: string): string {
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<link rel="stylesheet" href="/assets/style.css">
+</head>
+<body>
+${body}
+</body>
+</html>
+`;
+}
+
+const DASHBOARD = page(
+  'Rollcall dashboard',
+  `<header><h1>Rollcall</h1><span id="who"></span><a id="temporal-link" href="#" target="_blank" rel="noopener noreferrer">Temporal UI</a><a href="/docs">API docs</a></header>
+<main>
+<section id="login">
+  <h2>Sign in</h2>
+  <form id="login-form" class="login" autocomplete="on">
+    <label>Email <input id="email" name="email" type="email" required autocomplete="username"></label>
+    <label>Password <input id="password" name="password" type="password" required autocomplete="current-password"></label>
+    <button type="submit" id="sign-in">Sign in</button>
+    <div id="login-error" class="error" role="alert"></div>
+  </form>
+</section>
+<div id="app" hidden>
+  <section><h2>Today's sessions</h2><div id="sessions"></div><p id="updated" class="muted"></p></section>
+  <section><h2>Devices</h2>
+    <table><thead><tr><th>Device</th><th>Room</th><th>Status</th><th>Last seen</th><th>Workflow</th></tr></thead><tbody id="devices-body"></tbody></table>
+  </section>
+  <button type="button" id="logout">Sign out</button>
+</div>
+</main>
+<script src="/assets/app.js"></script>`,
+);
+
+interface DocOperation {
+  summary?: string;
+  description?: string;
+  security?: Record<string, unknown>[];
+  parameters?: { name: string; in: string; required: boolean; schema: unknown }[];
+  requestBody?: { content: Record<string, { schema: unknown }> };
+  responses?: Record<string, { description: string }>;
+}
+
+function docsHtml(spec: ReturnType<typeof buildOpenApi>): string {
+  const sections = spec.tags.map((tag) => {
+    const ops = operations
+      .filter((o) => o.tag === tag.name)
+      .map((o) => {
+        const p = Object.entries(spec.paths).find(
+          ([k]) => k === o.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}'),
+        )?.[1];
+        const op = (p?.[o.method] ?? {}) as DocOperation;
+        const auth =
+          o.auth === 'none'
+            ? 'no auth'
+            : o.auth === 'device'
+              ? 'device key'
+              : o.auth === 'admin'
+                ? 'JWT, admin'
+                : 'JWT';
+        const params = (op.parameters ?? [])
+          .map(
+            (x) =>
+              `<li><code>${escapeHtml(x.name)}</code> (${escapeHtml(x.in)}${x.required ? ', required' : ''}) <code>${escapeHtml(JSON.stringify(x.schema))}</code></li>`,
+          )
+          .join('');
+        const body = op.requestBody
+          ? `<details><summary>Request body</summary><pre>${escapeHtml(JSON.stringify(op.requestBody.content['application/json']?.schema ?? {}, null, 2))}</pre></details>`
+          : '';
+        const responses = Object.keys(op.responses ?? {}).join(', ');
+        return `<details class="op"><summary><span class="method">${o.method.toUpperCase()}</span> <code>${escapeHtml(o.path)}</code> — ${escapeHtml(o.summary)} <span class="muted">(${auth})</span></summary>
+${params ? `<ul>${params}</ul>` : ''}${body}<p class="muted">Responses: ${escapeHtml(responses)}</p></details>`;
+      })
+      .join('\n');
+    return `<section><h2>${escapeHtml(tag.name)}</h2><p class="muted">${escapeHtml(tag.description)}</p>${ops}</section>`;
+  });
+  return page(
+    'Rollcall API',
+    `<header><h1>${escapeHtml(spec.info.title)} ${escapeHtml(spec.info.version)}</h1><a href="/openapi.json">openapi.json</a><a href="/dashboard">Dashboard</a></header>
+<main><section><p>${escapeHtml(spec.info.description)}</p></section>${sections.join('\n')}</main>`,
+  );
+}
+
+export function pageRoutes(): Router {
+  const router = Router();
+  const spec = buildOpenApi();
+  const docs = docsHtml(spec);
+  router.get('/openapi.json', (_req, res) => void res.json(spec));
+  router.get('/docs', (_req, res) => void res.type('html').send(docs));
+  router.get(
+    '/dashboard',
+    (_req, res) => void res.type('html').setHeader('Cache-Control', 'no-store').send(DASHBOARD),
+  );
+  router.get('/assets/:file', (req, res) => {
+    const { file } = parseOr400(assetParams, req.params, 'params');
+    const asset = ASSETS[file]!;
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.type(asset.type).send(asset.body);
+  });
+  return router;
+}

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { describe, test } from 'node:test';
+import { ConfigError } from '../../../lib/config';
+import {
+  jwtSettingsFromConfig,
+  parseJwtKeys,
+  signToken,
+  TokenError,
+  verifyToken,
+  type JwtSettings,
+} from '../../../lib/jwt';
+import { hashPassword, verifyPassword } from '../../../lib/passwords';
+import { TokenBuckets } from '../../../lib/tokenBucket';
+
+const settings = (spec: string, ttlSeconds = 600): JwtSettings => ({ keys: parseJwtKeys(spec), ttlSeconds });
+const A = `a:${'x'.repeat(40)}`;
+const B = `b:${'y'.repeat(40)}`;
+
+function reason(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof TokenError) return e.reason;
+    throw e;
+  }
+  return 'accepted';
+}
+
+void describe('JWT (HS256 with key ids)', () => {
+  void test('when a token is signed with the first key, then every configured key set that still lists it verifies it (rotation)', () => {
+    const { token } = signToken(settings(A), { sub: 'u1', role: 'teacher' });
+    assert.equal(verifyToken(settings(`${B},${A}`), token).sub, 'u1');
+    assert.equal(
+      reason(() => verifyToken(settings(B), token)),
+      'unknown_key',
+    );
+  });
+
+  void test('when a token is expired, then it is rejected as expired (with 30 s leeway)', () => {
+    const s = settings(A, 60);
+    const now = Date.now();
+    const { token } = signToken(s, { sub: 'u1', role: 'admin' }, now - 60_000 - 29_000);
+    assert.equal(
+      reason(() => verifyToken(s, token, now)),
+      'accepted',
+    );
+    assert.equal(
+      reason(() => verifyToken(s, token, now + 2_000)),
+      'expired',
+    );
+  });
+
+  void test('when a token is tampered with, unsigned or garbage, then it is rejected', () => {
+    const s = settings(A);
+    const { token } = signToken(s, { sub: 'u1', role: 'teacher' });
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    const admin = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), role: 'admin' }),
+    ).toString('base64url');
+    const none = Buffer.from(JSON.stringify({ alg: 'none', kid: 'a' })).toString('base64url');
+    assert.equal(
+      reason(() => verifyToken(s, `${h}.${admin}.${sig}`)),
+      'bad_signature',
+    );
+    assert.equal(
+      reason(() => verifyToken(s, `${none}.${p}.${sig}`)),
+      'malformed',
+    );
+    assert.equal(
+      reason(() => verifyToken(s, 'not-a-token')),
+      'malformed',
+    );
+    assert.equal(
+      reason(() => verifyToken(s, `${h}.${p}.${crypto.randomBytes(32).toString('base64url')}`)),
+      'bad_signature',
+    );
+  });
+
+  void test('when production has no JWT_SIGNING_KEYS, then start-up fails; development warns and uses a dev key', () => {
+    assert.throws(() => jwtSettingsFromConfig({ NODE_ENV: 'production', JWT_TTL_MINUTES: 60 }), ConfigError);
+    const warnings: string[] = [];
+    const dev = jwtSettingsFromConfig({ NODE_ENV: 'development', JWT_TTL_MINUTES: 60 }, (m) =>
+      warnings.push(m),
+    );
+    assert.equal(dev.keys.size, 1);
+    assert.ok(warnings.length <= 1);
+    assert.equal(
+      jwtSettingsFromConfig({ NODE_ENV: 'production', JWT_TTL_MINUTES: 5, JWT_SIGNING_KEYS: `${A},${B}` })
+        .ttlSeconds,
+      300,
+    );
+  });
+});
+
+void describe('passwords (scrypt)', () => {
+  void test('when a password is hashed, then only that password verifies and each hash has its own salt', async () => {
+    const h1 = await hashPassword('correct horse');
+    const h2 = await hashPassword('correct horse');
+    assert.notEqual(h1, h2);
+    assert.equal(await verifyPassword('correct horse', h1), true);
+    assert.equal(await verifyPassword('correct hors', h1), false);
+    assert.equal(await verifyPassword('correct horse', null), false);
+    assert.equal(await verifyPassword('x', 'scrypt$garbage'), false);
+  });
+});
+
+void describe('token buckets', () => {
+  void test('when a key spends its capacity, then it waits for refill and other keys are unaffected', () => {
+    let now = 0;
+    const b = new TokenBuckets(3, 60_000, () => now);
+    assert.deepEqual(
+      [1, 2, 3].map(() => b.take('d1').ok),
+      [true, true, true],
+    );
+    const denied = b.take('d1');
+    assert.equal(denied.ok, false);
+    assert.equal(denied.retryAfterSeconds, 20);
+    assert.equal(b.take('d2').ok, true);
+    now += 20_000;
+    assert.equal(b.take('d1').ok, true);
+    assert.equal(b.take('d1').ok, false);
+  });
+
+  void test('when many distinct keys arrive, then memory stays bounded', () => {
+    const b = new TokenBuckets(1, 60_000, () => 0, 100);
+    for (let i = 0; i < 1000; i++) b.take(`ip:${i}`);
+    assert.ok(b.size <= 100);
+  });
+});
