@@ -5,6 +5,8 @@ import { config } from '../lib/config';
 import { enrollmentSettingsFromConfig, type EnrollmentSettings } from '../lib/enrollment';
 import { createEnrollmentActivities } from './enrollment';
 import { createPrivacyActivities } from './privacy';
+import { logger } from '../lib/logger';
+import { createDeviceActivities, type DeviceActivitySettings } from './devices';
 
 export interface ActivityDeps {
   db: Knex;
@@ -13,6 +15,8 @@ export interface ActivityDeps {
   taskQueue?: string;
   /** Staging dir, models, cipher; read from config when omitted. */
   enrollment?: EnrollmentSettings;
+  /** Alert webhook and logger of the device workflow; from config when omitted. */
+  devices?: DeviceActivitySettings;
 }
 
 /** Every activity the worker registers, built from its dependencies (knex, settings). */
@@ -25,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
       cipher: (deps.enrollment ?? enrollmentSettingsFromConfig(config())).cipher,
       retentionDays: config().RECOGNITION_RETENTION_DAYS,
     }),
+    ...createDeviceActivities(deps.db, deps.devices ?? { alertWebhookUrl: config().ALERT_WEBHOOK_URL, log: logger() }),
   };
 }
 

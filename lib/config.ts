@@ -72,6 +72,22 @@ const schema = z.object({
   API_HSTS: bool.default(false),
   /** Raw recognition_events older than this are purged by purgeRecognitionEvents (marks are kept). */
   RECOGNITION_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+
+  /** A device with no heartbeat for this long is marked offline and alerted on. */
+  DEVICE_OFFLINE_MINUTES: z.coerce.number().min(1).max(24 * 60).default(10),
+  /** CPU temperature above which a device raises an overheating alert (once per episode). */
+  DEVICE_CPU_TEMP_ALERT_C: z.coerce.number().min(30).max(120).default(70),
+  /** Device alerts (offline, overheating; raised and resolved) are POSTed here as JSON when set. */
+  ALERT_WEBHOOK_URL: z.string().url().optional(),
+  /** Monthly attendance partitions kept ready ahead of the current month (maintenance:partitions). */
+  PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(3).max(36).default(3),
+  /** Where maintenance:backup writes pg_dump files; default `<ROLLCALL_DATA_DIR>/backups`. */
+  BACKUP_DIR: z.string().min(1).optional(),
+  /** Retention: the newest backup of each of the last N days, and of each of the last M months. */
+  BACKUP_KEEP_DAILY: z.coerce.number().int().min(1).max(3650).default(30),
+  BACKUP_KEEP_MONTHLY: z.coerce.number().int().min(0).max(600).default(12),
+  /** Create/update the maintenance Temporal Schedules (partitions monthly, backup daily) at start-up. */
+  MAINTENANCE_SCHEDULES: bool.default(true),
 });
 
 export type Config = z.infer<typeof schema>;

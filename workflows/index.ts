@@ -5,3 +5,4 @@ export { syncTimetable } from './syncTimetable';
 export { enrollStudent } from './enrollStudent';
 export { reencryptEmbeddings } from './reencryptEmbeddings';
 export { purgeRecognitionEvents } from './purgeRecognitionEvents';
+export { device } from './device';

@@ -5,7 +5,7 @@
  * revokes and completes.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
@@ -61,10 +61,40 @@ function fakeDeviceActivities(record: Partial<DeviceRecord> = {}): FakeDevices {
   return { ...fake, activities };
 }
 
+async function startEnv(): Promise<TestWorkflowEnvironment> {
+  const created = await createTimeSkippingEnv();
+  // The Java test server knows only built-in search attributes; the workflow upserts these two.
+  await created.connection.operatorService.addSearchAttributes({
+    namespace: created.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(
+      [DeviceIdKey, RoomIdKey].map((k) => {
+        assert.equal(k.type, SearchAttributeType.KEYWORD);
+        return [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD];
+      }),
+    ),
+  });
+  return created;
+}
+
 async function withDevice<T>(
   fake: FakeDevices,
   fn: (handle: WorkflowHandle<typeof device>, deviceId: string) => Promise<T>,
   input: { maxHistoryEventsBeforeContinue?: number } = {},
+): Promise<T> {
+  // A fresh test server per test: a shared Java test server's clock was seen to stop skipping after a few
+  // of these tests (a time-skipping lock left behind by a finished or continued run), hanging env.sleep.
+  env = await startEnv();
+  try {
+    return await runDevice(fake, fn, input);
+  } finally {
+    await env.teardown();
+  }
+}
+
+async function runDevice<T>(
+  fake: FakeDevices,
+  fn: (handle: WorkflowHandle<typeof device>, deviceId: string) => Promise<T>,
+  input: { maxHistoryEventsBeforeContinue?: number },
 ): Promise<T> {
   const taskQueue = `device-test-${process.pid}-${++seq}`;
   const deviceId = `pi-test-${seq}`;
@@ -113,22 +143,10 @@ void describe('device workflow (time-skipping)', () => {
       } catch {
         // Installed already by this process.
       }
-      env = await createTimeSkippingEnv();
-      // The Java test server knows only built-in search attributes; the workflow upserts these two.
-      await env.connection.operatorService.addSearchAttributes({
-        namespace: env.namespace ?? 'default',
-        searchAttributes: Object.fromEntries(
-          [DeviceIdKey, RoomIdKey].map((k) => {
-            assert.equal(k.type, SearchAttributeType.KEYWORD);
-            return [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD];
-          }),
-        ),
-      });
       bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../../workflows/device'), logger: new DefaultLogger('WARN') });
     },
     { timeout: 120_000 },
   );
-  after(async () => env?.teardown());
 
   void test('when heartbeats arrive every minute for 30 minutes, then the device stays online and no alert is raised', { timeout: 60_000 }, async () => {
     const fake = fakeDeviceActivities();
@@ -225,8 +243,18 @@ void describe('device workflow (time-skipping)', () => {
       async (handle) => {
         const firstRunId = (await handle.describe()).runId;
         await handle.executeUpdate(configureUpdate, { args: [{ frameSkip: 5 }] });
-        for (let i = 0; i < 12; i++) await handle.signal(heartbeatSignal, hb({ cpuTempC: 75, queueDepth: i }));
-        await until('continued as new', async () => (await handle.describe()).runId !== firstRunId);
+        // Paced like a real device: heartbeats racing the continue-as-new task can leak a time-skipping
+        // lock in the Java test server (a later env.sleep then never returns).
+        for (let i = 0; i < 12; i++) {
+          await handle.signal(heartbeatSignal, hb({ cpuTempC: 75, queueDepth: i }));
+          await env.sleep(MIN);
+        }
+        // Query only once the new run has completed its first workflow task: the Java test server stalls a
+        // query that races the first task of a just-continued run.
+        await until('continued as new', async () => {
+          const d = await handle.describe();
+          return d.runId !== firstRunId && d.historyLength >= 5;
+        });
         const view = await handle.query(deviceStateQuery);
         assert.ok(view.generation >= 1, `generation ${view.generation}`);
         assert.equal(view.status, 'online');
@@ -236,8 +264,8 @@ void describe('device workflow (time-skipping)', () => {
         assert.deepEqual(view.config, { recognitionThreshold: 0.5, frameSkip: 5, fps: 8 });
         assert.equal(view.alerts.overheating, true);
 
-        // The offline timer survives too: measured from the last heartbeat, not from the new run's start.
-        await env.sleep(11 * MIN);
+        // The offline timer survives too: measured from the last heartbeat (1 min ago), not from the new run.
+        await env.sleep(9 * MIN + 30_000);
         await until('offline alert', () => offlineAlerts(fake, 'raised').length === 1);
       },
       { maxHistoryEventsBeforeContinue: 20 },
