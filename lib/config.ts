@@ -57,6 +57,8 @@ const schema = z.object({
   ENROLLMENT_UPLOAD_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('20mb'),
 
   DEMO_SEED: bool.default(true),
+  /** With DEMO_SEED: run one simulated Pi (pi-r100, real face photos) against the local API. */
+  EDGE_DEMO: bool.default(true),
 
   /** `kid:secret,kid2:secret` (each secret ≥ 32 chars): the first signs people's JWTs, all verify. Required in production. */
   JWT_SIGNING_KEYS: z

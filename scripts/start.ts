@@ -12,7 +12,11 @@ import { migrateLatest } from '../lib/migrate';
 import { connectClient, temporalConnectionOptions } from '../lib/temporal/connection';
 import { createApp } from '../api/app';
 import { createWorker, installWorkerRuntime, sessionTimingFrom, stopWorker } from '../workers/worker';
-import { DEMO_DEVICE_KEYS, seedDemoSchool } from '../migrations/seeds/demoSchool';
+import { DEMO_DEVICE_KEYS, DEMO_PASSWORD, seedDemoSchool } from '../migrations/seeds/demoSchool';
+import { runEdgeDemo } from '../edge/demo';
+import { repoRoot } from '../lib/paths';
+import { runChecked } from '../lib/process';
+import path from 'node:path';
 import { syncTimetable } from '../workflows/syncTimetable';
 
 async function main(): Promise<void> {
@@ -108,9 +112,32 @@ async function main(): Promise<void> {
         `        (schedule ${seed.nowScheduleId}). Try the curl lines in the README's quick start.`,
       );
     }
+    if (seed && cfg.EDGE_DEMO) {
+      lines.push(
+        '  A simulated Pi (pi-r100) is enrolling demo faces and will mark them in R100: see [edge-demo] lines,',
+      );
+      lines.push(`  then ${api}/api/v1/attendance/course/DEMO100 (admin@demo.school / ${DEMO_PASSWORD}).`);
+    }
     lines.push('Press Ctrl-C to stop.', '');
     process.stdout.write(lines.join('\n') + '\n');
     log.info({ api, temporalUi: temporal.uiUrl }, 'ready');
+    if (seed && cfg.EDGE_DEMO) {
+      // The face models and the public demo photos (PyPI's face_recognition sdist) are prepared first. The
+      // stack stays up if the demo cannot run (say, PyPI unreachable): it is a showcase, not a dependency.
+      try {
+        await runChecked(
+          process.execPath,
+          ['--import', 'tsx', path.join(repoRoot, 'scripts', 'setup-models.ts'), '--faces'],
+          {
+            cwd: repoRoot,
+          },
+        );
+        const demo = await runEdgeDemo({ apiBaseUrl: api });
+        stops.push(() => demo.stop());
+      } catch (err) {
+        log.warn({ err }, 'the simulated Pi could not start; the stack runs without it');
+      }
+    }
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
     await shutdown(1);

@@ -67,15 +67,20 @@ async function main(): Promise<void> {
   let adminUrl = process.env.ROLLCALL_TEST_ADMIN_URL ?? cfg.DATABASE_URL;
   let stopPg: (() => Promise<void>) | undefined;
   if (!adminUrl) {
-    const pg = await startLocalPostgres({
-      dataDir: path.join(cfg.ROLLCALL_DATA_DIR, 'test-postgres'),
-      port: await freePort(),
-      log: say,
-    });
+    // A server of this run's own: concurrent runs (two terminals, CI beside a developer) must not stop
+    // each other's database.
+    const dataDir = path.join(cfg.ROLLCALL_DATA_DIR, `test-postgres-${process.pid}`);
+    const pg = await startLocalPostgres({ dataDir, port: await freePort(), log: say });
     adminUrl = pg.adminUrl;
-    stopPg = pg.stop;
+    stopPg = async () => {
+      await pg.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    };
   }
   say(`ready in ${Math.round((Date.now() - t0) / 1000)} s; running ${files.length} test files`);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => void (stopPg?.() ?? Promise.resolve()).finally(() => process.exit(130)));
+  }
 
   const code = await new Promise<number>((resolve) => {
     const child = spawn(
