@@ -29,6 +29,8 @@ import { setDeviceLimiter } from './security/rateLimit';
 import { sessionRoutes } from './sessions/routes';
 import { dashboardApiRoutes } from './dashboard/overview';
 import { pageRoutes } from './dashboard/pages';
+import { deviceRoutes } from './devices/routes';
+import { metricsRoutes, requestMetrics } from './metrics/routes';
 
 export interface AppDeps {
   db: Knex;
@@ -66,6 +68,7 @@ export function createApp(deps: AppDeps): Express {
       autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
     }),
   );
+  app.use(requestMetrics());
   app.use(securityHeaders({ hsts: deps.hsts ?? config().API_HSTS }));
   const jwt = deps.jwt ?? jwtSettingsFromConfig(config());
   const limits = deps.rateLimits ?? {
@@ -113,6 +116,16 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     dashboardApiRoutes({ db: deps.db, settings: { temporalUiUrl, namespace: config().TEMPORAL_NAMESPACE } }),
   );
+  app.use(
+    deviceRoutes({
+      db: deps.db,
+      temporal: deps.temporal,
+      taskQueue: deps.taskQueue,
+      log: deps.log,
+      settings: { offlineAfterMs: config().DEVICE_OFFLINE_MINUTES * 60_000, cpuTempAlertC: config().DEVICE_CPU_TEMP_ALERT_C },
+    }),
+  );
+  app.use(metricsRoutes());
   app.use(pageRoutes());
   app.use(notFound);
   app.use(errorHandler(deps.log));

@@ -14,6 +14,17 @@ import { absencesQuery, dateRange, idParam, sessionQuery } from './reports/route
 import { params as rosterParams } from './roster/routes';
 import { query as scheduleQuery } from './schedule/routes';
 import { overrideBody, overrideResponse, sessionParams } from './sessions/routes';
+import {
+  configureBody,
+  decommissionBody,
+  deviceListResponse,
+  deviceParams,
+  heartbeatBody,
+  heartbeatResponse,
+  provisionBody,
+  provisionResponse,
+  rotateResponse,
+} from './devices/routes';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
 type Auth = 'none' | 'device' | 'user' | 'admin';
@@ -220,6 +231,62 @@ export const operations: Operation[] = [
     summary: 'Delete a timetable row without sessions; starts timetable:sync',
     params: scheduleParams,
   },
+  {
+    method: 'post',
+    path: '/api/v1/heartbeat',
+    tag: 'device',
+    auth: 'device',
+    summary: 'Device heartbeat (every minute); answers with the settings the device should run',
+    body: heartbeatBody,
+    response: heartbeatResponse,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/admin/devices',
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Devices with status, last heartbeat and configuration',
+    response: deviceListResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/admin/devices',
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Provision a device: starts its workflow, answers its API key once',
+    body: provisionBody,
+    status: 201,
+    response: provisionResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/admin/devices/:id/rotate-key',
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Replace the device key (the old one stops working at once); answers the new key once',
+    params: deviceParams,
+    response: rotateResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/admin/devices/:id/config',
+    tag: 'admin',
+    auth: 'admin',
+    summary: "Change a device's settings (validated by the workflow); delivered in its next heartbeat response",
+    params: deviceParams,
+    body: configureBody,
+    response: heartbeatResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/admin/devices/:id/decommission',
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Decommission: the device workflow revokes the key and completes',
+    params: deviceParams,
+    body: decommissionBody,
+    status: 202,
+  },
   // Operations
   { method: 'get', path: '/health', tag: 'ops', auth: 'none', summary: 'Process is up' },
   { method: 'get', path: '/health/live', tag: 'ops', auth: 'none', summary: 'Liveness probe' },
@@ -238,6 +305,14 @@ export const operations: Operation[] = [
     summary: 'Latencies, errors and memory (admin)',
   },
   { method: 'get', path: '/openapi.json', tag: 'ops', auth: 'none', summary: 'This document' },
+  {
+    method: 'get',
+    path: '/metrics',
+    tag: 'ops',
+    auth: 'none',
+    summary: 'Prometheus metrics of this process (devices, backups, API latency)',
+    produces: 'asset',
+  },
   // Pages
   {
     method: 'get',

@@ -1,0 +1,104 @@
+/**
+ * POST /api/v1/heartbeat (device key) and the admin device lifecycle under /api/v1/admin/devices (admin
+ * JWT). Provisioning and rotation answer with the device key once; it is never stored or logged.
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import { requireDevice } from '../auth/device';
+import { currentUser, requireUser } from '../auth/user';
+import { parseOr400 } from '../validate';
+import { CONFIG_LIMITS, DEVICE_ID_PATTERN } from '../../workflows/deviceMessages';
+import {
+  acceptHeartbeat,
+  configureDevice,
+  decommissionDevice,
+  listDevices,
+  provisionDevice,
+  rotateDeviceKey,
+  type DeviceAdminDeps,
+} from './service';
+
+const finite = z.number().finite();
+
+export const heartbeatBody = z.strictObject({
+  queueDepth: z.number().int().min(0).max(10_000_000),
+  version: z.string().trim().min(1).max(64),
+  cpuTempC: finite.min(-40).max(150).optional(),
+  rosterVersion: z.string().max(128).optional(),
+  fps: finite.min(0).max(240).optional(),
+  configVersion: z.number().int().min(0).optional(),
+  uptimeSeconds: z.number().int().min(0).optional(),
+  droppedEvents: z.number().int().min(0).optional(),
+});
+
+const deviceConfig = z.object({ recognitionThreshold: z.number(), frameSkip: z.number(), fps: z.number() });
+export const heartbeatResponse = z.object({ config: deviceConfig, configVersion: z.number() });
+
+export const deviceParams = z.strictObject({ id: z.string().regex(DEVICE_ID_PATTERN, 'lowercase letters, digits and -') });
+export const provisionBody = z.strictObject({
+  device_id: z.string().regex(DEVICE_ID_PATTERN, 'lowercase letters, digits and -, up to 63 characters'),
+  room_id: z.string().trim().min(1).max(64),
+});
+export const provisionResponse = z.object({ device_id: z.string(), room_id: z.string(), api_key: z.string(), workflow_id: z.string() });
+export const rotateResponse = z.object({ device_id: z.string(), api_key: z.string() });
+const limit = (l: { min: number; max: number }, int: boolean) => (int ? z.number().int() : z.number()).min(l.min).max(l.max);
+export const configureBody = z
+  .strictObject({
+    recognitionThreshold: limit(CONFIG_LIMITS.recognitionThreshold, false).optional(),
+    frameSkip: limit(CONFIG_LIMITS.frameSkip, true).optional(),
+    fps: limit(CONFIG_LIMITS.fps, true).optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'change at least one setting' });
+export const decommissionBody = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
+export const deviceListResponse = z.object({
+  devices: z.array(
+    z.object({
+      deviceId: z.string(),
+      roomId: z.string(),
+      status: z.string(),
+      lastSeenAt: z.string().nullable(),
+      configVersion: z.number(),
+      config: deviceConfig,
+      createdAt: z.string(),
+    }),
+  ),
+});
+
+export function deviceRoutes(deps: DeviceAdminDeps): Router {
+  const router = Router();
+  const admin = requireUser(['admin']);
+
+  router.post('/api/v1/heartbeat', requireDevice(deps.db), async (req, res) => {
+    const hb = parseOr400(heartbeatBody, req.body, 'body');
+    res.json(await acceptHeartbeat(deps, req.device!, hb));
+  });
+
+  router.get('/api/v1/admin/devices', admin, async (_req, res) => {
+    res.json({ devices: await listDevices(deps.db) });
+  });
+  router.post('/api/v1/admin/devices', admin, async (req, res) => {
+    const body = parseOr400(provisionBody, req.body, 'body');
+    const p = await provisionDevice(deps, { deviceId: body.device_id, roomId: body.room_id, by: currentUser(req).id });
+    res.status(201).setHeader('Cache-Control', 'no-store');
+    res.json({ device_id: p.deviceId, room_id: p.roomId, api_key: p.apiKey, workflow_id: p.workflowId });
+  });
+  router.post('/api/v1/admin/devices/:id/rotate-key', admin, async (req, res) => {
+    const { id } = parseOr400(deviceParams, req.params, 'params');
+    const r = await rotateDeviceKey(deps, { deviceId: id, by: currentUser(req).id });
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ device_id: r.deviceId, api_key: r.apiKey });
+  });
+  router.post('/api/v1/admin/devices/:id/config', admin, async (req, res) => {
+    const { id } = parseOr400(deviceParams, req.params, 'params');
+    const patch = parseOr400(configureBody, req.body, 'body');
+    res.json(await configureDevice(deps, id, patch));
+  });
+  router.post('/api/v1/admin/devices/:id/decommission', admin, async (req, res) => {
+    const { id } = parseOr400(deviceParams, req.params, 'params');
+    const body = parseOr400(decommissionBody, req.body ?? {}, 'body');
+    const r = await decommissionDevice(deps, { deviceId: id, by: currentUser(req).id, reason: body.reason });
+    // 202: the workflow revokes the key (within seconds while a worker runs).
+    res.status(202).json({ device_id: r.deviceId, workflow_id: r.workflowId, status: 'decommissioning' });
+  });
+  return router;
+}

@@ -1,0 +1,192 @@
+/**
+ * Device lifecycle as use cases shared by the admin API and the CLI (scripts/device.ts): provision (a
+ * one-time key; only its hash is stored), rotate the key, configure (the workflow's `configure` update),
+ * decommission (the workflow revokes the key and completes), list; and the device-facing heartbeat, which
+ * signals the device workflow and answers with the settings the device should run.
+ */
+import type { Knex } from 'knex';
+import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { generateDeviceKey, hashDeviceKey } from '../../lib/deviceKeys';
+import { deviceCpuTemp, deviceLastHeartbeat, deviceQueueDepth } from '../../lib/metrics';
+import { withinDeadline } from '../../lib/temporal/connection';
+import type { device, DeviceSettings } from '../../workflows/device';
+import {
+  configureUpdate,
+  decommissionSignal,
+  DEFAULT_DEVICE_CONFIG,
+  deviceWorkflowId,
+  heartbeatSignal,
+  type ConfigureResult,
+  type DeviceConfig,
+  type DeviceConfigPatch,
+  type DeviceHeartbeat,
+  type DeviceStatus,
+} from '../../workflows/deviceMessages';
+import { DeviceIdKey, RoomIdKey } from '../../workflows/searchAttributes';
+import type { AuthenticatedDevice } from '../auth/device';
+import { AppError } from '../errors';
+
+export interface DeviceAdminDeps {
+  db: Knex;
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+  /** Offline limit and temperature threshold handed to new device workflows. */
+  settings?: Partial<DeviceSettings>;
+}
+
+/** A heartbeat that cannot reach Temporal within this answers 503 (the device retries next minute). */
+export const HEARTBEAT_SIGNAL_DEADLINE_MS = 5_000;
+
+export interface ProvisionedDevice {
+  deviceId: string;
+  roomId: string;
+  /** Shown once; only its SHA-256 is stored. */
+  apiKey: string;
+  workflowId: string;
+}
+
+export interface DeviceListing {
+  deviceId: string;
+  roomId: string;
+  status: DeviceStatus;
+  lastSeenAt: string | null;
+  configVersion: number;
+  config: DeviceConfig;
+  createdAt: string;
+}
+
+function startOptions(deps: DeviceAdminDeps, deviceId: string, roomId?: string) {
+  return {
+    workflowId: deviceWorkflowId(deviceId),
+    taskQueue: deps.taskQueue,
+    args: [{ deviceId, roomId, settings: deps.settings }] as Parameters<typeof device>,
+    typedSearchAttributes: [{ key: DeviceIdKey, value: deviceId }, ...(roomId ? [{ key: RoomIdKey, value: roomId }] : [])],
+  };
+}
+
+async function audit(db: Knex, by: string, action: string, deviceId: string, after: object, reason?: string): Promise<void> {
+  await db('audit_log').insert({ actor: by, action, entity: 'device', entity_id: deviceId, after: JSON.stringify(after), reason: reason ?? null });
+}
+
+export async function provisionDevice(
+  deps: DeviceAdminDeps,
+  input: { deviceId: string; roomId: string; by: string },
+): Promise<ProvisionedDevice> {
+  const apiKey = generateDeviceKey();
+  await deps.db.transaction(async (trx) => {
+    const room = await trx('classrooms').where({ id: input.roomId }).first('id');
+    if (!room) throw new AppError(422, 'unknown_room', `room ${input.roomId} does not exist`);
+    const existing = await trx('devices').where({ id: input.deviceId }).forUpdate().first('status');
+    if (existing && existing.status !== 'decommissioned') {
+      throw new AppError(409, 'device_exists', `device ${input.deviceId} is already provisioned; rotate its key instead`);
+    }
+    const row = {
+      id: input.deviceId,
+      room_id: input.roomId,
+      key_hash: hashDeviceKey(apiKey),
+      status: 'provisioned',
+      config: JSON.stringify(DEFAULT_DEVICE_CONFIG),
+      config_version: 0,
+      last_seen: null,
+    };
+    // A decommissioned id may be provisioned again (a repaired Pi back in service): a fresh start.
+    if (existing) await trx('devices').where({ id: input.deviceId }).update(row);
+    else await trx('devices').insert(row);
+    await audit(trx, input.by, 'device.provision', input.deviceId, { roomId: input.roomId });
+  });
+  const handle = await deps.temporal.workflow.start('device', {
+    ...startOptions(deps, input.deviceId, input.roomId),
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+  });
+  deps.log.info({ deviceId: input.deviceId, roomId: input.roomId, by: input.by }, 'device provisioned');
+  return { deviceId: input.deviceId, roomId: input.roomId, apiKey, workflowId: handle.workflowId };
+}
+
+export async function rotateDeviceKey(deps: DeviceAdminDeps, input: { deviceId: string; by: string }): Promise<{ deviceId: string; apiKey: string }> {
+  const apiKey = generateDeviceKey();
+  const n = await deps.db('devices')
+    .where({ id: input.deviceId })
+    .whereNot({ status: 'decommissioned' })
+    .update({ key_hash: hashDeviceKey(apiKey) });
+  if (n === 0) throw new AppError(404, 'device_not_found', `no active device ${input.deviceId}`);
+  await audit(deps.db, input.by, 'device.rotate_key', input.deviceId, {});
+  deps.log.info({ deviceId: input.deviceId, by: input.by }, 'device key rotated; the old key stops working now');
+  return { deviceId: input.deviceId, apiKey };
+}
+
+export async function configureDevice(deps: DeviceAdminDeps, deviceId: string, patch: DeviceConfigPatch): Promise<ConfigureResult> {
+  const row = await deps.db('devices').where({ id: deviceId }).first('room_id', 'status');
+  if (!row || row.status === 'decommissioned') throw new AppError(404, 'device_not_found', `no active device ${deviceId}`);
+  // The workflow may not exist yet (a device seeded before workflows existed): start it, then update.
+  const handle = await deps.temporal.workflow.start('device', {
+    ...startOptions(deps, deviceId, row.room_id),
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+  });
+  return handle.executeUpdate(configureUpdate, { args: [patch] });
+}
+
+/** Asks the device workflow to revoke the key and finish; returns once Temporal has the signal. */
+export async function decommissionDevice(
+  deps: DeviceAdminDeps,
+  input: { deviceId: string; by: string; reason?: string },
+): Promise<{ deviceId: string; workflowId: string }> {
+  const row = await deps.db('devices').where({ id: input.deviceId }).first('room_id', 'status');
+  if (!row) throw new AppError(404, 'device_not_found', `no device ${input.deviceId}`);
+  if (row.status === 'decommissioned') return { deviceId: input.deviceId, workflowId: deviceWorkflowId(input.deviceId) };
+  const handle = await deps.temporal.workflow.signalWithStart('device', {
+    ...startOptions(deps, input.deviceId, row.room_id),
+    signal: decommissionSignal,
+    signalArgs: [{ by: input.by, reason: input.reason }],
+  });
+  deps.log.info({ deviceId: input.deviceId, by: input.by }, 'device decommission requested');
+  return { deviceId: input.deviceId, workflowId: handle.workflowId };
+}
+
+export async function listDevices(db: Knex): Promise<DeviceListing[]> {
+  const rows = await db('devices').orderBy('id').select('id', 'room_id', 'status', 'last_seen', 'config', 'config_version', 'created_at');
+  return rows.map((r) => ({
+    deviceId: r.id,
+    roomId: r.room_id,
+    status: r.status,
+    lastSeenAt: r.last_seen ? new Date(r.last_seen).toISOString() : null,
+    configVersion: r.config_version,
+    config: { ...DEFAULT_DEVICE_CONFIG, ...(r.config ?? {}) },
+    createdAt: new Date(r.created_at).toISOString(),
+  }));
+}
+
+export interface HeartbeatAnswer {
+  config: DeviceConfig;
+  configVersion: number;
+}
+
+/**
+ * One heartbeat: note it (last_seen, gauges), hand it to the device workflow (started on first contact),
+ * and answer with the settings stored by the last `configure`. The workflow writes status transitions;
+ * last_seen is written here because it changes every minute and would only bloat workflow history.
+ */
+export async function acceptHeartbeat(deps: DeviceAdminDeps, dev: AuthenticatedDevice, hb: DeviceHeartbeat): Promise<HeartbeatAnswer> {
+  try {
+    await withinDeadline(deps.temporal, HEARTBEAT_SIGNAL_DEADLINE_MS, () =>
+      deps.temporal.workflow.signalWithStart('device', {
+        ...startOptions(deps, dev.id, dev.roomId),
+        signal: heartbeatSignal,
+        signalArgs: [hb],
+      }),
+    );
+  } catch (err) {
+    deps.log.error({ err, deviceId: dev.id }, 'heartbeat signal failed');
+    throw new AppError(503, 'temporal_unavailable', 'heartbeat could not be recorded; retry later', undefined, { 'Retry-After': '30' });
+  }
+  const row = await deps.db('devices')
+    .where({ id: dev.id })
+    .update({ last_seen: deps.db.fn.now() })
+    .returning(['config', 'config_version']);
+  deviceLastHeartbeat.set({ device: dev.id }, Date.now() / 1000);
+  deviceQueueDepth.set({ device: dev.id }, hb.queueDepth);
+  if (typeof hb.cpuTempC === 'number') deviceCpuTemp.set({ device: dev.id }, hb.cpuTempC);
+  const current = row[0] ?? { config: {}, config_version: 0 };
+  return { config: { ...DEFAULT_DEVICE_CONFIG, ...(current.config ?? {}) }, configVersion: current.config_version };
+}
