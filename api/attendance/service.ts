@@ -16,6 +16,7 @@ import {
 import { CourseIdKey, RoomIdKey, SessionDateKey } from '../../workflows/searchAttributes';
 import type { AuthenticatedDevice } from '../auth/device';
 import { AppError } from '../errors';
+import { withinDeadline } from '../../lib/temporal/connection';
 import type { AttendanceBatch, RecordOutcome } from './schema';
 
 export interface AttendanceDeps {
@@ -46,9 +47,9 @@ interface Resolved {
 }
 
 /**
- * How long one signalWithStart may take before the API gives up and answers 503. Without a deadline the
+ * How long one signalWithStart may take before the API gives up and answers 503. Without a limit the
  * client's gRPC retries (≈20 s) would hold the device's request while Temporal is down; a signal that lands
- * after the deadline is harmless because the workflow ignores event ids it has seen.
+ * after the limit is harmless because the workflow ignores event ids it has seen.
  */
 export const SIGNAL_DEADLINE_MS = 5_000;
 
@@ -158,7 +159,7 @@ export async function acceptBatch(
         confidence: r.confidence,
       }));
       try {
-        await deps.temporal.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+        await withinDeadline(deps.temporal, SIGNAL_DEADLINE_MS, () =>
           deps.temporal.workflow.signalWithStart<
             typeof classSession,
             [{ deviceId: string; records: Recognition[] }]

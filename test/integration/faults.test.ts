@@ -27,6 +27,7 @@ import type { Knex } from 'knex';
 import pino from 'pino';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
+import { SIGNAL_DEADLINE_MS } from '../../api/attendance/service';
 import { parseRetryAfter, withBackoff } from '../../edge/backoff';
 import { createDb, ensureDatabase } from '../../lib/db';
 import { migrateLatest } from '../../lib/migrate';
@@ -63,6 +64,9 @@ interface RequestLog {
   status: number;
   attempt: number;
   eventIds: string[];
+  ms: number;
+  /** `error.code` of a non-202 answer. */
+  code?: string;
 }
 
 interface FaultWindow {
@@ -322,8 +326,11 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
         return new SimulatedDevice(room, runId, arrivals);
       });
       const requests: RequestLog[] = [];
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-      cleanups.push(async () => agent.destroy());
+      // One connection per Pi, as in a school: a device never queues behind another device's slow request.
+      const agents = new Map(
+        devices.map((d) => [d.room.deviceId, new http.Agent({ keepAlive: true, maxSockets: 1 })]),
+      );
+      cleanups.push(async () => agents.forEach((a) => a.destroy()));
       const post = (device: SimulatedDevice, batch: Sighting[], attempt: number) =>
         new Promise<void>((resolve, reject) => {
           const body = JSON.stringify({ device_id: device.room.deviceId, records: batch });
@@ -333,6 +340,7 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
             status: 0,
             attempt,
             eventIds: batch.map((b) => b.event_id),
+            ms: 0,
           };
           requests.push(entry);
           const req = http.request(
@@ -341,7 +349,7 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
               port: linkPort,
               path: '/api/v1/attendance',
               method: 'POST',
-              agent,
+              agent: agents.get(device.room.deviceId),
               timeout: REQUEST_TIMEOUT_MS,
               headers: {
                 'content-type': 'application/json',
@@ -354,11 +362,17 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
               res.on('data', (c: Buffer) => (text += c.toString()));
               res.on('end', () => {
                 entry.status = res.statusCode ?? 0;
+                entry.ms = Date.now() - entry.sentAt;
                 if (entry.status === 202) {
                   const result = JSON.parse(text) as { rejected: number; results: { status: string }[] };
                   if (result.rejected > 0)
                     return reject(new Error(`records rejected: ${text.slice(0, 500)}`));
                   return resolve();
+                }
+                try {
+                  entry.code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+                } catch {
+                  entry.code = 'unparseable';
                 }
                 const retryAfter = res.headers['retry-after'];
                 reject(
@@ -372,7 +386,10 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
             },
           );
           req.on('timeout', () => req.destroy(new Error('timeout')));
-          req.on('error', () => reject(new HttpStatusError(0, undefined)));
+          req.on('error', () => {
+            entry.ms = Date.now() - entry.sentAt;
+            reject(new HttpStatusError(0, undefined));
+          });
           req.end(body);
         });
 
@@ -439,7 +456,8 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
           const exited = new Promise((r) => temporal.process.once('exit', r));
           temporal.process.kill('SIGKILL');
           await exited;
-          await sleep(3_000);
+          // Longer than the API's signal deadline, so requests exercise the deadline → 503 path.
+          await sleep(6_000);
           temporal = await startDevServer(serverOpts);
         },
         async () =>
@@ -611,16 +629,18 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
           noResponse: count((r) => r.status === 0),
           other: count((r) => r.status !== 202 && r.status !== 503 && r.status !== 0),
           retries: count((r) => r.attempt > 1),
+          maxMs: Math.max(0, ...reqs.map((r) => r.ms)),
+          codes: [...new Set(reqs.flatMap((r) => (r.code ? [`${r.status} ${r.code}`] : [])))].join(', '),
           lost,
           duplicated,
         };
       });
       const table = [
-        '| fault | s | requests | 202 | 503 | no response | other | retries | lost | duplicated |',
-        '|---|---|---|---|---|---|---|---|---|---|',
+        '| fault | s | requests | 202 | 503 | no response | other | retries | slowest answer ms | error codes | lost | duplicated |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|',
         ...rows.map(
           (r) =>
-            `| ${r.fault} | ${r.seconds} | ${r.requests} | ${r.ok} | ${r.unavailable} | ${r.noResponse} | ${r.other} | ${r.retries} | ${r.lost} | ${r.duplicated} |`,
+            `| ${r.fault} | ${r.seconds} | ${r.requests} | ${r.ok} | ${r.unavailable} | ${r.noResponse} | ${r.other} | ${r.retries} | ${r.maxMs} | ${r.codes} | ${r.lost} | ${r.duplicated} |`,
         ),
       ].join('\n');
       process.stdout.write(
@@ -636,6 +656,9 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
         [],
         'during faults the API answers 202, 503 (+ Retry-After) or 429, never another error',
       );
+      // The API gives up on Temporal at SIGNAL_DEADLINE_MS (5 s), so a device is never held much longer.
+      const slowest = Math.max(...requests.map((r) => r.ms));
+      assert.ok(slowest < SIGNAL_DEADLINE_MS + 5_000, `slowest answer ${slowest} ms`);
       for (const r of rows) {
         assert.equal(r.lost, 0, `${r.fault}: lost`);
         assert.equal(r.duplicated, 0, `${r.fault}: duplicated`);

@@ -1,0 +1,68 @@
+/**
+ * A standalone API process, for deployments that scale the API apart from the workers
+ * (`node --import tsx api/main.ts`). Needs DATABASE_URL and TEMPORAL_ADDRESS; never starts local servers.
+ *
+ *   node --import tsx api/main.ts           serve (SIGTERM: stop accepting, finish requests, close)
+ *   node --import tsx api/main.ts migrate   apply pending migrations and exit (a Kubernetes initContainer;
+ *                                           knex's migration lock makes concurrent replicas safe)
+ */
+import http from 'node:http';
+import { config } from '../lib/config';
+import { createDb } from '../lib/db';
+import { logger } from '../lib/logger';
+import { migrateLatest } from '../lib/migrate';
+import { connectClient } from '../lib/temporal/connection';
+import { createApp } from './app';
+
+async function main(): Promise<void> {
+  const cfg = config();
+  const log = logger();
+  if (!cfg.DATABASE_URL) {
+    log.fatal('a standalone API needs DATABASE_URL (npm start runs an all-in-one stack)');
+    process.exit(2);
+  }
+  const db = createDb(cfg.DATABASE_URL, cfg.DB_POOL_MAX);
+  if (process.argv[2] === 'migrate') {
+    const applied = await migrateLatest(db);
+    log.info({ applied }, 'migrations up to date');
+    await db.destroy();
+    return;
+  }
+  if (!cfg.TEMPORAL_ADDRESS) {
+    log.fatal('a standalone API needs TEMPORAL_ADDRESS');
+    process.exit(2);
+  }
+  const client = await connectClient(cfg, cfg.TEMPORAL_ADDRESS);
+  const app = createApp({
+    db,
+    temporal: client,
+    taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+    log,
+    bodyLimit: cfg.BODY_LIMIT,
+    earlyMinutes: cfg.SESSION_EARLY_MINUTES,
+    graceMinutes: cfg.SESSION_GRACE_MINUTES,
+  });
+  const server = http.createServer(app);
+  // Behind a load balancer: keep idle connections longer than its idle timeout (nginx: 60 s).
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.API_PORT, cfg.API_HOST, resolve);
+  });
+  log.info({ host: cfg.API_HOST, port: cfg.API_PORT }, 'api listening');
+
+  const stop = async () => {
+    log.info('api draining');
+    await new Promise((r) => server.close(r));
+    await client.connection.close();
+    await db.destroy();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((err) => {
+  logger().fatal({ err }, 'api failed');
+  process.exit(1);
+});
