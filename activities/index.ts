@@ -7,6 +7,9 @@ import { createEnrollmentActivities } from './enrollment';
 import { createPrivacyActivities } from './privacy';
 import { logger } from '../lib/logger';
 import { createDeviceActivities, type DeviceActivitySettings } from './devices';
+import path from 'node:path';
+import { createBackupActivities, type BackupSettings } from './backups';
+import { createPartitionActivities } from './partitions';
 
 export interface ActivityDeps {
   db: Knex;
@@ -17,6 +20,8 @@ export interface ActivityDeps {
   enrollment?: EnrollmentSettings;
   /** Alert webhook and logger of the device workflow; from config when omitted. */
   devices?: DeviceActivitySettings;
+  /** Backup directory and retention; from config when omitted. */
+  backups?: BackupSettings;
 }
 
 /** Every activity the worker registers, built from its dependencies (knex, settings). */
@@ -30,6 +35,16 @@ export function createActivities(deps: ActivityDeps) {
       retentionDays: config().RECOGNITION_RETENTION_DAYS,
     }),
     ...createDeviceActivities(deps.db, deps.devices ?? { alertWebhookUrl: config().ALERT_WEBHOOK_URL, log: logger() }),
+    ...createPartitionActivities(deps.db),
+    ...createBackupActivities(
+      deps.db,
+      deps.backups ?? {
+        backupDir: config().BACKUP_DIR ?? path.join(config().ROLLCALL_DATA_DIR, 'backups'),
+        keepDaily: config().BACKUP_KEEP_DAILY,
+        keepMonthly: config().BACKUP_KEEP_MONTHLY,
+        log: logger(),
+      },
+    ),
   };
 }
 

@@ -6,3 +6,6 @@ export { enrollStudent } from './enrollStudent';
 export { reencryptEmbeddings } from './reencryptEmbeddings';
 export { purgeRecognitionEvents } from './purgeRecognitionEvents';
 export { device } from './device';
+export { ensurePartitions } from './ensurePartitions';
+export { backupDatabase } from './backupDatabase';
+export { restoreDatabase } from './restoreDatabase';

@@ -1,0 +1,96 @@
+/**
+ * The two maintenance Temporal Schedules, created or brought up to date idempotently at start-up:
+ *   maintenance:partitions  monthly (1st, 03:15 UTC) → ensurePartitions  (also triggered once at start-up)
+ *   maintenance:backup      daily (02:30 UTC)        → backupDatabase
+ * Overlap SKIP (a slow backup never stacks), a catch-up window so a run missed while the server was down
+ * still happens when it comes back.
+ */
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptions,
+  type ScheduleOptionsAction,
+} from '@temporalio/client';
+import type { BackupDatabaseInput } from '../../workflows/backupDatabase';
+import type { EnsurePartitionsInput } from '../../workflows/ensurePartitions';
+
+export const PARTITIONS_SCHEDULE_ID = 'maintenance:partitions';
+export const BACKUP_SCHEDULE_ID = 'maintenance:backup';
+
+export interface MaintenanceScheduleSettings {
+  taskQueue: string;
+  partitionMonthsAhead: number;
+  /** UTC hour and minute of the daily backup. */
+  backupAt?: { hour: number; minute: number };
+}
+
+export interface MaintenanceSchedulesResult {
+  created: string[];
+  updated: string[];
+}
+
+function definitions(s: MaintenanceScheduleSettings): ScheduleOptions[] {
+  const backupAt = s.backupAt ?? { hour: 2, minute: 30 };
+  const partitions: ScheduleOptionsAction = {
+    type: 'startWorkflow',
+    workflowType: 'ensurePartitions',
+    workflowId: PARTITIONS_SCHEDULE_ID,
+    taskQueue: s.taskQueue,
+    args: [{ monthsAhead: s.partitionMonthsAhead } satisfies EnsurePartitionsInput],
+    workflowExecutionTimeout: '1 hour',
+  };
+  const backup: ScheduleOptionsAction = {
+    type: 'startWorkflow',
+    workflowType: 'backupDatabase',
+    workflowId: BACKUP_SCHEDULE_ID,
+    taskQueue: s.taskQueue,
+    args: [{ trigger: 'schedule' } satisfies BackupDatabaseInput],
+    workflowExecutionTimeout: '12 hours',
+  };
+  return [
+    {
+      scheduleId: PARTITIONS_SCHEDULE_ID,
+      spec: { calendars: [{ dayOfMonth: 1, hour: 3, minute: 15, comment: 'monthly, 1st 03:15 UTC' }] },
+      action: partitions,
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '30 days' },
+      memo: { purpose: `keep ${s.partitionMonthsAhead} months of attendance partitions ahead` },
+    },
+    {
+      scheduleId: BACKUP_SCHEDULE_ID,
+      spec: { calendars: [{ hour: backupAt.hour, minute: backupAt.minute, comment: 'daily' }] },
+      action: backup,
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
+      memo: { purpose: 'pg_dump, verified by restore, pruned by retention' },
+    },
+  ];
+}
+
+/** Creates the Schedules, or updates spec/action/policies of existing ones (a changed config applies). */
+export async function ensureMaintenanceSchedules(
+  client: Client,
+  settings: MaintenanceScheduleSettings,
+): Promise<MaintenanceSchedulesResult> {
+  const result: MaintenanceSchedulesResult = { created: [], updated: [] };
+  for (const def of definitions(settings)) {
+    try {
+      await client.schedule.create(def);
+      result.created.push(def.scheduleId);
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      await client.schedule.getHandle(def.scheduleId).update((previous) => ({
+        ...previous,
+        spec: def.spec,
+        action: def.action,
+        policies: { ...previous.policies, ...def.policies },
+      }));
+      result.updated.push(def.scheduleId);
+    }
+  }
+  return result;
+}
+
+/** Runs ensurePartitions now (start-up / deploy), through the Schedule so it shows in its history. */
+export async function triggerPartitionsNow(client: Client): Promise<void> {
+  await client.schedule.getHandle(PARTITIONS_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+}
