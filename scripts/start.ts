@@ -18,6 +18,7 @@ import { repoRoot } from '../lib/paths';
 import { runChecked } from '../lib/process';
 import path from 'node:path';
 import { syncTimetable } from '../workflows/syncTimetable';
+import { ensureMaintenanceSchedules, triggerPartitionsNow } from '../lib/temporal/maintenanceSchedules';
 
 async function main(): Promise<void> {
   const cfg = config();
@@ -80,6 +81,16 @@ async function main(): Promise<void> {
       { created: synced.created.length, updated: synced.updated.length, deleted: synced.deleted.length },
       'timetable synced',
     );
+
+    // maintenance:partitions (monthly) and maintenance:backup (daily); partitions also once now (deploy).
+    if (cfg.MAINTENANCE_SCHEDULES) {
+      const schedules = await ensureMaintenanceSchedules(client, {
+        taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+        partitionMonthsAhead: cfg.PARTITION_MONTHS_AHEAD,
+      });
+      await triggerPartitionsNow(client);
+      log.info(schedules, 'maintenance schedules ready');
+    }
 
     const app = createApp({
       db,

@@ -232,7 +232,7 @@ void describe('maintenance workflows (real Temporal + real Postgres)', () => {
           args: [{ backupId: result.backupId, intoDatabase: live }],
         }),
         (err: unknown) =>
-          err instanceof WorkflowFailedError && /refusing to restore over the live database/.test(String(err.cause?.cause?.message)),
+          err instanceof WorkflowFailedError && /refusing to restore over the live database/.test(String((err.cause?.cause as Error | undefined)?.message)),
       );
     } finally {
       await dropDatabase(admin, into);
