@@ -74,14 +74,23 @@ const SAFE_DB_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 function connectionStringOf(db: Knex): string {
   const conn: unknown = (db.client as { config?: { connection?: unknown } }).config?.connection;
   if (typeof conn === 'string') return conn;
-  if (conn && typeof conn === 'object' && typeof (conn as { connectionString?: unknown }).connectionString === 'string') {
+  if (
+    conn &&
+    typeof conn === 'object' &&
+    typeof (conn as { connectionString?: unknown }).connectionString === 'string'
+  ) {
     return (conn as { connectionString: string }).connectionString;
   }
   throw new Error('the knex connection has no connection string; pass BackupSettings.databaseUrl');
 }
 
 /** Runs a pg tool, heartbeating every few seconds with `progress()`; kills it if the activity is cancelled. */
-function runTool(binary: string, args: string[], password: string | undefined, progress: () => unknown): Promise<void> {
+function runTool(
+  binary: string,
+  args: string[],
+  password: string | undefined,
+  progress: () => unknown,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, {
       env: { ...process.env, ...(password ? { PGPASSWORD: password } : {}), PGAPPNAME: 'rollcall-backup' },
@@ -134,7 +143,8 @@ export function createBackupActivities(db: Knex, settings: BackupSettings) {
 
   async function loadBackup(backupId: number) {
     const row = await db('backups').where({ id: backupId }).first();
-    if (!row) throw ApplicationFailure.create({ message: `backup ${backupId} does not exist`, nonRetryable: true });
+    if (!row)
+      throw ApplicationFailure.create({ message: `backup ${backupId} does not exist`, nonRetryable: true });
     return row as {
       id: number;
       status: string;
@@ -148,23 +158,39 @@ export function createBackupActivities(db: Knex, settings: BackupSettings) {
   }
 
   /** Restores a backup file into `database` (which must exist and be empty) and counts its rows. */
-  async function restoreInto(backupId: number, database: string): Promise<{ counts: Record<string, number>; ms: number }> {
+  async function restoreInto(
+    backupId: number,
+    database: string,
+  ): Promise<{ counts: Record<string, number>; ms: number }> {
     const backup = await loadBackup(backupId);
     if (!backup.file_path || !fs.existsSync(backup.file_path)) {
-      throw ApplicationFailure.create({ message: `backup ${backupId} has no file (status ${backup.status})`, nonRetryable: true });
+      throw ApplicationFailure.create({
+        message: `backup ${backupId} has no file (status ${backup.status})`,
+        nonRetryable: true,
+      });
     }
     const started = Date.now();
     const ctx = Context.current();
     ctx.heartbeat({ step: 'checksum' });
     const sha = await sha256File(backup.file_path);
     if (sha !== backup.sha256) {
-      throw ApplicationFailure.create({ message: `backup ${backupId}: checksum mismatch (file changed or damaged)`, nonRetryable: true });
+      throw ApplicationFailure.create({
+        message: `backup ${backupId}: checksum mismatch (file changed or damaged)`,
+        nonRetryable: true,
+      });
     }
     const target = splitPassword(withDatabase(databaseUrl(), database));
     const pgTools = await withClient(databaseUrl(), tools);
     await runTool(
       pgTools.pgRestore,
-      ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', `--dbname=${target.url}`, backup.file_path],
+      [
+        '--no-owner',
+        '--no-privileges',
+        '--exit-on-error',
+        '--single-transaction',
+        `--dbname=${target.url}`,
+        backup.file_path,
+      ],
       target.password,
       () => ({ step: 'restore', database }),
     );
@@ -173,9 +199,17 @@ export function createBackupActivities(db: Knex, settings: BackupSettings) {
   }
 
   return {
-    async beginBackup(input: { runKey: string; trigger: 'schedule' | 'manual' }): Promise<{ backupId: number }> {
+    async beginBackup(input: {
+      runKey: string;
+      trigger: 'schedule' | 'manual';
+    }): Promise<{ backupId: number }> {
       const [row] = await db('backups')
-        .insert({ run_key: input.runKey, trigger: input.trigger, status: 'running', database_name: databaseNameOf(databaseUrl()) })
+        .insert({
+          run_key: input.runKey,
+          trigger: input.trigger,
+          status: 'running',
+          database_name: databaseNameOf(databaseUrl()),
+        })
         .onConflict('run_key')
         .merge({ run_key: input.runKey })
         .returning('id');
@@ -202,7 +236,10 @@ export function createBackupActivities(db: Knex, settings: BackupSettings) {
         );
         const { id: snapshot, at: snapshotAt, version } = snap.rows[0];
         const counts = await countRows(client);
-        const stamp = snapshotAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+        const stamp = snapshotAt
+          .toISOString()
+          .replace(/[-:]/g, '')
+          .replace(/\.\d+Z$/, 'Z');
         const file = path.join(settings.backupDir, `rollcall-${dbName}-${stamp}-${input.backupId}.dump`);
         const partial = `${file}.partial`;
         await runTool(
@@ -232,8 +269,19 @@ export function createBackupActivities(db: Knex, settings: BackupSettings) {
             dump_ms: dumpMs,
           });
         const rows = Object.values(counts).reduce((a, b) => a + b, 0);
-        log.info({ backupId: input.backupId, file, sizeBytes, tables: Object.keys(counts).length, rows, dumpMs }, 'database dumped');
-        return { backupId: input.backupId, filePath: file, sizeBytes, sha256, tables: Object.keys(counts).length, rows, dumpMs };
+        log.info(
+          { backupId: input.backupId, file, sizeBytes, tables: Object.keys(counts).length, rows, dumpMs },
+          'database dumped',
+        );
+        return {
+          backupId: input.backupId,
+          filePath: file,
+          sizeBytes,
+          sha256,
+          tables: Object.keys(counts).length,
+          rows,
+          dumpMs,
+        };
       } finally {
         await client.end();
       }
@@ -248,9 +296,18 @@ export function createBackupActivities(db: Knex, settings: BackupSettings) {
         const { counts, ms } = await restoreInto(input.backupId, scratch);
         const problems = compareCounts(backup.table_counts ?? {}, counts);
         if (problems.length === 0) {
-          await db('backups').where({ id: input.backupId }).update({ status: 'verified', verified_at: db.fn.now(), verify_ms: ms });
-          markBackupSucceeded(backup.snapshot_at ?? new Date(), Number(backup.size_bytes ?? 0), ((backup.dump_ms ?? 0) + ms) / 1000);
-          log.info({ backupId: input.backupId, verifyMs: ms, tables: Object.keys(counts).length }, 'backup verified by restore');
+          await db('backups')
+            .where({ id: input.backupId })
+            .update({ status: 'verified', verified_at: db.fn.now(), verify_ms: ms });
+          markBackupSucceeded(
+            backup.snapshot_at ?? new Date(),
+            Number(backup.size_bytes ?? 0),
+            ((backup.dump_ms ?? 0) + ms) / 1000,
+          );
+          log.info(
+            { backupId: input.backupId, verifyMs: ms, tables: Object.keys(counts).length },
+            'backup verified by restore',
+          );
         }
         return { backupId: input.backupId, ok: problems.length === 0, problems, verifyMs: ms };
       } finally {
@@ -259,7 +316,9 @@ export function createBackupActivities(db: Knex, settings: BackupSettings) {
     },
 
     async failBackup(input: { backupId: number; error: string }): Promise<void> {
-      await db('backups').where({ id: input.backupId }).update({ status: 'failed', error: input.error.slice(0, 4000) });
+      await db('backups')
+        .where({ id: input.backupId })
+        .update({ status: 'failed', error: input.error.slice(0, 4000) });
       backupRuns.inc({ outcome: 'failed' });
       log.error({ backupId: input.backupId, error: input.error }, 'backup failed');
     },
@@ -268,9 +327,14 @@ export function createBackupActivities(db: Knex, settings: BackupSettings) {
     async pruneBackups(input: { keepDaily?: number; keepMonthly?: number }): Promise<PruneResult> {
       const keepDaily = input.keepDaily ?? settings.keepDaily;
       const keepMonthly = input.keepMonthly ?? settings.keepMonthly;
-      const verified = await db('backups').where({ status: 'verified' }).select('id', 'snapshot_at', 'file_path');
+      const verified = await db('backups')
+        .where({ status: 'verified' })
+        .select('id', 'snapshot_at', 'file_path');
       const { keep, prune } = selectForRetention(
-        verified.map((b: { id: number; snapshot_at: Date }) => ({ id: Number(b.id), snapshotAt: new Date(b.snapshot_at) })),
+        verified.map((b: { id: number; snapshot_at: Date }) => ({
+          id: Number(b.id),
+          snapshotAt: new Date(b.snapshot_at),
+        })),
         keepDaily,
         keepMonthly,
       );
@@ -282,7 +346,10 @@ export function createBackupActivities(db: Knex, settings: BackupSettings) {
         removeFile(verified.find((b: { id: number }) => Number(b.id) === id)?.file_path ?? null);
         await db('backups').where({ id }).update({ status: 'pruned', pruned_at: db.fn.now() });
       }
-      const failed = await db('backups').where({ status: 'failed' }).whereNotNull('file_path').select('id', 'file_path');
+      const failed = await db('backups')
+        .where({ status: 'failed' })
+        .whereNotNull('file_path')
+        .select('id', 'file_path');
       for (const f of failed) {
         removeFile(f.file_path);
         fs.rmSync(`${f.file_path}.partial`, { force: true });
@@ -295,21 +362,33 @@ export function createBackupActivities(db: Knex, settings: BackupSettings) {
     /** Operator restore into a new or empty database (never the live one). */
     async restoreBackup(input: { backupId: number; intoDatabase: string }): Promise<RestoreResult> {
       if (!SAFE_DB_NAME.test(input.intoDatabase)) {
-        throw ApplicationFailure.create({ message: `invalid database name ${input.intoDatabase}`, nonRetryable: true });
+        throw ApplicationFailure.create({
+          message: `invalid database name ${input.intoDatabase}`,
+          nonRetryable: true,
+        });
       }
       if (input.intoDatabase === databaseNameOf(databaseUrl())) {
-        throw ApplicationFailure.create({ message: 'refusing to restore over the live database; restore into a new one and switch', nonRetryable: true });
+        throw ApplicationFailure.create({
+          message: 'refusing to restore over the live database; restore into a new one and switch',
+          nonRetryable: true,
+        });
       }
       await ensureDatabase(databaseUrl(), input.intoDatabase);
       const existing = await withClient(withDatabase(databaseUrl(), input.intoDatabase), countRows);
       if (Object.keys(existing).length > 0) {
-        throw ApplicationFailure.create({ message: `database ${input.intoDatabase} is not empty`, nonRetryable: true });
+        throw ApplicationFailure.create({
+          message: `database ${input.intoDatabase} is not empty`,
+          nonRetryable: true,
+        });
       }
       const backup = await loadBackup(input.backupId);
       const { counts, ms } = await restoreInto(input.backupId, input.intoDatabase);
       const problems = compareCounts(backup.table_counts ?? {}, counts);
       if (problems.length > 0) {
-        throw ApplicationFailure.create({ message: `restored rows differ: ${problems.slice(0, 5).join('; ')}`, nonRetryable: true });
+        throw ApplicationFailure.create({
+          message: `restored rows differ: ${problems.slice(0, 5).join('; ')}`,
+          nonRetryable: true,
+        });
       }
       log.info({ backupId: input.backupId, database: input.intoDatabase, restoreMs: ms }, 'backup restored');
       return {

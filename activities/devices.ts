@@ -62,29 +62,49 @@ export function createDeviceActivities(db: Knex, settings: DeviceActivitySetting
       };
     },
 
-    async recordDeviceStatus(input: { deviceId: string; status: DeviceStatus; lastSeenAt?: string }): Promise<void> {
+    async recordDeviceStatus(input: {
+      deviceId: string;
+      status: DeviceStatus;
+      lastSeenAt?: string;
+    }): Promise<void> {
       // Never resurrect a revoked device, and never move last_seen backwards (the API writes it too).
       const changes: Record<string, unknown> = { status: input.status };
-      if (input.lastSeenAt) changes.last_seen = db.raw('GREATEST(last_seen, ?::timestamptz)', [input.lastSeenAt]);
-      await db('devices').where({ id: input.deviceId }).whereNot({ status: 'decommissioned' }).update(changes);
+      if (input.lastSeenAt)
+        changes.last_seen = db.raw('GREATEST(last_seen, ?::timestamptz)', [input.lastSeenAt]);
+      await db('devices')
+        .where({ id: input.deviceId })
+        .whereNot({ status: 'decommissioned' })
+        .update(changes);
       const room = await db('devices').where({ id: input.deviceId }).first('room_id');
-      if (room) deviceOffline.set({ device: input.deviceId, room: room.room_id }, input.status === 'offline' ? 1 : 0);
+      if (room)
+        deviceOffline.set({ device: input.deviceId, room: room.room_id }, input.status === 'offline' ? 1 : 0);
     },
 
-    async saveDeviceConfig(input: { deviceId: string; config: DeviceConfig; configVersion: number }): Promise<void> {
+    async saveDeviceConfig(input: {
+      deviceId: string;
+      config: DeviceConfig;
+      configVersion: number;
+    }): Promise<void> {
       const n = await db('devices')
         .where({ id: input.deviceId })
         .whereNot({ status: 'decommissioned' })
         .update({ config: JSON.stringify(input.config), config_version: input.configVersion });
       if (n === 0) {
-        throw ApplicationFailure.create({ message: `device ${input.deviceId} is unknown or decommissioned`, nonRetryable: true });
+        throw ApplicationFailure.create({
+          message: `device ${input.deviceId} is unknown or decommissioned`,
+          nonRetryable: true,
+        });
       }
-      log.info({ deviceId: input.deviceId, configVersion: input.configVersion, config: input.config }, 'device config changed');
+      log.info(
+        { deviceId: input.deviceId, configVersion: input.configVersion, config: input.config },
+        'device config changed',
+      );
     },
 
     async raiseDeviceAlert(alert: DeviceAlert): Promise<void> {
       const line = { alert: `device.${alert.kind}`, ...alert };
-      if (alert.state === 'raised') log.warn(line, `device ${alert.deviceId}: ${alert.kind} (${alert.message})`);
+      if (alert.state === 'raised')
+        log.warn(line, `device ${alert.deviceId}: ${alert.kind} (${alert.message})`);
       else log.info(line, `device ${alert.deviceId}: ${alert.kind} resolved (${alert.message})`);
       deviceAlerts.inc({ kind: alert.kind, state: alert.state });
       if (alert.kind === 'offline') {
@@ -99,7 +119,10 @@ export function createDeviceActivities(db: Knex, settings: DeviceActivitySetting
         });
         // A 4xx will not get better by retrying; a 5xx or a timeout may.
         if (res.status >= 400 && res.status < 500) {
-          throw ApplicationFailure.create({ message: `alert webhook answered ${res.status}`, nonRetryable: true });
+          throw ApplicationFailure.create({
+            message: `alert webhook answered ${res.status}`,
+            nonRetryable: true,
+          });
         }
         if (!res.ok) throw new Error(`alert webhook answered ${res.status}`);
       }
@@ -107,9 +130,14 @@ export function createDeviceActivities(db: Knex, settings: DeviceActivitySetting
 
     async revokeDevice(input: { deviceId: string; by: string; reason?: string }): Promise<void> {
       const roomId = await db.transaction(async (trx) => {
-        const before = await trx('devices').where({ id: input.deviceId }).forUpdate().first('status', 'room_id');
+        const before = await trx('devices')
+          .where({ id: input.deviceId })
+          .forUpdate()
+          .first('status', 'room_id');
         if (!before) return undefined;
-        await trx('devices').where({ id: input.deviceId }).update({ key_hash: null, status: 'decommissioned' });
+        await trx('devices')
+          .where({ id: input.deviceId })
+          .update({ key_hash: null, status: 'decommissioned' });
         if (before.status !== 'decommissioned') {
           await trx('audit_log').insert({
             actor: input.by,

@@ -12,7 +12,10 @@ export interface EnsurePartitionsResult {
 
 export function createPartitionActivities(db: Knex) {
   return {
-    async ensureAttendancePartitions(input: { from: string; monthsAhead: number }): Promise<EnsurePartitionsResult> {
+    async ensureAttendancePartitions(input: {
+      from: string;
+      monthsAhead: number;
+    }): Promise<EnsurePartitionsResult> {
       const created = await db.raw<{ rows: { name: string }[] }>(
         'SELECT ensure_attendance_partitions(?::timestamptz, ?) AS name',
         [input.from, input.monthsAhead],

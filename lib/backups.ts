@@ -93,7 +93,8 @@ export function compareCounts(expected: Record<string, number>, actual: Record<s
     if (!(table in actual)) problems.push(`${table}: missing in the restore`);
     else if (actual[table] !== n) problems.push(`${table}: ${actual[table]} rows restored, ${n} dumped`);
   }
-  for (const table of Object.keys(actual)) if (!(table in expected)) problems.push(`${table}: not in the dump`);
+  for (const table of Object.keys(actual))
+    if (!(table in expected)) problems.push(`${table}: not in the dump`);
   return problems;
 }
 
@@ -142,5 +143,8 @@ export function selectForRetention(
       keep.add(b.id);
     }
   }
-  return { keep: sorted.filter((b) => keep.has(b.id)).map((b) => b.id), prune: sorted.filter((b) => !keep.has(b.id)).map((b) => b.id) };
+  return {
+    keep: sorted.filter((b) => keep.has(b.id)).map((b) => b.id),
+    prune: sorted.filter((b) => !keep.has(b.id)).map((b) => b.id),
+  };
 }

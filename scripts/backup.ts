@@ -33,14 +33,26 @@ async function main(): Promise<number> {
   });
   const [command, id] = positionals;
   if (values.help || !command) throw new UsageError('');
-  if (command === 'restore' && (!id || !/^\d+$/.test(id) || !values.into)) throw new UsageError('restore needs <backupId> --into <database>');
+  if (command === 'restore' && (!id || !/^\d+$/.test(id) || !values.into))
+    throw new UsageError('restore needs <backupId> --into <database>');
   if (!['run', 'list', 'restore'].includes(command)) throw new UsageError(`unknown command ${command}`);
   const ctx = await openOpsContext();
   try {
     if (command === 'list') {
-      const rows = await ctx.db('backups')
+      const rows = await ctx
+        .db('backups')
         .orderBy('id', 'desc')
-        .select('id', 'trigger', 'status', 'snapshot_at', 'size_bytes', 'dump_ms', 'verify_ms', 'file_path', 'error');
+        .select(
+          'id',
+          'trigger',
+          'status',
+          'snapshot_at',
+          'size_bytes',
+          'dump_ms',
+          'verify_ms',
+          'file_path',
+          'error',
+        );
       if (values.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
       for (const r of values.json ? [] : rows) {
         const at = r.snapshot_at ? new Date(r.snapshot_at).toISOString() : '-';
@@ -70,7 +82,9 @@ async function main(): Promise<number> {
         workflowId: `restore:${id}:${values.into}:${crypto.randomBytes(3).toString('hex')}`,
         args: [{ backupId: Number(id), intoDatabase: values.into! }],
       });
-      process.stdout.write(`restored backup ${r.backupId} into ${r.database}: ${r.tables} tables, ${r.rows} rows in ${r.restoreMs} ms\n`);
+      process.stdout.write(
+        `restored backup ${r.backupId} into ${r.database}: ${r.tables} tables, ${r.rows} rows in ${r.restoreMs} ms\n`,
+      );
       return 0;
     } catch (err) {
       if (!(err instanceof WorkflowFailedError)) throw err;

@@ -20,7 +20,12 @@ import {
   rotateDeviceKey,
   type DeviceAdminDeps,
 } from '../api/devices/service';
-import { assertValidConfigPatch, DEVICE_ID_PATTERN, deviceWorkflowId, type DeviceConfigPatch } from '../workflows/deviceMessages';
+import {
+  assertValidConfigPatch,
+  DEVICE_ID_PATTERN,
+  deviceWorkflowId,
+  type DeviceConfigPatch,
+} from '../workflows/deviceMessages';
 import { openOpsContext, runCli, UsageError, type OpsContext } from './lib/opsContext';
 
 const USAGE = `usage: tsx scripts/device.ts provision <deviceId> --room <roomId>
@@ -35,7 +40,10 @@ async function deps(ctx: OpsContext): Promise<DeviceAdminDeps> {
     temporal: await ctx.temporal(),
     taskQueue: ctx.cfg.TEMPORAL_TASK_QUEUE,
     log: ctx.log,
-    settings: { offlineAfterMs: ctx.cfg.DEVICE_OFFLINE_MINUTES * 60_000, cpuTempAlertC: ctx.cfg.DEVICE_CPU_TEMP_ALERT_C },
+    settings: {
+      offlineAfterMs: ctx.cfg.DEVICE_OFFLINE_MINUTES * 60_000,
+      cpuTempAlertC: ctx.cfg.DEVICE_CPU_TEMP_ALERT_C,
+    },
   };
 }
 
@@ -70,8 +78,14 @@ async function main(): Promise<number> {
     switch (command) {
       case 'provision': {
         if (!values.room) throw new UsageError('provision needs --room <roomId>');
-        const p = await provisionDevice(await deps(ctx), { deviceId: deviceId!, roomId: values.room, by: ctx.actor });
-        process.stderr.write(`provisioned ${p.deviceId} in room ${p.roomId} (workflow ${p.workflowId}); its key, shown once:\n`);
+        const p = await provisionDevice(await deps(ctx), {
+          deviceId: deviceId!,
+          roomId: values.room,
+          by: ctx.actor,
+        });
+        process.stderr.write(
+          `provisioned ${p.deviceId} in room ${p.roomId} (workflow ${p.workflowId}); its key, shown once:\n`,
+        );
         process.stdout.write(`${p.apiKey}\n`);
         return 0;
       }

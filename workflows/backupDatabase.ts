@@ -23,14 +23,24 @@ export interface BackupDatabaseResult {
 
 const { beginBackup, failBackup, pruneBackups } = proxyActivities<BackupActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10 },
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    maximumAttempts: 10,
+  },
 });
 
 // Dumps and restores of a school's database take seconds to minutes; heartbeats notice a dead worker fast.
 const { dumpDatabase, verifyBackup } = proxyActivities<BackupActivities>({
   startToCloseTimeout: '3 hours',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '30 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 3 },
+  retry: {
+    initialInterval: '30 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
+    maximumAttempts: 3,
+  },
 });
 
 export async function backupDatabase(input: BackupDatabaseInput = {}): Promise<BackupDatabaseResult> {
@@ -43,7 +53,13 @@ export async function backupDatabase(input: BackupDatabaseInput = {}): Promise<B
     dump = await dumpDatabase({ backupId });
     verify = await verifyBackup({ backupId });
   } catch (err) {
-    await failBackup({ backupId, error: err instanceof Error ? `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}` : String(err) });
+    await failBackup({
+      backupId,
+      error:
+        err instanceof Error
+          ? `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}`
+          : String(err),
+    });
     throw err;
   }
   if (!verify.ok) {

@@ -96,7 +96,12 @@ const { loadDevice, recordDeviceStatus, saveDeviceConfig, revokeDevice } = proxy
 // Alerts reach outside systems (a webhook); a dead webhook must not stall the device's state machine.
 const { raiseDeviceAlert } = proxyActivities<DeviceActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+  },
 });
 
 /** Serialises the handlers and the loop that run activities. */
@@ -117,7 +122,12 @@ function isoOf(ms: number | undefined): string | undefined {
 }
 
 /** Applies one heartbeat to the state, queueing the effects it causes. Pure: no activities, no clock. */
-export function applyHeartbeat(state: DeviceState, hb: DeviceHeartbeat, nowMs: number, settings: DeviceSettings): void {
+export function applyHeartbeat(
+  state: DeviceState,
+  hb: DeviceHeartbeat,
+  nowMs: number,
+  settings: DeviceSettings,
+): void {
   if (state.status === 'decommissioned' || state.decommission) return;
   state.heartbeats++;
   state.lastSeenMs = nowMs;
@@ -154,7 +164,13 @@ export function applyHeartbeat(state: DeviceState, hb: DeviceHeartbeat, nowMs: n
       state.alerts.overheating = false;
       state.effects.push({
         kind: 'alert',
-        alert: { kind: 'overheating', state: 'resolved', message: `CPU back to ${temp} °C`, at: isoOf(nowMs)!, cpuTempC: temp },
+        alert: {
+          kind: 'overheating',
+          state: 'resolved',
+          message: `CPU back to ${temp} °C`,
+          at: isoOf(nowMs)!,
+          cpuTempC: temp,
+        },
       });
     }
   }
@@ -182,7 +198,9 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
   const settings: DeviceSettings = { ...DEFAULT_DEVICE_SETTINGS, ...input.settings };
   const lock = new Lock();
   // Messages that arrive before the state is loaded wait in these buffers (signalWithStart on first contact).
-  const early: { heartbeats: { hb: DeviceHeartbeat; at: number }[]; decommission?: DecommissionRequest } = { heartbeats: [] };
+  const early: { heartbeats: { hb: DeviceHeartbeat; at: number }[]; decommission?: DecommissionRequest } = {
+    heartbeats: [],
+  };
   let state: DeviceState | undefined = input.state;
 
   setHandler(heartbeatSignal, (hb) => {
@@ -227,7 +245,8 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
     {
       validator: (patch: DeviceConfigPatch) => {
         assertValidConfigPatch(patch);
-        if (state?.status === 'decommissioned' || state?.decommission) throw new Error('device is decommissioned');
+        if (state?.status === 'decommissioned' || state?.decommission)
+          throw new Error('device is decommissioned');
       },
     },
   );
@@ -236,9 +255,16 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
     const record = await loadDevice({ deviceId: input.deviceId });
     if (!record || record.status === 'decommissioned') {
       // A late heartbeat's signalWithStart after decommissioning (or a typo'd id) must not revive anything.
-      log.warn('device workflow started for an unknown or decommissioned device; ending', { deviceId: input.deviceId });
+      log.warn('device workflow started for an unknown or decommissioned device; ending', {
+        deviceId: input.deviceId,
+      });
       await condition(allHandlersFinished);
-      return { deviceId: input.deviceId, status: record?.status ?? 'decommissioned', heartbeats: 0, reason: 'unknown_device' };
+      return {
+        deviceId: input.deviceId,
+        status: record?.status ?? 'decommissioned',
+        heartbeats: 0,
+        reason: 'unknown_device',
+      };
     }
     state = {
       roomId: record.roomId,
@@ -268,13 +294,20 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
       while (s.effects.length > 0) {
         const effect = s.effects[0];
         if (effect.kind === 'status') {
-          await recordDeviceStatus({ deviceId: input.deviceId, status: effect.status, lastSeenAt: effect.lastSeenAt });
+          await recordDeviceStatus({
+            deviceId: input.deviceId,
+            status: effect.status,
+            lastSeenAt: effect.lastSeenAt,
+          });
         } else {
           try {
             await raiseDeviceAlert({ deviceId: input.deviceId, roomId: s.roomId, ...effect.alert });
           } catch (err) {
             if (!(err instanceof ActivityFailure)) throw err;
-            log.error('alert could not be delivered; state kept', { deviceId: input.deviceId, kind: effect.alert.kind });
+            log.error('alert could not be delivered; state kept', {
+              deviceId: input.deviceId,
+              kind: effect.alert.kind,
+            });
           }
         }
         s.effects.shift();
@@ -283,7 +316,8 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
 
   const historyLimitReached = () =>
     workflowInfo().continueAsNewSuggested ||
-    (input.maxHistoryEventsBeforeContinue !== undefined && workflowInfo().historyLength >= input.maxHistoryEventsBeforeContinue);
+    (input.maxHistoryEventsBeforeContinue !== undefined &&
+      workflowInfo().historyLength >= input.maxHistoryEventsBeforeContinue);
 
   for (;;) {
     await runEffects();
@@ -295,7 +329,8 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
       return await continueAsNew<typeof device>({ ...input, state: s });
     }
     const heard = s.heartbeats;
-    const wake = () => s.heartbeats !== heard || s.effects.length > 0 || s.decommission !== undefined || historyLimitReached();
+    const wake = () =>
+      s.heartbeats !== heard || s.effects.length > 0 || s.decommission !== undefined || historyLimitReached();
     if (s.status === 'online' && s.lastSeenMs !== undefined) {
       const remaining = s.lastSeenMs + settings.offlineAfterMs - workflowNowMs();
       if (remaining <= 0) {
@@ -314,13 +349,34 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
   s.status = 'decommissioned';
   if (s.alerts.offline) {
     s.alerts.offline = false;
-    s.effects.push({ kind: 'alert', alert: { kind: 'offline', state: 'resolved', message: 'device decommissioned', at: isoOf(workflowNowMs())! } });
+    s.effects.push({
+      kind: 'alert',
+      alert: {
+        kind: 'offline',
+        state: 'resolved',
+        message: 'device decommissioned',
+        at: isoOf(workflowNowMs())!,
+      },
+    });
   }
   if (s.alerts.overheating) {
     s.alerts.overheating = false;
-    s.effects.push({ kind: 'alert', alert: { kind: 'overheating', state: 'resolved', message: 'device decommissioned', at: isoOf(workflowNowMs())! } });
+    s.effects.push({
+      kind: 'alert',
+      alert: {
+        kind: 'overheating',
+        state: 'resolved',
+        message: 'device decommissioned',
+        at: isoOf(workflowNowMs())!,
+      },
+    });
   }
   await runEffects();
   await condition(allHandlersFinished);
-  return { deviceId: input.deviceId, status: 'decommissioned', heartbeats: s.heartbeats, reason: 'decommissioned' };
+  return {
+    deviceId: input.deviceId,
+    status: 'decommissioned',
+    heartbeats: s.heartbeats,
+    reason: 'decommissioned',
+  };
 }

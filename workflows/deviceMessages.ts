@@ -76,7 +76,8 @@ export function assertValidConfigPatch(patch: DeviceConfigPatch): void {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < limits.min || value > limits.max) {
       throw new Error(`${key} must be a number between ${limits.min} and ${limits.max}`);
     }
-    if (key !== 'recognitionThreshold' && !Number.isInteger(value)) throw new Error(`${key} must be an integer`);
+    if (key !== 'recognitionThreshold' && !Number.isInteger(value))
+      throw new Error(`${key} must be an integer`);
   }
 }
 

@@ -17,10 +17,18 @@ export const DEFAULT_PARTITION_MONTHS_AHEAD = 3;
 
 const { ensureAttendancePartitions } = proxyActivities<PartitionActivities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 10 },
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    maximumAttempts: 10,
+  },
 });
 
 export async function ensurePartitions(input: EnsurePartitionsInput = {}): Promise<EnsurePartitionsResult> {
   const from = input.from ?? new Date(workflowNowMs()).toISOString();
-  return await ensureAttendancePartitions({ from, monthsAhead: input.monthsAhead ?? DEFAULT_PARTITION_MONTHS_AHEAD });
+  return await ensureAttendancePartitions({
+    from,
+    monthsAhead: input.monthsAhead ?? DEFAULT_PARTITION_MONTHS_AHEAD,
+  });
 }

@@ -14,7 +14,12 @@ export interface RestoreDatabaseInput {
 const { restoreBackup } = proxyActivities<BackupActivities>({
   startToCloseTimeout: '3 hours',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '30 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 3 },
+  retry: {
+    initialInterval: '30 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
+    maximumAttempts: 3,
+  },
 });
 
 export async function restoreDatabase(input: RestoreDatabaseInput): Promise<RestoreResult> {

@@ -34,14 +34,22 @@ export const heartbeatBody = z.strictObject({
 const deviceConfig = z.object({ recognitionThreshold: z.number(), frameSkip: z.number(), fps: z.number() });
 export const heartbeatResponse = z.object({ config: deviceConfig, configVersion: z.number() });
 
-export const deviceParams = z.strictObject({ id: z.string().regex(DEVICE_ID_PATTERN, 'lowercase letters, digits and -') });
+export const deviceParams = z.strictObject({
+  id: z.string().regex(DEVICE_ID_PATTERN, 'lowercase letters, digits and -'),
+});
 export const provisionBody = z.strictObject({
   device_id: z.string().regex(DEVICE_ID_PATTERN, 'lowercase letters, digits and -, up to 63 characters'),
   room_id: z.string().trim().min(1).max(64),
 });
-export const provisionResponse = z.object({ device_id: z.string(), room_id: z.string(), api_key: z.string(), workflow_id: z.string() });
+export const provisionResponse = z.object({
+  device_id: z.string(),
+  room_id: z.string(),
+  api_key: z.string(),
+  workflow_id: z.string(),
+});
 export const rotateResponse = z.object({ device_id: z.string(), api_key: z.string() });
-const limit = (l: { min: number; max: number }, int: boolean) => (int ? z.number().int() : z.number()).min(l.min).max(l.max);
+const limit = (l: { min: number; max: number }, int: boolean) =>
+  (int ? z.number().int() : z.number()).min(l.min).max(l.max);
 export const configureBody = z
   .strictObject({
     recognitionThreshold: limit(CONFIG_LIMITS.recognitionThreshold, false).optional(),
@@ -78,7 +86,11 @@ export function deviceRoutes(deps: DeviceAdminDeps): Router {
   });
   router.post('/api/v1/admin/devices', admin, async (req, res) => {
     const body = parseOr400(provisionBody, req.body, 'body');
-    const p = await provisionDevice(deps, { deviceId: body.device_id, roomId: body.room_id, by: currentUser(req).id });
+    const p = await provisionDevice(deps, {
+      deviceId: body.device_id,
+      roomId: body.room_id,
+      by: currentUser(req).id,
+    });
     res.status(201).setHeader('Cache-Control', 'no-store');
     res.json({ device_id: p.deviceId, room_id: p.roomId, api_key: p.apiKey, workflow_id: p.workflowId });
   });

@@ -62,12 +62,29 @@ function startOptions(deps: DeviceAdminDeps, deviceId: string, roomId?: string) 
     workflowId: deviceWorkflowId(deviceId),
     taskQueue: deps.taskQueue,
     args: [{ deviceId, roomId, settings: deps.settings }] as Parameters<typeof device>,
-    typedSearchAttributes: [{ key: DeviceIdKey, value: deviceId }, ...(roomId ? [{ key: RoomIdKey, value: roomId }] : [])],
+    typedSearchAttributes: [
+      { key: DeviceIdKey, value: deviceId },
+      ...(roomId ? [{ key: RoomIdKey, value: roomId }] : []),
+    ],
   };
 }
 
-async function audit(db: Knex, by: string, action: string, deviceId: string, after: object, reason?: string): Promise<void> {
-  await db('audit_log').insert({ actor: by, action, entity: 'device', entity_id: deviceId, after: JSON.stringify(after), reason: reason ?? null });
+async function audit(
+  db: Knex,
+  by: string,
+  action: string,
+  deviceId: string,
+  after: object,
+  reason?: string,
+): Promise<void> {
+  await db('audit_log').insert({
+    actor: by,
+    action,
+    entity: 'device',
+    entity_id: deviceId,
+    after: JSON.stringify(after),
+    reason: reason ?? null,
+  });
 }
 
 export async function provisionDevice(
@@ -80,7 +97,11 @@ export async function provisionDevice(
     if (!room) throw new AppError(422, 'unknown_room', `room ${input.roomId} does not exist`);
     const existing = await trx('devices').where({ id: input.deviceId }).forUpdate().first('status');
     if (existing && existing.status !== 'decommissioned') {
-      throw new AppError(409, 'device_exists', `device ${input.deviceId} is already provisioned; rotate its key instead`);
+      throw new AppError(
+        409,
+        'device_exists',
+        `device ${input.deviceId} is already provisioned; rotate its key instead`,
+      );
     }
     const row = {
       id: input.deviceId,
@@ -104,21 +125,33 @@ export async function provisionDevice(
   return { deviceId: input.deviceId, roomId: input.roomId, apiKey, workflowId: handle.workflowId };
 }
 
-export async function rotateDeviceKey(deps: DeviceAdminDeps, input: { deviceId: string; by: string }): Promise<{ deviceId: string; apiKey: string }> {
+export async function rotateDeviceKey(
+  deps: DeviceAdminDeps,
+  input: { deviceId: string; by: string },
+): Promise<{ deviceId: string; apiKey: string }> {
   const apiKey = generateDeviceKey();
-  const n = await deps.db('devices')
+  const n = await deps
+    .db('devices')
     .where({ id: input.deviceId })
     .whereNot({ status: 'decommissioned' })
     .update({ key_hash: hashDeviceKey(apiKey) });
   if (n === 0) throw new AppError(404, 'device_not_found', `no active device ${input.deviceId}`);
   await audit(deps.db, input.by, 'device.rotate_key', input.deviceId, {});
-  deps.log.info({ deviceId: input.deviceId, by: input.by }, 'device key rotated; the old key stops working now');
+  deps.log.info(
+    { deviceId: input.deviceId, by: input.by },
+    'device key rotated; the old key stops working now',
+  );
   return { deviceId: input.deviceId, apiKey };
 }
 
-export async function configureDevice(deps: DeviceAdminDeps, deviceId: string, patch: DeviceConfigPatch): Promise<ConfigureResult> {
+export async function configureDevice(
+  deps: DeviceAdminDeps,
+  deviceId: string,
+  patch: DeviceConfigPatch,
+): Promise<ConfigureResult> {
   const row = await deps.db('devices').where({ id: deviceId }).first('room_id', 'status');
-  if (!row || row.status === 'decommissioned') throw new AppError(404, 'device_not_found', `no active device ${deviceId}`);
+  if (!row || row.status === 'decommissioned')
+    throw new AppError(404, 'device_not_found', `no active device ${deviceId}`);
   // The workflow may not exist yet (a device seeded before workflows existed): start it, then update.
   const handle = await deps.temporal.workflow.start('device', {
     ...startOptions(deps, deviceId, row.room_id),
@@ -134,7 +167,8 @@ export async function decommissionDevice(
 ): Promise<{ deviceId: string; workflowId: string }> {
   const row = await deps.db('devices').where({ id: input.deviceId }).first('room_id', 'status');
   if (!row) throw new AppError(404, 'device_not_found', `no device ${input.deviceId}`);
-  if (row.status === 'decommissioned') return { deviceId: input.deviceId, workflowId: deviceWorkflowId(input.deviceId) };
+  if (row.status === 'decommissioned')
+    return { deviceId: input.deviceId, workflowId: deviceWorkflowId(input.deviceId) };
   const handle = await deps.temporal.workflow.signalWithStart('device', {
     ...startOptions(deps, input.deviceId, row.room_id),
     signal: decommissionSignal,
@@ -145,7 +179,9 @@ export async function decommissionDevice(
 }
 
 export async function listDevices(db: Knex): Promise<DeviceListing[]> {
-  const rows = await db('devices').orderBy('id').select('id', 'room_id', 'status', 'last_seen', 'config', 'config_version', 'created_at');
+  const rows = await db('devices')
+    .orderBy('id')
+    .select('id', 'room_id', 'status', 'last_seen', 'config', 'config_version', 'created_at');
   return rows.map((r) => ({
     deviceId: r.id,
     roomId: r.room_id,
@@ -167,7 +203,11 @@ export interface HeartbeatAnswer {
  * and answer with the settings stored by the last `configure`. The workflow writes status transitions;
  * last_seen is written here because it changes every minute and would only bloat workflow history.
  */
-export async function acceptHeartbeat(deps: DeviceAdminDeps, dev: AuthenticatedDevice, hb: DeviceHeartbeat): Promise<HeartbeatAnswer> {
+export async function acceptHeartbeat(
+  deps: DeviceAdminDeps,
+  dev: AuthenticatedDevice,
+  hb: DeviceHeartbeat,
+): Promise<HeartbeatAnswer> {
   try {
     await withinDeadline(deps.temporal, HEARTBEAT_SIGNAL_DEADLINE_MS, () =>
       deps.temporal.workflow.signalWithStart('device', {
@@ -178,9 +218,16 @@ export async function acceptHeartbeat(deps: DeviceAdminDeps, dev: AuthenticatedD
     );
   } catch (err) {
     deps.log.error({ err, deviceId: dev.id }, 'heartbeat signal failed');
-    throw new AppError(503, 'temporal_unavailable', 'heartbeat could not be recorded; retry later', undefined, { 'Retry-After': '30' });
+    throw new AppError(
+      503,
+      'temporal_unavailable',
+      'heartbeat could not be recorded; retry later',
+      undefined,
+      { 'Retry-After': '30' },
+    );
   }
-  const row = await deps.db('devices')
+  const row = await deps
+    .db('devices')
     .where({ id: dev.id })
     .update({ last_seen: deps.db.fn.now() })
     .returning(['config', 'config_version']);
@@ -188,5 +235,8 @@ export async function acceptHeartbeat(deps: DeviceAdminDeps, dev: AuthenticatedD
   deviceQueueDepth.set({ device: dev.id }, hb.queueDepth);
   if (typeof hb.cpuTempC === 'number') deviceCpuTemp.set({ device: dev.id }, hb.cpuTempC);
   const current = row[0] ?? { config: {}, config_version: 0 };
-  return { config: { ...DEFAULT_DEVICE_CONFIG, ...(current.config ?? {}) }, configVersion: current.config_version };
+  return {
+    config: { ...DEFAULT_DEVICE_CONFIG, ...(current.config ?? {}) },
+    configVersion: current.config_version,
+  };
 }

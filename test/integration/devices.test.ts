@@ -16,7 +16,14 @@ import { eventually, startTestRollcall, type TestRollcall } from '../support/app
 let rc: TestRollcall;
 let admin: string;
 
-const heartbeat = (extra: object = {}) => ({ queueDepth: 3, version: '0.4.1', cpuTempC: 52.5, fps: 7.8, rosterVersion: 'r12', ...extra });
+const heartbeat = (extra: object = {}) => ({
+  queueDepth: 3,
+  version: '0.4.1',
+  cpuTempC: 52.5,
+  fps: 7.8,
+  rosterVersion: 'r12',
+  ...extra,
+});
 
 void describe('device lifecycle (real Temporal + real Postgres)', () => {
   before(async () => {
@@ -28,7 +35,10 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
 
   void test('when a device is provisioned, heartbeats, is configured, rotated and decommissioned, then each step holds and the revoked key gets 401', async () => {
     const t0 = Date.now();
-    const prov = await request(rc.app).post('/api/v1/admin/devices').set('Authorization', admin).send({ device_id: 'pi-lab-7', room_id: 'R101' });
+    const prov = await request(rc.app)
+      .post('/api/v1/admin/devices')
+      .set('Authorization', admin)
+      .send({ device_id: 'pi-lab-7', room_id: 'R101' });
     assert.equal(prov.status, 201, JSON.stringify(prov.body));
     const key: string = prov.body.api_key;
     assert.match(key, /^rcd_[A-Za-z0-9_-]{43}$/);
@@ -38,48 +48,102 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
     assert.ok(!JSON.stringify(row).includes(key));
     assert.equal(row.status, 'provisioned');
 
-    const again = await request(rc.app).post('/api/v1/admin/devices').set('Authorization', admin).send({ device_id: 'pi-lab-7', room_id: 'R101' });
+    const again = await request(rc.app)
+      .post('/api/v1/admin/devices')
+      .set('Authorization', admin)
+      .send({ device_id: 'pi-lab-7', room_id: 'R101' });
     assert.equal(again.status, 409);
     assert.equal(again.body.error.code, 'device_exists');
 
-    const hb1 = await request(rc.app).post('/api/v1/heartbeat').set('Authorization', `Bearer ${key}`).send(heartbeat());
+    const hb1 = await request(rc.app)
+      .post('/api/v1/heartbeat')
+      .set('Authorization', `Bearer ${key}`)
+      .send(heartbeat());
     assert.equal(hb1.status, 200, JSON.stringify(hb1.body));
-    assert.deepEqual(hb1.body, { config: { recognitionThreshold: 0.5, frameSkip: 2, fps: 8 }, configVersion: 0 });
-    await eventually(async () => (await rc.database.db('devices').where({ id: 'pi-lab-7' }).first('status')).status === 'online', 'status online');
+    assert.deepEqual(hb1.body, {
+      config: { recognitionThreshold: 0.5, frameSkip: 2, fps: 8 },
+      configVersion: 0,
+    });
+    await eventually(
+      async () =>
+        (await rc.database.db('devices').where({ id: 'pi-lab-7' }).first('status')).status === 'online',
+      'status online',
+    );
     const handle = rc.temporal.client.workflow.getHandle(deviceWorkflowId('pi-lab-7'));
     const view = await handle.query(deviceStateQuery);
     assert.equal(view.status, 'online');
     assert.equal(view.lastHeartbeat?.rosterVersion, 'r12');
 
-    const bad = await request(rc.app).post('/api/v1/admin/devices/pi-lab-7/config').set('Authorization', admin).send({ fps: 0 });
+    const bad = await request(rc.app)
+      .post('/api/v1/admin/devices/pi-lab-7/config')
+      .set('Authorization', admin)
+      .send({ fps: 0 });
     assert.equal(bad.status, 400);
     const conf = await request(rc.app)
       .post('/api/v1/admin/devices/pi-lab-7/config')
       .set('Authorization', admin)
       .send({ recognitionThreshold: 0.58, frameSkip: 4 });
     assert.equal(conf.status, 200, JSON.stringify(conf.body));
-    assert.deepEqual(conf.body, { config: { recognitionThreshold: 0.58, frameSkip: 4, fps: 8 }, configVersion: 1 });
-    const hb2 = await request(rc.app).post('/api/v1/heartbeat').set('Authorization', `Bearer ${key}`).send(heartbeat());
-    assert.deepEqual(hb2.body, { config: { recognitionThreshold: 0.58, frameSkip: 4, fps: 8 }, configVersion: 1 });
-    await request(rc.app).post('/api/v1/heartbeat').set('Authorization', `Bearer ${key}`).send(heartbeat({ configVersion: 1 }));
-    await eventually(async () => (await handle.query(deviceStateQuery)).appliedConfigVersion === 1, 'config applied');
+    assert.deepEqual(conf.body, {
+      config: { recognitionThreshold: 0.58, frameSkip: 4, fps: 8 },
+      configVersion: 1,
+    });
+    const hb2 = await request(rc.app)
+      .post('/api/v1/heartbeat')
+      .set('Authorization', `Bearer ${key}`)
+      .send(heartbeat());
+    assert.deepEqual(hb2.body, {
+      config: { recognitionThreshold: 0.58, frameSkip: 4, fps: 8 },
+      configVersion: 1,
+    });
+    await request(rc.app)
+      .post('/api/v1/heartbeat')
+      .set('Authorization', `Bearer ${key}`)
+      .send(heartbeat({ configVersion: 1 }));
+    await eventually(
+      async () => (await handle.query(deviceStateQuery)).appliedConfigVersion === 1,
+      'config applied',
+    );
 
     const metrics = await request(rc.app).get('/metrics');
     assert.equal(metrics.status, 200);
-    assert.match(metrics.text, /rollcall_device_cpu_temp_celsius\{device="pi-lab-7",service="rollcall"\} 52\.5/);
+    assert.match(
+      metrics.text,
+      /rollcall_device_cpu_temp_celsius\{device="pi-lab-7",service="rollcall"\} 52\.5/,
+    );
     assert.match(metrics.text, /rollcall_device_queue_depth\{device="pi-lab-7",service="rollcall"\} 3/);
-    const durations = metrics.text.split('\n').filter((l) => l.startsWith('api_request_duration_seconds_count'));
+    const durations = metrics.text
+      .split('\n')
+      .filter((l) => l.startsWith('api_request_duration_seconds_count'));
     assert.ok(
       durations.some((l) => l.includes('route="/api/v1/heartbeat"') && l.includes('status="200"')),
       durations.join('\n'),
     );
 
-    const rotated = await request(rc.app).post('/api/v1/admin/devices/pi-lab-7/rotate-key').set('Authorization', admin);
+    const rotated = await request(rc.app)
+      .post('/api/v1/admin/devices/pi-lab-7/rotate-key')
+      .set('Authorization', admin);
     assert.equal(rotated.status, 200);
     const newKey: string = rotated.body.api_key;
     assert.notEqual(newKey, key);
-    assert.equal((await request(rc.app).post('/api/v1/heartbeat').set('Authorization', `Bearer ${key}`).send(heartbeat())).status, 401);
-    assert.equal((await request(rc.app).post('/api/v1/heartbeat').set('Authorization', `Bearer ${newKey}`).send(heartbeat())).status, 200);
+    assert.equal(
+      (
+        await request(rc.app)
+          .post('/api/v1/heartbeat')
+          .set('Authorization', `Bearer ${key}`)
+          .send(heartbeat())
+      ).status,
+      401,
+    );
+    assert.equal(
+      (
+        await request(rc.app)
+          .post('/api/v1/heartbeat')
+          .set('Authorization', `Bearer ${newKey}`)
+          .send(heartbeat())
+      ).status,
+      200,
+    );
 
     const dec = await request(rc.app)
       .post('/api/v1/admin/devices/pi-lab-7/decommission')
@@ -88,19 +152,29 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
     assert.equal(dec.status, 202);
     const outcome = await handle.result();
     assert.equal(outcome.status, 'decommissioned');
-    const after = await request(rc.app).post('/api/v1/heartbeat').set('Authorization', `Bearer ${newKey}`).send(heartbeat());
+    const after = await request(rc.app)
+      .post('/api/v1/heartbeat')
+      .set('Authorization', `Bearer ${newKey}`)
+      .send(heartbeat());
     assert.equal(after.status, 401);
     assert.equal(after.body.error.code, 'unauthenticated');
     const revoked = await rc.database.db('devices').where({ id: 'pi-lab-7' }).first('status', 'key_hash');
     assert.deepEqual(revoked, { status: 'decommissioned', key_hash: null });
-    const audit = await rc.database.db('audit_log').where({ entity: 'device', entity_id: 'pi-lab-7' }).orderBy('id').pluck('action');
+    const audit = await rc.database
+      .db('audit_log')
+      .where({ entity: 'device', entity_id: 'pi-lab-7' })
+      .orderBy('id')
+      .pluck('action');
     assert.deepEqual(audit, ['device.provision', 'device.rotate_key', 'device.decommission']);
     process.stderr.write(`device lifecycle through the API: ${Date.now() - t0} ms\n`);
   });
 
   void test('when a teacher or an anonymous client calls the admin device API, then 403 / 401 and no key is issued', async () => {
     const teacher = await bearerFor(rc.app, 'teacher1');
-    const asTeacher = await request(rc.app).post('/api/v1/admin/devices').set('Authorization', teacher).send({ device_id: 'pi-x', room_id: 'R100' });
+    const asTeacher = await request(rc.app)
+      .post('/api/v1/admin/devices')
+      .set('Authorization', teacher)
+      .send({ device_id: 'pi-x', room_id: 'R100' });
     assert.equal(asTeacher.status, 403);
     const anonymous = await request(rc.app).get('/api/v1/admin/devices');
     assert.equal(anonymous.status, 401);
@@ -108,10 +182,16 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
   });
 
   void test('when a seeded device sends its first heartbeat, then signalWithStart creates its workflow with search attributes', async () => {
-    const res = await request(rc.app).post('/api/v1/heartbeat').set('Authorization', 'Bearer demo-key-pi-r102').send(heartbeat({ cpuTempC: 81 }));
+    const res = await request(rc.app)
+      .post('/api/v1/heartbeat')
+      .set('Authorization', 'Bearer demo-key-pi-r102')
+      .send(heartbeat({ cpuTempC: 81 }));
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const handle = rc.temporal.client.workflow.getHandle(deviceWorkflowId('pi-r102'));
-    await eventually(async () => (await handle.query(deviceStateQuery)).alerts.overheating, 'overheating alert');
+    await eventually(
+      async () => (await handle.query(deviceStateQuery)).alerts.overheating,
+      'overheating alert',
+    );
     const desc = await handle.describe();
     assert.deepEqual(desc.searchAttributes.DeviceId, ['pi-r102']);
     assert.deepEqual(desc.searchAttributes.RoomId, ['R102']);

@@ -15,14 +15,24 @@ import { Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createActivities } from '../../activities';
 import { createDb, dropDatabase } from '../../lib/db';
-import { ensureMaintenanceSchedules, PARTITIONS_SCHEDULE_ID, BACKUP_SCHEDULE_ID, triggerPartitionsNow } from '../../lib/temporal/maintenanceSchedules';
+import {
+  ensureMaintenanceSchedules,
+  PARTITIONS_SCHEDULE_ID,
+  BACKUP_SCHEDULE_ID,
+  triggerPartitionsNow,
+} from '../../lib/temporal/maintenanceSchedules';
 import { seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { stopWorker } from '../../workers/worker';
 import type { backupDatabase } from '../../workflows/backupDatabase';
 import type { ensurePartitions } from '../../workflows/ensurePartitions';
 import type { restoreDatabase } from '../../workflows/restoreDatabase';
 import { eventually, FAST_TIMING } from '../support/app';
-import { createTestDatabase, startTestTemporal, type TestDatabase, type TestTemporal } from '../support/stack';
+import {
+  createTestDatabase,
+  startTestTemporal,
+  type TestDatabase,
+  type TestTemporal,
+} from '../support/stack';
 
 let database: TestDatabase;
 let temporal: TestTemporal;
@@ -107,7 +117,8 @@ void describe('maintenance workflows (real Temporal + real Postgres)', () => {
       workflowId: `partitions-${crypto.randomUUID()}`,
       args: [{ monthsAhead: 4 }],
     });
-    for (const name of expected) assert.ok(first.partitions.includes(name), `${name} in ${first.partitions.join(', ')}`);
+    for (const name of expected)
+      assert.ok(first.partitions.includes(name), `${name} in ${first.partitions.join(', ')}`);
     // The migration prepared months 0..3; month +4 is new.
     assert.deepEqual(first.created, [expected[4]]);
     const again = await temporal.client.workflow.execute<typeof ensurePartitions>('ensurePartitions', {
@@ -137,11 +148,17 @@ void describe('maintenance workflows (real Temporal + real Postgres)', () => {
     const settings = { taskQueue, partitionMonthsAhead: 3 };
     const created = await ensureMaintenanceSchedules(temporal.client, settings);
     assert.deepEqual(created, { created: [PARTITIONS_SCHEDULE_ID, BACKUP_SCHEDULE_ID], updated: [] });
-    const updated = await ensureMaintenanceSchedules(temporal.client, { ...settings, backupAt: { hour: 4, minute: 5 } });
+    const updated = await ensureMaintenanceSchedules(temporal.client, {
+      ...settings,
+      backupAt: { hour: 4, minute: 5 },
+    });
     assert.deepEqual(updated, { created: [], updated: [PARTITIONS_SCHEDULE_ID, BACKUP_SCHEDULE_ID] });
     const ids: string[] = [];
     for await (const s of temporal.client.schedule.list()) ids.push(s.scheduleId);
-    assert.deepEqual(ids.filter((id) => id.startsWith('maintenance:')).sort(), [BACKUP_SCHEDULE_ID, PARTITIONS_SCHEDULE_ID]);
+    assert.deepEqual(ids.filter((id) => id.startsWith('maintenance:')).sort(), [
+      BACKUP_SCHEDULE_ID,
+      PARTITIONS_SCHEDULE_ID,
+    ]);
     const backup = await temporal.client.schedule.getHandle(BACKUP_SCHEDULE_ID).describe();
     assert.deepEqual(backup.spec.calendars?.[0]?.hour, [{ start: 4, end: 4, step: 1 }]);
 
@@ -153,7 +170,8 @@ void describe('maintenance workflows (real Temporal + real Postgres)', () => {
     const result = await temporal.client.workflow.getHandle<typeof ensurePartitions>(workflowId).result();
     assert.ok(result.partitions.includes(partitionName(monthStart(3))));
     // Leave no Schedule firing into the rest of the suite.
-    for (const id of [PARTITIONS_SCHEDULE_ID, BACKUP_SCHEDULE_ID]) await temporal.client.schedule.getHandle(id).delete();
+    for (const id of [PARTITIONS_SCHEDULE_ID, BACKUP_SCHEDULE_ID])
+      await temporal.client.schedule.getHandle(id).delete();
   });
 
   void test('when a backup runs, then it is restored into a scratch DB and verified, retention prunes beyond policy, and an operator restore works', async () => {
@@ -163,7 +181,14 @@ void describe('maintenance workflows (real Temporal + real Postgres)', () => {
       const file = path.join(backupDir, `fake-${label}.dump`);
       fs.writeFileSync(file, label);
       const [row] = await db('backups')
-        .insert({ run_key: `fake/${label}`, status, database_name: 'x', file_path: file, snapshot_at: at, size_bytes: label.length })
+        .insert({
+          run_key: `fake/${label}`,
+          status,
+          database_name: 'x',
+          file_path: file,
+          snapshot_at: at,
+          size_bytes: label.length,
+        })
         .returning('id');
       return { id: Number(row.id), file };
     };
@@ -186,9 +211,15 @@ void describe('maintenance workflows (real Temporal + real Postgres)', () => {
     assert.equal(row.trigger, 'manual');
     assert.ok(fs.existsSync(row.file_path));
     assert.ok(row.file_path.startsWith(backupDir));
-    assert.equal(row.sha256, crypto.createHash('sha256').update(fs.readFileSync(row.file_path)).digest('hex'));
+    assert.equal(
+      row.sha256,
+      crypto.createHash('sha256').update(fs.readFileSync(row.file_path)).digest('hex'),
+    );
     assert.equal(row.table_counts['public.students'], 60);
-    assert.ok(Object.keys(row.table_counts).some((t) => t.startsWith('public.attendance_logs_y')), 'partitions are counted one by one');
+    assert.ok(
+      Object.keys(row.table_counts).some((t) => t.startsWith('public.attendance_logs_y')),
+      'partitions are counted one by one',
+    );
     const scratch = await db.raw("SELECT datname FROM pg_database WHERE datname LIKE 'rollcall_verify_%'");
     assert.equal(scratch.rows.length, 0, 'the scratch database is dropped');
 
@@ -199,10 +230,10 @@ void describe('maintenance workflows (real Temporal + real Postgres)', () => {
     assert.equal(fs.existsSync(m3.file), false);
     assert.equal(fs.existsSync(failed.file), false);
     assert.equal(fs.existsSync(keeperM2.file), true);
-    assert.deepEqual(
-      (await db('backups').whereIn('id', [olderInM2.id, m3.id]).pluck('status')).sort(),
-      ['pruned', 'pruned'],
-    );
+    assert.deepEqual((await db('backups').whereIn('id', [olderInM2.id, m3.id]).pluck('status')).sort(), [
+      'pruned',
+      'pruned',
+    ]);
     process.stderr.write(
       `backup of the demo DB: ${row.size_bytes} bytes, ${result.dump.tables} tables, ${result.dump.rows} rows; ` +
         `dump ${result.dump.dumpMs} ms, restore+verify ${result.verify.verifyMs} ms, workflow ${wallMs} ms\n`,
@@ -220,7 +251,11 @@ void describe('maintenance workflows (real Temporal + real Postgres)', () => {
       const copy = createDb(new URL(`/${into}`, database.url).toString(), 2);
       try {
         assert.equal((await copy('students').count<{ n: number }[]>('* as n'))[0].n, 60);
-        assert.equal((await copy.raw('SELECT count(*)::int AS n FROM ensure_attendance_partitions(now(), 1)')).rows[0].n, 0, 'functions restored');
+        assert.equal(
+          (await copy.raw('SELECT count(*)::int AS n FROM ensure_attendance_partitions(now(), 1)')).rows[0].n,
+          0,
+          'functions restored',
+        );
       } finally {
         await copy.destroy();
       }
@@ -232,7 +267,10 @@ void describe('maintenance workflows (real Temporal + real Postgres)', () => {
           args: [{ backupId: result.backupId, intoDatabase: live }],
         }),
         (err: unknown) =>
-          err instanceof WorkflowFailedError && /refusing to restore over the live database/.test(String((err.cause?.cause as Error | undefined)?.message)),
+          err instanceof WorkflowFailedError &&
+          /refusing to restore over the live database/.test(
+            String((err.cause?.cause as Error | undefined)?.message),
+          ),
       );
     } finally {
       await dropDatabase(admin, into);

@@ -10,7 +10,8 @@ void describe('backup retention', () => {
     const backups = [];
     let id = 0;
     for (let day = 1; day <= 20; day++) {
-      for (const hour of ['02', '14']) backups.push(at(`2026-03-${String(day).padStart(2, '0')}T${hour}:30:00Z`, ++id));
+      for (const hour of ['02', '14'])
+        backups.push(at(`2026-03-${String(day).padStart(2, '0')}T${hour}:30:00Z`, ++id));
     }
     const { keep, prune } = selectForRetention(backups, 7, 0);
     assert.equal(keep.length, 7);
@@ -23,7 +24,8 @@ void describe('backup retention', () => {
     let id = 0;
     for (let m = 0; m < 18; m++) {
       const month = new Date(Date.UTC(2025, m, 1));
-      for (const d of [3, 17]) backups.push(at(new Date(month.getTime() + (d - 1) * 86_400_000 + 7_200_000).toISOString(), ++id));
+      for (const d of [3, 17])
+        backups.push(at(new Date(month.getTime() + (d - 1) * 86_400_000 + 7_200_000).toISOString(), ++id));
     }
     const { keep } = selectForRetention(backups, 2, 12);
     // Daily: the two newest days (ids 36, 35); monthly: the 17th of each of the last 12 months.
@@ -31,7 +33,11 @@ void describe('backup retention', () => {
   });
 
   void test('when nothing exceeds the policy, then nothing is pruned', () => {
-    const { prune } = selectForRetention([at('2026-01-01T00:00:00Z', 1), at('2026-01-02T00:00:00Z', 2)], 30, 12);
+    const { prune } = selectForRetention(
+      [at('2026-01-01T00:00:00Z', 1), at('2026-01-02T00:00:00Z', 2)],
+      30,
+      12,
+    );
     assert.deepEqual(prune, []);
   });
 

@@ -10,7 +10,13 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import type { DeviceActivities, DeviceAlert, DeviceRecord } from '../../../activities/devices';
 import { createTimeSkippingEnv } from '../../../lib/temporal/testServer';
 import { device } from '../../../workflows/device';
@@ -43,7 +49,14 @@ function fakeDeviceActivities(record: Partial<DeviceRecord> = {}): FakeDevices {
   const fake: Omit<FakeDevices, 'activities'> = { alerts: [], statuses: [], configs: [], revoked: [] };
   const activities: DeviceActivities = {
     async loadDevice(input) {
-      return { deviceId: input.deviceId, roomId: 'R100', status: 'provisioned', config: {}, configVersion: 0, ...record };
+      return {
+        deviceId: input.deviceId,
+        roomId: 'R100',
+        status: 'provisioned',
+        config: {},
+        configVersion: 0,
+        ...record,
+      };
     },
     async recordDeviceStatus(input) {
       fake.statuses.push({ status: input.status, lastSeenAt: input.lastSeenAt });
@@ -122,7 +135,12 @@ async function runDevice<T>(
   });
 }
 
-const hb = (extra: Partial<DeviceHeartbeat> = {}): DeviceHeartbeat => ({ queueDepth: 0, version: '1.0.0', cpuTempC: 55, ...extra });
+const hb = (extra: Partial<DeviceHeartbeat> = {}): DeviceHeartbeat => ({
+  queueDepth: 0,
+  version: '1.0.0',
+  cpuTempC: 55,
+  ...extra,
+});
 
 /** Waits (wall time, time skipping locked) until the workflow has run what the test expects. */
 async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -133,7 +151,8 @@ async function until(what: string, fn: () => boolean | Promise<boolean>, timeout
   }
 }
 
-const offlineAlerts = (f: FakeDevices, state: 'raised' | 'resolved') => f.alerts.filter((a) => a.kind === 'offline' && a.state === state);
+const offlineAlerts = (f: FakeDevices, state: 'raised' | 'resolved') =>
+  f.alerts.filter((a) => a.kind === 'offline' && a.state === state);
 
 void describe('device workflow (time-skipping)', () => {
   before(
@@ -143,158 +162,204 @@ void describe('device workflow (time-skipping)', () => {
       } catch {
         // Installed already by this process.
       }
-      bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../../workflows/device'), logger: new DefaultLogger('WARN') });
+      bundle = await bundleWorkflowCode({
+        workflowsPath: require.resolve('../../../workflows/device'),
+        logger: new DefaultLogger('WARN'),
+      });
     },
     { timeout: 120_000 },
   );
 
-  void test('when heartbeats arrive every minute for 30 minutes, then the device stays online and no alert is raised', { timeout: 60_000 }, async () => {
-    const fake = fakeDeviceActivities();
-    await withDevice(fake, async (handle) => {
-      for (let i = 0; i < 30; i++) {
-        await handle.signal(heartbeatSignal, hb({ queueDepth: i }));
-        await env.sleep(MIN);
-      }
-      const view = await handle.query(deviceStateQuery);
-      assert.equal(view.status, 'online');
-      assert.equal(view.heartbeats, 30);
-      assert.equal(view.lastHeartbeat?.queueDepth, 29);
-      assert.deepEqual(view.alerts, { offline: false, overheating: false });
-    });
-    assert.equal(fake.alerts.length, 0);
-    assert.deepEqual(
-      fake.statuses.map((s) => s.status),
-      ['online'],
-      'only the provisioned → online transition is persisted, not every heartbeat',
-    );
-  });
-
-  void test('when the device falls silent, then after 10 minutes exactly one offline alert is raised, and a heartbeat resolves it', { timeout: 60_000 }, async () => {
-    const fake = fakeDeviceActivities();
-    await withDevice(fake, async (handle) => {
-      await handle.signal(heartbeatSignal, hb());
-      await until('online', () => fake.statuses.length === 1);
-      await env.sleep(9 * MIN);
-      assert.equal((await handle.query(deviceStateQuery)).status, 'online', 'not offline before 10 min');
-      assert.equal(fake.alerts.length, 0);
-
-      await env.sleep(2 * MIN);
-      await until('offline alert', () => offlineAlerts(fake, 'raised').length === 1);
-      assert.equal((await handle.query(deviceStateQuery)).status, 'offline');
-
-      await env.sleep(60 * MIN); // a long silence raises nothing more
-      assert.equal(offlineAlerts(fake, 'raised').length, 1);
-
-      await handle.signal(heartbeatSignal, hb());
-      await until('resolved alert', () => offlineAlerts(fake, 'resolved').length === 1);
-      const view = await handle.query(deviceStateQuery);
-      assert.equal(view.status, 'online');
-      assert.equal(view.alerts.offline, false);
-    });
-    assert.deepEqual(
-      fake.statuses.map((s) => s.status),
-      ['online', 'offline', 'online'],
-    );
-    assert.equal(offlineAlerts(fake, 'raised').length, 1);
-    assert.equal(offlineAlerts(fake, 'resolved').length, 1);
-    assert.match(offlineAlerts(fake, 'raised')[0].message, /no heartbeat for 10 min/);
-  });
-
-  void test('when the CPU stays above 70 °C for many heartbeats, then one alert per episode', { timeout: 60_000 }, async () => {
-    const fake = fakeDeviceActivities();
-    await withDevice(fake, async (handle) => {
-      for (const t of [60, 72, 75, 78, 71, 68, 72, 60, 59, 80, 81]) {
-        await handle.signal(heartbeatSignal, hb({ cpuTempC: t }));
-        await env.sleep(MIN);
-      }
-      await until('alerts', async () => fake.alerts.length === 3);
-    });
-    // 72 raises; 68 is inside the 5 °C hysteresis so 72 again is the same episode; 60 ends it; 80 raises again.
-    assert.deepEqual(
-      fake.alerts.map((a) => `${a.kind}:${a.state}:${a.cpuTempC}`),
-      ['overheating:raised:72', 'overheating:resolved:60', 'overheating:raised:80'],
-    );
-  });
-
-  void test('when an operator configures the device, then valid settings are persisted with a new version and bad ones are rejected before history', { timeout: 60_000 }, async () => {
-    const fake = fakeDeviceActivities();
-    await withDevice(fake, async (handle) => {
-      const result = await handle.executeUpdate(configureUpdate, { args: [{ recognitionThreshold: 0.62, fps: 10 }] });
-      assert.equal(result.configVersion, 1);
-      assert.deepEqual(result.config, { recognitionThreshold: 0.62, frameSkip: 2, fps: 10 });
-      await assert.rejects(
-        handle.executeUpdate(configureUpdate, { args: [{ fps: 500 }] }),
-        (err: unknown) => err instanceof WorkflowUpdateFailedError && /fps must be a number between 1 and 30/.test(String(err.cause?.message)),
-      );
-      await assert.rejects(handle.executeUpdate(configureUpdate, { args: [{ brightness: 3 } as unknown as Partial<DeviceConfig>] }), WorkflowUpdateFailedError);
-      const view = await handle.query(deviceStateQuery);
-      assert.equal(view.configVersion, 1);
-      assert.equal(view.appliedConfigVersion, 0, 'pending until the device reports it applied');
-      await handle.signal(heartbeatSignal, hb({ configVersion: 1 }));
-      await until('applied', async () => (await handle.query(deviceStateQuery)).appliedConfigVersion === 1);
-    });
-    assert.deepEqual(fake.configs, [{ config: { recognitionThreshold: 0.62, frameSkip: 2, fps: 10 }, configVersion: 1 }]);
-  });
-
-  void test('when history grows past the limit, then continue-as-new keeps status, counters, alerts and the pending config', { timeout: 60_000 }, async () => {
-    const fake = fakeDeviceActivities();
-    await withDevice(
-      fake,
-      async (handle) => {
-        const firstRunId = (await handle.describe()).runId;
-        await handle.executeUpdate(configureUpdate, { args: [{ frameSkip: 5 }] });
-        // Paced like a real device: heartbeats racing the continue-as-new task can leak a time-skipping
-        // lock in the Java test server (a later env.sleep then never returns).
-        for (let i = 0; i < 12; i++) {
-          await handle.signal(heartbeatSignal, hb({ cpuTempC: 75, queueDepth: i }));
+  void test(
+    'when heartbeats arrive every minute for 30 minutes, then the device stays online and no alert is raised',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities();
+      await withDevice(fake, async (handle) => {
+        for (let i = 0; i < 30; i++) {
+          await handle.signal(heartbeatSignal, hb({ queueDepth: i }));
           await env.sleep(MIN);
         }
-        // Query only once the new run has completed its first workflow task: the Java test server stalls a
-        // query that races the first task of a just-continued run.
-        await until('continued as new', async () => {
-          const d = await handle.describe();
-          return d.runId !== firstRunId && d.historyLength >= 5;
-        });
         const view = await handle.query(deviceStateQuery);
-        assert.ok(view.generation >= 1, `generation ${view.generation}`);
         assert.equal(view.status, 'online');
-        assert.equal(view.heartbeats, 12);
-        assert.equal(view.configVersion, 1);
-        assert.equal(view.appliedConfigVersion, 0, 'the config is still pending after continue-as-new');
-        assert.deepEqual(view.config, { recognitionThreshold: 0.5, frameSkip: 5, fps: 8 });
-        assert.equal(view.alerts.overheating, true);
+        assert.equal(view.heartbeats, 30);
+        assert.equal(view.lastHeartbeat?.queueDepth, 29);
+        assert.deepEqual(view.alerts, { offline: false, overheating: false });
+      });
+      assert.equal(fake.alerts.length, 0);
+      assert.deepEqual(
+        fake.statuses.map((s) => s.status),
+        ['online'],
+        'only the provisioned → online transition is persisted, not every heartbeat',
+      );
+    },
+  );
 
-        // The offline timer survives too: measured from the last heartbeat (1 min ago), not from the new run.
-        await env.sleep(9 * MIN + 30_000);
+  void test(
+    'when the device falls silent, then after 10 minutes exactly one offline alert is raised, and a heartbeat resolves it',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities();
+      await withDevice(fake, async (handle) => {
+        await handle.signal(heartbeatSignal, hb());
+        await until('online', () => fake.statuses.length === 1);
+        await env.sleep(9 * MIN);
+        assert.equal((await handle.query(deviceStateQuery)).status, 'online', 'not offline before 10 min');
+        assert.equal(fake.alerts.length, 0);
+
+        await env.sleep(2 * MIN);
         await until('offline alert', () => offlineAlerts(fake, 'raised').length === 1);
-      },
-      { maxHistoryEventsBeforeContinue: 20 },
-    );
-    assert.equal(fake.alerts.filter((a) => a.kind === 'overheating').length, 1, 'no second overheating alert after continue-as-new');
-  });
+        assert.equal((await handle.query(deviceStateQuery)).status, 'offline');
 
-  void test('when the device is decommissioned, then its key is revoked, open alerts are resolved and the workflow completes', { timeout: 60_000 }, async () => {
-    const fake = fakeDeviceActivities();
-    const outcome = await withDevice(fake, async (handle) => {
-      await handle.signal(heartbeatSignal, hb());
-      await env.sleep(15 * MIN);
-      await until('offline', () => offlineAlerts(fake, 'raised').length === 1);
-      await handle.signal(decommissionSignal, { by: 'u-admin', reason: 'replaced' });
-      return handle.result();
-    });
-    assert.equal(outcome.status, 'decommissioned');
-    assert.equal(outcome.reason, 'decommissioned');
-    assert.equal(fake.revoked.length, 1);
-    assert.equal(offlineAlerts(fake, 'resolved').length, 1);
-  });
+        await env.sleep(60 * MIN); // a long silence raises nothing more
+        assert.equal(offlineAlerts(fake, 'raised').length, 1);
 
-  void test('when a heartbeat starts a workflow for a decommissioned device, then it ends without reviving it', { timeout: 60_000 }, async () => {
-    const fake = fakeDeviceActivities({ status: 'decommissioned' });
-    const outcome = await withDevice(fake, async (handle) => {
-      await handle.signal(heartbeatSignal, hb());
-      return handle.result();
-    });
-    assert.equal(outcome.reason, 'unknown_device');
-    assert.equal(fake.statuses.length, 0);
-  });
+        await handle.signal(heartbeatSignal, hb());
+        await until('resolved alert', () => offlineAlerts(fake, 'resolved').length === 1);
+        const view = await handle.query(deviceStateQuery);
+        assert.equal(view.status, 'online');
+        assert.equal(view.alerts.offline, false);
+      });
+      assert.deepEqual(
+        fake.statuses.map((s) => s.status),
+        ['online', 'offline', 'online'],
+      );
+      assert.equal(offlineAlerts(fake, 'raised').length, 1);
+      assert.equal(offlineAlerts(fake, 'resolved').length, 1);
+      assert.match(offlineAlerts(fake, 'raised')[0].message, /no heartbeat for 10 min/);
+    },
+  );
+
+  void test(
+    'when the CPU stays above 70 °C for many heartbeats, then one alert per episode',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities();
+      await withDevice(fake, async (handle) => {
+        for (const t of [60, 72, 75, 78, 71, 68, 72, 60, 59, 80, 81]) {
+          await handle.signal(heartbeatSignal, hb({ cpuTempC: t }));
+          await env.sleep(MIN);
+        }
+        await until('alerts', async () => fake.alerts.length === 3);
+      });
+      // 72 raises; 68 is inside the 5 °C hysteresis so 72 again is the same episode; 60 ends it; 80 raises again.
+      assert.deepEqual(
+        fake.alerts.map((a) => `${a.kind}:${a.state}:${a.cpuTempC}`),
+        ['overheating:raised:72', 'overheating:resolved:60', 'overheating:raised:80'],
+      );
+    },
+  );
+
+  void test(
+    'when an operator configures the device, then valid settings are persisted with a new version and bad ones are rejected before history',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities();
+      await withDevice(fake, async (handle) => {
+        const result = await handle.executeUpdate(configureUpdate, {
+          args: [{ recognitionThreshold: 0.62, fps: 10 }],
+        });
+        assert.equal(result.configVersion, 1);
+        assert.deepEqual(result.config, { recognitionThreshold: 0.62, frameSkip: 2, fps: 10 });
+        await assert.rejects(
+          handle.executeUpdate(configureUpdate, { args: [{ fps: 500 }] }),
+          (err: unknown) =>
+            err instanceof WorkflowUpdateFailedError &&
+            /fps must be a number between 1 and 30/.test(String(err.cause?.message)),
+        );
+        await assert.rejects(
+          handle.executeUpdate(configureUpdate, {
+            args: [{ brightness: 3 } as unknown as Partial<DeviceConfig>],
+          }),
+          WorkflowUpdateFailedError,
+        );
+        const view = await handle.query(deviceStateQuery);
+        assert.equal(view.configVersion, 1);
+        assert.equal(view.appliedConfigVersion, 0, 'pending until the device reports it applied');
+        await handle.signal(heartbeatSignal, hb({ configVersion: 1 }));
+        await until('applied', async () => (await handle.query(deviceStateQuery)).appliedConfigVersion === 1);
+      });
+      assert.deepEqual(fake.configs, [
+        { config: { recognitionThreshold: 0.62, frameSkip: 2, fps: 10 }, configVersion: 1 },
+      ]);
+    },
+  );
+
+  void test(
+    'when history grows past the limit, then continue-as-new keeps status, counters, alerts and the pending config',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities();
+      await withDevice(
+        fake,
+        async (handle) => {
+          const firstRunId = (await handle.describe()).runId;
+          await handle.executeUpdate(configureUpdate, { args: [{ frameSkip: 5 }] });
+          // Paced like a real device: heartbeats racing the continue-as-new task can leak a time-skipping
+          // lock in the Java test server (a later env.sleep then never returns).
+          for (let i = 0; i < 12; i++) {
+            await handle.signal(heartbeatSignal, hb({ cpuTempC: 75, queueDepth: i }));
+            await env.sleep(MIN);
+          }
+          // Query only once the new run has completed its first workflow task: the Java test server stalls a
+          // query that races the first task of a just-continued run.
+          await until('continued as new', async () => {
+            const d = await handle.describe();
+            return d.runId !== firstRunId && d.historyLength >= 5;
+          });
+          const view = await handle.query(deviceStateQuery);
+          assert.ok(view.generation >= 1, `generation ${view.generation}`);
+          assert.equal(view.status, 'online');
+          assert.equal(view.heartbeats, 12);
+          assert.equal(view.configVersion, 1);
+          assert.equal(view.appliedConfigVersion, 0, 'the config is still pending after continue-as-new');
+          assert.deepEqual(view.config, { recognitionThreshold: 0.5, frameSkip: 5, fps: 8 });
+          assert.equal(view.alerts.overheating, true);
+
+          // The offline timer survives too: measured from the last heartbeat (1 min ago), not from the new run.
+          await env.sleep(9 * MIN + 30_000);
+          await until('offline alert', () => offlineAlerts(fake, 'raised').length === 1);
+        },
+        { maxHistoryEventsBeforeContinue: 20 },
+      );
+      assert.equal(
+        fake.alerts.filter((a) => a.kind === 'overheating').length,
+        1,
+        'no second overheating alert after continue-as-new',
+      );
+    },
+  );
+
+  void test(
+    'when the device is decommissioned, then its key is revoked, open alerts are resolved and the workflow completes',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities();
+      const outcome = await withDevice(fake, async (handle) => {
+        await handle.signal(heartbeatSignal, hb());
+        await env.sleep(15 * MIN);
+        await until('offline', () => offlineAlerts(fake, 'raised').length === 1);
+        await handle.signal(decommissionSignal, { by: 'u-admin', reason: 'replaced' });
+        return handle.result();
+      });
+      assert.equal(outcome.status, 'decommissioned');
+      assert.equal(outcome.reason, 'decommissioned');
+      assert.equal(fake.revoked.length, 1);
+      assert.equal(offlineAlerts(fake, 'resolved').length, 1);
+    },
+  );
+
+  void test(
+    'when a heartbeat starts a workflow for a decommissioned device, then it ends without reviving it',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities({ status: 'decommissioned' });
+      const outcome = await withDevice(fake, async (handle) => {
+        await handle.signal(heartbeatSignal, hb());
+        return handle.result();
+      });
+      assert.equal(outcome.reason, 'unknown_device');
+      assert.equal(fake.statuses.length, 0);
+    },
+  );
 });
