@@ -81,6 +81,8 @@ const schema = z.object({
   DEVICE_CPU_TEMP_ALERT_C: z.coerce.number().min(30).max(120).default(70),
   /** Device alerts (offline, overheating; raised and resolved) are POSTed here as JSON when set. */
   ALERT_WEBHOOK_URL: z.string().url().optional(),
+  /** A standalone worker (workers/main.ts) serves its own /metrics here; 0 = off. */
+  WORKER_METRICS_PORT: port.default(0),
   /** Monthly attendance partitions kept ready ahead of the current month (maintenance:partitions). */
   PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(3).max(36).default(3),
   /** Where maintenance:backup writes pg_dump files; default `<ROLLCALL_DATA_DIR>/backups`. */

@@ -6,6 +6,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { config } from '../lib/config';
 import { createDb } from '../lib/db';
 import { logger } from '../lib/logger';
+import { serveMetrics } from '../lib/metrics';
 import { temporalConnectionOptions } from '../lib/temporal/connection';
 import { createWorker, installWorkerRuntime, sessionTimingFrom, stopWorker } from './worker';
 
@@ -29,8 +30,11 @@ async function main(): Promise<void> {
     timing: sessionTimingFrom(cfg),
   });
   const running = worker.run();
+  // Device-status and backup metrics are set by activities, so a worker apart from the API exposes its own.
+  const metricsServer = cfg.WORKER_METRICS_PORT > 0 ? await serveMetrics(cfg.WORKER_METRICS_PORT) : undefined;
   const stop = async () => {
     log.info('worker draining');
+    metricsServer?.close();
     await stopWorker(worker, running);
     await connection.close();
     await db.destroy();

@@ -28,6 +28,7 @@ import {
 } from './messages';
 import { CourseIdKey, RoomIdKey, SessionDateKey } from './searchAttributes';
 import { workflowNowMs } from './time';
+import { Lock } from './lock';
 
 export interface ClassSessionInput {
   scheduleId: number;
@@ -54,19 +55,6 @@ interface Mark {
   persisted: boolean;
   actor?: string;
   reason?: string;
-}
-
-/** Serialises handlers that run activities, so a flush and an override never interleave on one student. */
-class Lock {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
 }
 
 export class SessionState {

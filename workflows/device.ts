@@ -37,6 +37,7 @@ import {
 } from './deviceMessages';
 import { DeviceIdKey, RoomIdKey } from './searchAttributes';
 import { workflowNowMs } from './time';
+import { Lock } from './lock';
 
 export interface DeviceSettings {
   offlineAfterMs: number;
@@ -103,19 +104,6 @@ const { raiseDeviceAlert } = proxyActivities<DeviceActivities>({
     maximumAttempts: 5,
   },
 });
-
-/** Serialises the handlers and the loop that run activities. */
-class Lock {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
-}
 
 function isoOf(ms: number | undefined): string | undefined {
   return ms === undefined ? undefined : new Date(ms).toISOString();

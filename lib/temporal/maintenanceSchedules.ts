@@ -2,6 +2,8 @@
  * The two maintenance Temporal Schedules, created or brought up to date idempotently at start-up:
  *   maintenance:partitions  monthly (1st, 03:15 UTC) → ensurePartitions  (also triggered once at start-up)
  *   maintenance:backup      daily (02:30 UTC)        → backupDatabase
+ *   maintenance:retention   daily (03:45 UTC)        → purgeRecognitionEvents (RECOGNITION_RETENTION_DAYS)
+ *   timetable:sync          hourly (:07)             → syncTimetable (also run at start-up and on admin edits)
  * Overlap SKIP (a slow backup never stacks), a catch-up window so a run missed while the server was down
  * still happens when it comes back.
  */
@@ -17,6 +19,8 @@ import type { EnsurePartitionsInput } from '../../workflows/ensurePartitions';
 
 export const PARTITIONS_SCHEDULE_ID = 'maintenance:partitions';
 export const BACKUP_SCHEDULE_ID = 'maintenance:backup';
+export const RETENTION_SCHEDULE_ID = 'maintenance:retention';
+export const TIMETABLE_SCHEDULE_ID = 'timetable:sync';
 
 export interface MaintenanceScheduleSettings {
   taskQueue: string;
@@ -48,7 +52,38 @@ function definitions(s: MaintenanceScheduleSettings): ScheduleOptions[] {
     args: [{ trigger: 'schedule' } satisfies BackupDatabaseInput],
     workflowExecutionTimeout: '12 hours',
   };
+  const retention: ScheduleOptionsAction = {
+    type: 'startWorkflow',
+    workflowType: 'purgeRecognitionEvents',
+    workflowId: RETENTION_SCHEDULE_ID,
+    taskQueue: s.taskQueue,
+    args: [{}],
+    workflowExecutionTimeout: '2 hours',
+  };
+  const timetable: ScheduleOptionsAction = {
+    type: 'startWorkflow',
+    workflowType: 'syncTimetable',
+    workflowId: TIMETABLE_SCHEDULE_ID,
+    taskQueue: s.taskQueue,
+    args: [],
+    workflowExecutionTimeout: '30 minutes',
+  };
   return [
+    {
+      scheduleId: RETENTION_SCHEDULE_ID,
+      spec: { calendars: [{ hour: 3, minute: 45, comment: 'daily' }] },
+      action: retention,
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
+      memo: { purpose: 'delete raw recognition events past the retention period (marks are kept)' },
+    },
+    {
+      // A safety net: admin edits start a sync at once; this catches rows changed behind the API's back.
+      scheduleId: TIMETABLE_SCHEDULE_ID,
+      spec: { calendars: [{ minute: 7, hour: '*', comment: 'hourly' }] },
+      action: timetable,
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+      memo: { purpose: 'one Temporal Schedule per timetable row' },
+    },
     {
       scheduleId: PARTITIONS_SCHEDULE_ID,
       spec: { calendars: [{ dayOfMonth: 1, hour: 3, minute: 15, comment: 'monthly, 1st 03:15 UTC' }] },

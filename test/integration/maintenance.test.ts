@@ -17,6 +17,8 @@ import { createActivities } from '../../activities';
 import { createDb, dropDatabase } from '../../lib/db';
 import {
   ensureMaintenanceSchedules,
+  RETENTION_SCHEDULE_ID,
+  TIMETABLE_SCHEDULE_ID,
   PARTITIONS_SCHEDULE_ID,
   BACKUP_SCHEDULE_ID,
   triggerPartitionsNow,
@@ -147,18 +149,19 @@ void describe('maintenance workflows (real Temporal + real Postgres)', () => {
   void test('when the maintenance Schedules are ensured twice, then they exist once, are updated in place, and a trigger runs ensurePartitions', async () => {
     const settings = { taskQueue, partitionMonthsAhead: 3 };
     const created = await ensureMaintenanceSchedules(temporal.client, settings);
-    assert.deepEqual(created, { created: [PARTITIONS_SCHEDULE_ID, BACKUP_SCHEDULE_ID], updated: [] });
+    const all = [RETENTION_SCHEDULE_ID, TIMETABLE_SCHEDULE_ID, PARTITIONS_SCHEDULE_ID, BACKUP_SCHEDULE_ID];
+    assert.deepEqual(created, { created: all, updated: [] });
     const updated = await ensureMaintenanceSchedules(temporal.client, {
       ...settings,
       backupAt: { hour: 4, minute: 5 },
     });
-    assert.deepEqual(updated, { created: [], updated: [PARTITIONS_SCHEDULE_ID, BACKUP_SCHEDULE_ID] });
+    assert.deepEqual(updated, { created: [], updated: all });
     const ids: string[] = [];
     for await (const s of temporal.client.schedule.list()) ids.push(s.scheduleId);
-    assert.deepEqual(ids.filter((id) => id.startsWith('maintenance:')).sort(), [
-      BACKUP_SCHEDULE_ID,
-      PARTITIONS_SCHEDULE_ID,
-    ]);
+    assert.deepEqual(
+      ids.filter((id) => id.startsWith('maintenance:') || id === TIMETABLE_SCHEDULE_ID).sort(),
+      [...all].sort(),
+    );
     const backup = await temporal.client.schedule.getHandle(BACKUP_SCHEDULE_ID).describe();
     assert.deepEqual(backup.spec.calendars?.[0]?.hour, [{ start: 4, end: 4, step: 1 }]);
 
