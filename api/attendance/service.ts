@@ -18,6 +18,7 @@ import type { AuthenticatedDevice } from '../auth/device';
 import { AppError } from '../errors';
 import { withinDeadline } from '../../lib/temporal/connection';
 import type { AttendanceBatch, RecordOutcome } from './schema';
+import { countAttendanceRecords } from '../../lib/metrics';
 
 export interface AttendanceDeps {
   db: Knex;
@@ -201,10 +202,14 @@ export async function acceptBatch(
   const order = new Map(batch.records.map((r, i) => [r.event_id, i]));
   outcomes.sort((a, b) => (order.get(a.event_id) ?? 0) - (order.get(b.event_id) ?? 0));
   const count = (s: RecordOutcome['status']) => outcomes.filter((o) => o.status === s).length;
-  return {
+  const result = {
     accepted: count('accepted'),
     duplicates: count('duplicate'),
     rejected: count('rejected'),
     results: outcomes,
   };
+  countAttendanceRecords('accepted', result.accepted);
+  countAttendanceRecords('duplicate', result.duplicates);
+  countAttendanceRecords('rejected', result.rejected);
+  return result;
 }

@@ -49,6 +49,9 @@ void describe('attendance path (real Temporal + real Postgres)', () => {
     assert.equal(retry.status, 202);
     assert.equal(retry.body.duplicates, 3);
     assert.equal(retry.body.accepted, 0);
+    const metrics = await request(rc.app).get('/metrics');
+    assert.match(metrics.text, /attendance_records_total\{outcome="accepted"[^}]*\} [1-9]/);
+    assert.match(metrics.text, /attendance_records_total\{outcome="duplicate"[^}]*\} [1-9]/);
 
     const rows = await eventually(async () => {
       const r = await rc.database.db.raw(
