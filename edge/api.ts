@@ -6,6 +6,8 @@
 import type { RecordOutcome } from './outbox';
 import { parseRetryAfter } from './backoff';
 import type { OutboxRecord } from './outbox';
+import type { z } from 'zod';
+import type { heartbeatBody } from '../api/devices/routes';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -58,14 +60,8 @@ export interface RosterBody {
 export type RosterFetch =
   { status: 'not-modified' } | { status: 'ok'; etag: string | null; roster: RosterBody };
 
-export interface HeartbeatBody {
-  device_id: string;
-  cpu_temp_c?: number;
-  queue_depth: number;
-  version: string;
-  roster_version?: number;
-  fps?: number;
-}
+/** The API's own heartbeat schema, as a type only: the edge cannot drift from what the server validates. */
+export type HeartbeatBody = z.infer<typeof heartbeatBody>;
 
 export interface RemoteConfig {
   recognitionThreshold?: number;

@@ -43,13 +43,14 @@ export class Heartbeat {
   body(): HeartbeatBody {
     const s = this.opts.status();
     const temp = readCpuTemperature(this.opts.thermalZone);
+    // The device is known from its key; the body reports state only.
     return {
-      device_id: this.opts.deviceId,
-      queue_depth: s.queueDepth,
+      queueDepth: s.queueDepth,
       version: this.opts.version,
-      ...(temp === undefined ? {} : { cpu_temp_c: temp }),
-      ...(s.rosterVersion === undefined ? {} : { roster_version: s.rosterVersion }),
+      ...(temp === undefined ? {} : { cpuTempC: temp }),
+      ...(s.rosterVersion === undefined ? {} : { rosterVersion: String(s.rosterVersion) }),
       ...(s.fps === undefined ? {} : { fps: Math.round(s.fps * 100) / 100 }),
+      ...(this.lastConfigVersion === undefined ? {} : { configVersion: this.lastConfigVersion }),
     };
   }
 

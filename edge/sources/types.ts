@@ -32,8 +32,13 @@ export function pacer(fps: number): (signal: AbortSignal) => Promise<void> {
     if (wait < -period) next = Date.now();
     return new Promise((resolve) => {
       if (wait <= 0 || signal.aborted) return resolve();
-      const t = setTimeout(resolve, wait);
-      signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      // The listener goes when the timer fires: a frame loop adds one per frame, for days.
+      const onAbort = () => (clearTimeout(t), resolve());
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, wait);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   };
 }

@@ -100,6 +100,8 @@ export async function createFacePipeline(config: FacePipelineConfig): Promise<Fa
   const manifest = readModelManifest(config.modelDir);
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
+    // Errors only: the optimiser's notes about unused initialisers of converted graphs are noise in logs.
+    logSeverityLevel: 3,
     ...(config.intraOpNumThreads ? { intraOpNumThreads: config.intraOpNumThreads } : {}),
   };
   const embedderName = config.embedder ?? DEFAULT_EMBEDDER;

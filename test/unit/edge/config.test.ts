@@ -128,12 +128,13 @@ void describe('edge camera and device status', () => {
       await hb.beat();
       await hb.beat();
       assert.deepEqual(bodies[0], {
-        device_id: 'pi-r100',
-        queue_depth: 7,
+        queueDepth: 7,
         version: 'rollcall-edge/test',
-        roster_version: 3,
+        rosterVersion: '3',
         fps: 7.9,
       });
+      // Once a config was applied, the device reports the version it runs.
+      assert.equal((bodies[2] as { configVersion?: number }).configVersion, 2);
       assert.deepEqual(applied, [{ c: { recognitionThreshold: 0.7, frameSkip: 4 }, v: 2 }]);
     } finally {
       server.close();
