@@ -2,7 +2,9 @@
  * A standalone API process, for deployments that scale the API apart from the workers
  * (`node --import tsx api/main.ts`). Needs DATABASE_URL and TEMPORAL_ADDRESS; never starts local servers.
  *
- *   node --import tsx api/main.ts           serve (SIGTERM: stop accepting, finish requests, close)
+ *   node --import tsx api/main.ts           serve (SIGTERM: stop accepting, finish requests, close); at start-up
+ *                                           it creates/updates the maintenance Schedules (partitions, backup,
+ *                                           retention, timetable sync) so a split deployment needs no CronJobs
  *   node --import tsx api/main.ts migrate   apply pending migrations and exit (a Kubernetes initContainer;
  *                                           knex's migration lock makes concurrent replicas safe)
  */
@@ -12,6 +14,7 @@ import { createDb } from '../lib/db';
 import { logger } from '../lib/logger';
 import { migrateLatest } from '../lib/migrate';
 import { connectClient } from '../lib/temporal/connection';
+import { ensureMaintenanceSchedules, triggerPartitionsNow } from '../lib/temporal/maintenanceSchedules';
 import { createApp } from './app';
 
 async function main(): Promise<void> {
@@ -33,6 +36,19 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const client = await connectClient(cfg, cfg.TEMPORAL_ADDRESS);
+  if (cfg.MAINTENANCE_SCHEDULES) {
+    // Idempotent create-or-update, so every replica may do it; a failure must not stop the API serving.
+    try {
+      const schedules = await ensureMaintenanceSchedules(client, {
+        taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+        partitionMonthsAhead: cfg.PARTITION_MONTHS_AHEAD,
+      });
+      await triggerPartitionsNow(client);
+      log.info(schedules, 'maintenance schedules ready');
+    } catch (err) {
+      log.error({ err }, 'maintenance schedules could not be ensured; the next start retries');
+    }
+  }
   const app = createApp({
     db,
     temporal: client,
