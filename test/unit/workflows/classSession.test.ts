@@ -342,7 +342,7 @@ void describe('classSession workflow (time-skipping, mocked activities)', () => 
       return history.events?.length ?? 0;
     });
     process.stderr.write(`history events for a 3-hour class, 50 students, 1 batch/min: ${events}\n`);
-    // Temporal suggests continue-as-new at 10,240 events (and limits at 51,200): stay far below.
+    // Temporal (server 1.29) suggests continue-as-new at 4,096 events and limits at 51,200: stay well below.
     assert.ok(events > 180, 'every signal is in history');
     assert.ok(events < 2_000, `${events} events`);
   });
