@@ -28,13 +28,19 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createSessionActivities(deps.db, deps.timing),
-    ...createTimetableActivities(deps.db, { taskQueue: deps.taskQueue ?? config().TEMPORAL_TASK_QUEUE, earlyMinutes: deps.timing.earlyMinutes }),
+    ...createTimetableActivities(deps.db, {
+      taskQueue: deps.taskQueue ?? config().TEMPORAL_TASK_QUEUE,
+      earlyMinutes: deps.timing.earlyMinutes,
+    }),
     ...createEnrollmentActivities(deps.db, deps.enrollment ?? enrollmentSettingsFromConfig(config())),
     ...createPrivacyActivities(deps.db, {
       cipher: (deps.enrollment ?? enrollmentSettingsFromConfig(config())).cipher,
       retentionDays: config().RECOGNITION_RETENTION_DAYS,
     }),
-    ...createDeviceActivities(deps.db, deps.devices ?? { alertWebhookUrl: config().ALERT_WEBHOOK_URL, log: logger() }),
+    ...createDeviceActivities(
+      deps.db,
+      deps.devices ?? { alertWebhookUrl: config().ALERT_WEBHOOK_URL, log: logger() },
+    ),
     ...createPartitionActivities(deps.db),
     ...createBackupActivities(
       deps.db,

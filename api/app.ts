@@ -122,7 +122,10 @@ export function createApp(deps: AppDeps): Express {
       temporal: deps.temporal,
       taskQueue: deps.taskQueue,
       log: deps.log,
-      settings: { offlineAfterMs: config().DEVICE_OFFLINE_MINUTES * 60_000, cpuTempAlertC: config().DEVICE_CPU_TEMP_ALERT_C },
+      settings: {
+        offlineAfterMs: config().DEVICE_OFFLINE_MINUTES * 60_000,
+        cpuTempAlertC: config().DEVICE_CPU_TEMP_ALERT_C,
+      },
     }),
   );
   app.use(metricsRoutes());

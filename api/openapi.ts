@@ -272,7 +272,8 @@ export const operations: Operation[] = [
     path: '/api/v1/admin/devices/:id/config',
     tag: 'admin',
     auth: 'admin',
-    summary: "Change a device's settings (validated by the workflow); delivered in its next heartbeat response",
+    summary:
+      "Change a device's settings (validated by the workflow); delivered in its next heartbeat response",
     params: deviceParams,
     body: configureBody,
     response: heartbeatResponse,

@@ -25,18 +25,28 @@ const schema = z.object({
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_UI_URL: z.string().url().optional(),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
-  TEMPORAL_CLI_VERSION: z.string().regex(/^v\d+\.\d+\.\d+$/).default('v1.5.1'),
+  TEMPORAL_CLI_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+\.\d+$/)
+    .default('v1.5.1'),
   TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional(),
   TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional(),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
 
   API_PORT: port.default(3000),
   API_HOST: z.string().min(1).default('127.0.0.1'),
-  BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('256kb'),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(kb|mb)$/)
+    .default('256kb'),
 
   SESSION_EARLY_MINUTES: z.coerce.number().int().min(0).max(240).default(15),
   SESSION_GRACE_MINUTES: z.coerce.number().int().min(0).max(240).default(10),
-  SESSION_AMEND_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
+  SESSION_AMEND_HOURS: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 30)
+    .default(24),
   ATTENDANCE_FLUSH_SECONDS: z.coerce.number().min(0.1).max(300).default(2),
 
   /** `kid:base64key,kid2:base64key`, each key 32 bytes (AES-256-GCM). Required in production. */
@@ -48,13 +58,19 @@ const schema = z.object({
     )
     .optional(),
   /** The key id new embeddings are sealed with; defaults to the last key in EMBEDDING_KEYS. */
-  EMBEDDING_ACTIVE_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).optional(),
+  EMBEDDING_ACTIVE_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/)
+    .optional(),
   /** Where uploaded enrollment photos wait for the worker; default `<ROLLCALL_DATA_DIR>/enrollment-staging`. */
   ENROLLMENT_STAGING_DIR: z.string().min(1).optional(),
   /** Keep enrollment photos after encoding (off: photos are deleted once their embeddings are stored). */
   ENROLLMENT_KEEP_PHOTOS: bool.default(false),
   /** Body limit of the enrollment upload (base64 JSON or a raw image). */
-  ENROLLMENT_UPLOAD_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('20mb'),
+  ENROLLMENT_UPLOAD_LIMIT: z
+    .string()
+    .regex(/^\d+(kb|mb)$/)
+    .default('20mb'),
 
   DEMO_SEED: bool.default(true),
   /** With DEMO_SEED: run one simulated Pi (pi-r100, real face photos) against the local API. */
@@ -63,9 +79,17 @@ const schema = z.object({
   /** `kid:secret,kid2:secret` (each secret ≥ 32 chars): the first signs people's JWTs, all verify. Required in production. */
   JWT_SIGNING_KEYS: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,32}:[^,:\s]{32,}(,[A-Za-z0-9_-]{1,32}:[^,:\s]{32,})*$/, 'expected kid:secret[,kid:secret…], secrets ≥ 32 chars')
+    .regex(
+      /^[A-Za-z0-9_-]{1,32}:[^,:\s]{32,}(,[A-Za-z0-9_-]{1,32}:[^,:\s]{32,})*$/,
+      'expected kid:secret[,kid:secret…], secrets ≥ 32 chars',
+    )
     .optional(),
-  JWT_TTL_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(60),
+  JWT_TTL_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(60),
   /** Token bucket per device key (requests per minute, also the burst). */
   RATE_LIMIT_DEVICE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(100),
   /** Token bucket per client IP for POST /api/v1/auth/login. */
@@ -76,7 +100,11 @@ const schema = z.object({
   RECOGNITION_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
 
   /** A device with no heartbeat for this long is marked offline and alerted on. */
-  DEVICE_OFFLINE_MINUTES: z.coerce.number().min(1).max(24 * 60).default(10),
+  DEVICE_OFFLINE_MINUTES: z.coerce
+    .number()
+    .min(1)
+    .max(24 * 60)
+    .default(10),
   /** CPU temperature above which a device raises an overheating alert (once per episode). */
   DEVICE_CPU_TEMP_ALERT_C: z.coerce.number().min(30).max(120).default(70),
   /** Device alerts (offline, overheating; raised and resolved) are POSTed here as JSON when set. */

@@ -30,12 +30,10 @@ export function healthRoutes(db: Knex, temporal: Client): Router {
   router.get('/health/ready', async (_req, res) => {
     const c = await checks();
     const ok = c.database.ok && c.temporal.ok;
-    res
-      .status(ok ? 200 : 503)
-      .json({
-        status: ok ? 'ready' : 'not_ready',
-        checks: { database: c.database.ok, temporal: c.temporal.ok },
-      });
+    res.status(ok ? 200 : 503).json({
+      status: ok ? 'ready' : 'not_ready',
+      checks: { database: c.database.ok, temporal: c.temporal.ok },
+    });
   });
   // Probes and the load balancer use the others unauthenticated; the detailed view (latencies, errors,
   // memory) is for operators only.

@@ -62,11 +62,9 @@ export async function overrideMark(
     by: user.id,
   };
   try {
-    await deps.temporal.workflow
-      .getHandle(sessionId)
-      .executeUpdate(overrideUpdate, {
-        args: [{ studentId: input.student_id, status: input.status, reason: input.reason, by: user.id }],
-      });
+    await deps.temporal.workflow.getHandle(sessionId).executeUpdate(overrideUpdate, {
+      args: [{ studentId: input.student_id, status: input.status, reason: input.reason, by: user.id }],
+    });
     return { ...result, applied_via: 'workflow' };
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError)
