@@ -70,21 +70,23 @@ export async function acceptBatch(
     throw new AppError(403, 'forbidden', `device key belongs to ${device.id}, not ${batch.device_id}`);
   }
   const { db } = deps;
-  const slots = await db.raw<{ rows: SlotRow[] }>(
-    `SELECT r.idx::int AS idx, slot.schedule_id, slot.course_id, slot.session_date::text AS session_date
-       FROM unnest(?::timestamptz[]) WITH ORDINALITY AS r(ts, idx)
-       LEFT JOIN LATERAL schedule_slot_at(?, r.ts, ?, ?) slot ON true`,
-    [batch.records.map((r) => r.timestamp), device.roomId, deps.earlyMinutes, deps.graceMinutes],
-  );
   const studentIds = [...new Set(batch.records.map((r) => r.student_id))];
-  const studentRows: { id: string; courses: string[] }[] = (
-    await db.raw(
+  // Two independent look-ups, one round trip of latency: each record's class slot, each student's courses.
+  const [slots, students] = await Promise.all([
+    db.raw<{ rows: SlotRow[] }>(
+      `SELECT r.idx::int AS idx, slot.schedule_id, slot.course_id, slot.session_date::text AS session_date
+         FROM unnest(?::timestamptz[]) WITH ORDINALITY AS r(ts, idx)
+         LEFT JOIN LATERAL schedule_slot_at(?, r.ts, ?, ?) slot ON true`,
+      [batch.records.map((r) => r.timestamp), device.roomId, deps.earlyMinutes, deps.graceMinutes],
+    ),
+    db.raw<{ rows: { id: string; courses: string[] }[] }>(
       `SELECT s.id, coalesce(array_agg(e.course_id) FILTER (WHERE e.course_id IS NOT NULL), '{}') AS courses
          FROM students s LEFT JOIN enrollments e ON e.student_id = s.id
         WHERE s.id = ANY(?) GROUP BY s.id`,
       [studentIds],
-    )
-  ).rows;
+    ),
+  ]);
+  const studentRows = students.rows;
   const coursesOf = new Map(studentRows.map((s) => [s.id, new Set(s.courses)]));
 
   const outcomes: RecordOutcome[] = [];
