@@ -14,7 +14,7 @@ import { errorHandler, notFound } from './errors';
 import { healthRoutes } from './health/routes';
 import { reportRoutes } from './reports/routes';
 import { scheduleRoutes } from './schedule/routes';
-import { config } from '../lib/config';
+import { config, type Config } from '../lib/config';
 import { enrollmentSettingsFromConfig, type EnrollmentSettings } from '../lib/enrollment';
 import { enrollmentRoutes } from './enrollment/routes';
 import { rosterRoutes } from './roster/routes';
@@ -51,6 +51,18 @@ export interface AppDeps {
   hsts?: boolean;
   /** Temporal Web UI base for the dashboard's links; config TEMPORAL_UI_URL or the local dev server's. */
   temporalUiUrl?: string;
+}
+
+/** The app's settings as configured (entrypoints add db, Temporal client and logger). */
+export function appSettingsFrom(
+  cfg: Config,
+): Pick<AppDeps, 'taskQueue' | 'bodyLimit' | 'earlyMinutes' | 'graceMinutes'> {
+  return {
+    taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+    bodyLimit: cfg.BODY_LIMIT,
+    earlyMinutes: cfg.SESSION_EARLY_MINUTES,
+    graceMinutes: cfg.SESSION_GRACE_MINUTES,
+  };
 }
 
 export function createApp(deps: AppDeps): Express {

@@ -14,8 +14,8 @@ import { createDb } from '../lib/db';
 import { logger } from '../lib/logger';
 import { migrateLatest } from '../lib/migrate';
 import { connectClient } from '../lib/temporal/connection';
-import { ensureMaintenanceSchedules, triggerPartitionsNow } from '../lib/temporal/maintenanceSchedules';
-import { createApp } from './app';
+import { startMaintenance } from '../lib/temporal/maintenanceSchedules';
+import { appSettingsFrom, createApp } from './app';
 
 async function main(): Promise<void> {
   const cfg = config();
@@ -39,25 +39,12 @@ async function main(): Promise<void> {
   if (cfg.MAINTENANCE_SCHEDULES) {
     // Idempotent create-or-update, so every replica may do it; a failure must not stop the API serving.
     try {
-      const schedules = await ensureMaintenanceSchedules(client, {
-        taskQueue: cfg.TEMPORAL_TASK_QUEUE,
-        partitionMonthsAhead: cfg.PARTITION_MONTHS_AHEAD,
-      });
-      await triggerPartitionsNow(client);
-      log.info(schedules, 'maintenance schedules ready');
+      log.info(await startMaintenance(client, cfg), 'maintenance schedules ready');
     } catch (err) {
       log.error({ err }, 'maintenance schedules could not be ensured; the next start retries');
     }
   }
-  const app = createApp({
-    db,
-    temporal: client,
-    taskQueue: cfg.TEMPORAL_TASK_QUEUE,
-    log,
-    bodyLimit: cfg.BODY_LIMIT,
-    earlyMinutes: cfg.SESSION_EARLY_MINUTES,
-    graceMinutes: cfg.SESSION_GRACE_MINUTES,
-  });
+  const app = createApp({ db, temporal: client, log, ...appSettingsFrom(cfg) });
   const server = http.createServer(app);
   // Behind a load balancer: keep idle connections longer than its idle timeout (nginx: 60 s).
   server.keepAliveTimeout = 65_000;

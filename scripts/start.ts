@@ -10,7 +10,7 @@ import { ensurePostgres, ensureTemporal } from '../lib/infra';
 import { logger } from '../lib/logger';
 import { migrateLatest } from '../lib/migrate';
 import { connectClient, temporalConnectionOptions } from '../lib/temporal/connection';
-import { createApp } from '../api/app';
+import { appSettingsFrom, createApp } from '../api/app';
 import { createWorker, installWorkerRuntime, sessionTimingFrom, stopWorker } from '../workers/worker';
 import { DEMO_DEVICE_KEYS, DEMO_PASSWORD, seedDemoSchool } from '../migrations/seeds/demoSchool';
 import { runEdgeDemo } from '../edge/demo';
@@ -18,7 +18,7 @@ import { repoRoot } from '../lib/paths';
 import { runChecked } from '../lib/process';
 import path from 'node:path';
 import { syncTimetable } from '../workflows/syncTimetable';
-import { ensureMaintenanceSchedules, triggerPartitionsNow } from '../lib/temporal/maintenanceSchedules';
+import { startMaintenance } from '../lib/temporal/maintenanceSchedules';
 
 async function main(): Promise<void> {
   const cfg = config();
@@ -84,23 +84,10 @@ async function main(): Promise<void> {
 
     // maintenance:partitions (monthly) and maintenance:backup (daily); partitions also once now (deploy).
     if (cfg.MAINTENANCE_SCHEDULES) {
-      const schedules = await ensureMaintenanceSchedules(client, {
-        taskQueue: cfg.TEMPORAL_TASK_QUEUE,
-        partitionMonthsAhead: cfg.PARTITION_MONTHS_AHEAD,
-      });
-      await triggerPartitionsNow(client);
-      log.info(schedules, 'maintenance schedules ready');
+      log.info(await startMaintenance(client, cfg), 'maintenance schedules ready');
     }
 
-    const app = createApp({
-      db,
-      temporal: client,
-      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
-      log,
-      bodyLimit: cfg.BODY_LIMIT,
-      earlyMinutes: cfg.SESSION_EARLY_MINUTES,
-      graceMinutes: cfg.SESSION_GRACE_MINUTES,
-    });
+    const app = createApp({ db, temporal: client, log, ...appSettingsFrom(cfg) });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

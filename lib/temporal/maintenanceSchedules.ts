@@ -129,3 +129,19 @@ export async function ensureMaintenanceSchedules(
 export async function triggerPartitionsNow(client: Client): Promise<void> {
   await client.schedule.getHandle(PARTITIONS_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
 }
+
+/**
+ * What every entrypoint does at start-up (idempotent, so each API replica may): bring the Schedules to the
+ * configuration and run ensurePartitions once, as a deploy should.
+ */
+export async function startMaintenance(
+  client: Client,
+  cfg: { TEMPORAL_TASK_QUEUE: string; PARTITION_MONTHS_AHEAD: number },
+): Promise<MaintenanceSchedulesResult> {
+  const result = await ensureMaintenanceSchedules(client, {
+    taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+    partitionMonthsAhead: cfg.PARTITION_MONTHS_AHEAD,
+  });
+  await triggerPartitionsNow(client);
+  return result;
+}
