@@ -11,7 +11,7 @@ export type { EmbedderName } from './pipeline/embedders';
 export { Matcher } from './pipeline/matcher';
 export type { MatchResult, MatcherOptions, RosterEmbedding } from './pipeline/matcher';
 export { ImageDecodeError, InvalidImageError, EmbeddingDimensionError } from './pipeline/errors';
-export { decodeImage } from './pipeline/image';
+export { decodeImage, toRgbImage } from './pipeline/image';
 export type { ImageInput, RgbImage } from './pipeline/image';
 export type { Box, Point } from './pipeline/geometry';
 export type { FaceLandmarks } from './pipeline/detectors/types';

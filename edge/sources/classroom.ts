@@ -4,7 +4,7 @@
  * replayed at the camera's frame rate.
  */
 import sharp from 'sharp';
-import type { RgbImage } from '../../models';
+import { toRgbImage, type RgbImage } from '../../models';
 import { pacer, type Frame, type FrameSource } from './types';
 
 export interface ClassroomScene {
@@ -34,18 +34,11 @@ export async function renderScene(
       };
     }),
   );
-  const { data, info } = await sharp({
-    create: { width, height, channels: 3, background: { r: 92, g: 86, b: 78 } },
-  })
-    .composite(composites)
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return {
-    width: info.width,
-    height: info.height,
-    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-  };
+  return toRgbImage(
+    sharp({ create: { width, height, channels: 3, background: { r: 92, g: 86, b: 78 } } }).composite(
+      composites,
+    ),
+  );
 }
 
 export class ClassroomSource implements FrameSource {

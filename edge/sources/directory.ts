@@ -2,23 +2,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { RgbImage } from '../../models';
+import { toRgbImage, type RgbImage } from '../../models';
 import { pacer, type Frame, type FrameSource } from './types';
 
 const IMAGE = /\.(jpe?g|png|webp)$/i;
 
 export async function toFrame(input: string | Buffer, width: number, height: number): Promise<RgbImage> {
-  const { data, info } = await sharp(input)
-    .rotate()
-    .resize(width, height, { fit: 'contain', background: { r: 40, g: 40, b: 40 } })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return {
-    width: info.width,
-    height: info.height,
-    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-  };
+  return toRgbImage(
+    sharp(input)
+      .rotate()
+      .resize(width, height, { fit: 'contain', background: { r: 40, g: 40, b: 40 } }),
+  );
 }
 
 export class DirectorySource implements FrameSource {

@@ -3,7 +3,7 @@
  * several "photos" of each face when only one real photo exists.
  */
 import sharp, { type Sharp } from 'sharp';
-import type { RgbImage } from '../pipeline/image';
+import { toRgbImage, type RgbImage } from '../pipeline/image';
 
 export const AUGMENTATIONS = [
   'original',
@@ -40,10 +40,5 @@ export async function augment(region: RgbImage, kind: Augmentation): Promise<Rgb
         return base.blur(1.5);
     }
   })();
-  const { data, info } = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return {
-    width: info.width,
-    height: info.height,
-    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-  };
+  return toRgbImage(pipeline);
 }

@@ -2,7 +2,7 @@
  * Image decoding and the few pixel operations the pipeline needs. Everything is interleaved
  * 8-bit RGB; sharp (libvips) does decoding and good-quality downscaling.
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { ImageDecodeError, InvalidImageError } from './errors';
 
 export interface RgbImage {
@@ -39,24 +39,31 @@ export function assertRgbImage(image: RgbImage): RgbImage {
   return image;
 }
 
+/**
+ * Runs a sharp pipeline to interleaved 8-bit sRGB: alpha dropped and grey promoted to three channels, so
+ * every RgbImage really has three.
+ */
+export async function toRgbImage(pipeline: Sharp): Promise<RgbImage> {
+  const { data, info } = await pipeline
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+  return {
+    width: info.width,
+    height: info.height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  };
+}
+
 export async function decodeImage(input: ImageInput): Promise<RgbImage> {
   if (isRgbImage(input)) return assertRgbImage(input);
   const label = typeof input === 'string' ? input : `${input.length}-byte buffer`;
   try {
     // failOn 'error' rejects truncated or corrupt data instead of returning a half-grey image;
     // rotate() applies the EXIF orientation so phone photos are upright.
-    const { data, info } = await sharp(input, { failOn: 'error' })
-      .rotate()
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return {
-      width: info.width,
-      height: info.height,
-      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-    };
+    return await toRgbImage(sharp(input, { failOn: 'error' }).rotate());
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new ImageDecodeError(`cannot decode image ${label}: ${reason}`, { cause });
