@@ -1,15 +1,13 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { createActivities } from '../activities';
+import { createActivities, type ActivityDeps } from '../activities';
 import type { SessionTimingSettings } from '../activities/sessions';
 
-export interface WorkerDeps {
+/** The connection, plus every activity dependency (settings left out are read from config). */
+export interface WorkerDeps extends ActivityDeps {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  db: Knex;
-  timing: SessionTimingSettings;
   log?: Logger;
 }
 
@@ -43,7 +41,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ db: deps.db, timing: deps.timing, taskQueue: deps.taskQueue }),
+    activities: createActivities(deps),
   });
 }
 

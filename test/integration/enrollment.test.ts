@@ -15,8 +15,8 @@ import request from 'supertest';
 import sharp from 'sharp';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
+import type { Worker } from '@temporalio/worker';
+import { createWorker } from '../../workers/worker';
 import type { EnrollmentReport } from '../../activities/enrollment';
 import { createApp } from '../../api/app';
 import { EmbeddingCipher, embeddingToBytes } from '../../lib/crypto/embeddings';
@@ -114,12 +114,13 @@ void describe('enrollment (real Temporal + real Postgres + real models)', () => 
         embedder: 'faceres',
         cipher: new EmbeddingCipher(new Map([['it1', crypto.randomBytes(32)]]), 'it1'),
       };
-      worker = await Worker.create({
+      worker = await createWorker({
         connection: temporal.nativeConnection,
         namespace: 'default',
         taskQueue,
-        workflowsPath: require.resolve('../../workflows'),
-        activities: createActivities({ db: database.db, timing: FAST_TIMING, enrollment: settings }),
+        db: database.db,
+        timing: FAST_TIMING,
+        enrollment: settings,
       });
       running = worker.run();
       app = createApp({

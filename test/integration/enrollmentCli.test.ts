@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
+import type { Worker } from '@temporalio/worker';
+import { createWorker } from '../../workers/worker';
 import { loadConfig } from '../../lib/config';
 import { enrollmentSettingsFromConfig } from '../../lib/enrollment';
 import { seedDemoSchool } from '../../migrations/seeds/demoSchool';
@@ -66,12 +66,13 @@ void describe('encode-faces CLI (real Temporal + real Postgres + real models)', 
       };
       // The worker must share the CLI's staging dir and (development) key, as it would on one machine.
       const settings = enrollmentSettingsFromConfig(loadConfig(env));
-      worker = await Worker.create({
+      worker = await createWorker({
         connection: temporal.nativeConnection,
         namespace: 'default',
         taskQueue,
-        workflowsPath: require.resolve('../../workflows'),
-        activities: createActivities({ db: database.db, timing: FAST_TIMING, enrollment: settings }),
+        db: database.db,
+        timing: FAST_TIMING,
+        enrollment: settings,
       });
       running = worker.run();
       photos = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-cli-photos-'));

@@ -11,9 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { createActivities } from '../../activities';
 import { createDb, dropDatabase } from '../../lib/db';
 import {
   ensureMaintenanceSchedules,
@@ -24,7 +23,7 @@ import {
   triggerPartitionsNow,
 } from '../../lib/temporal/maintenanceSchedules';
 import { seedDemoSchool } from '../../migrations/seeds/demoSchool';
-import { stopWorker } from '../../workers/worker';
+import { createWorker, stopWorker } from '../../workers/worker';
 import type { backupDatabase } from '../../workflows/backupDatabase';
 import type { ensurePartitions } from '../../workflows/ensurePartitions';
 import type { restoreDatabase } from '../../workflows/restoreDatabase';
@@ -90,18 +89,14 @@ void describe('maintenance workflows (real Temporal + real Postgres)', () => {
     temporal = await startTestTemporal();
     backupDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollcall-backups-'));
     const log = pino({ level: 'silent' });
-    worker = await Worker.create({
+    worker = await createWorker({
       connection: temporal.nativeConnection,
       namespace: 'default',
       taskQueue,
-      workflowsPath: require.resolve('../../workflows'),
-      activities: createActivities({
-        db: database.db,
-        timing: FAST_TIMING,
-        taskQueue,
-        devices: { log },
-        backups: { backupDir, keepDaily: 30, keepMonthly: 12, log },
-      }),
+      db: database.db,
+      timing: FAST_TIMING,
+      devices: { log },
+      backups: { backupDir, keepDaily: 30, keepMonthly: 12, log },
     });
     running = worker.run();
   });
