@@ -17,6 +17,7 @@ import { rosterQuery } from '../../workflows/messages';
 import { classScheduleId } from '../../activities/timetable';
 import { eventually, startTestRollcall, type TestRollcall } from '../support/app';
 import { bearerFor } from '../support/auth';
+import { weekdayWeeksAgo } from '../support/dates';
 import { assertErrorShape } from '../support/errors';
 
 let rc: TestRollcall;
@@ -57,25 +58,28 @@ void describe('security (real Temporal + Postgres)', () => {
     );
     // A past MATH201 session (teacher2's) in which S021 — also in teacher1's CS101 and DEMO100 — was late.
     const [math] = await rc.database.db('schedules').where({ course_id: 'MATH201' }).pluck('id');
+    const tuesday = weekdayWeeksAgo(2, 2);
     await rc.database.db('class_sessions').insert({
-      id: `session:${math}:2026-11-03`,
+      id: `session:${math}:${tuesday}`,
       schedule_id: math,
-      session_date: '2026-11-03',
+      session_date: tuesday,
       course_id: 'MATH201',
       room_id: 'R102',
-      starts_at: '2026-11-03T10:00:00Z',
-      ends_at: '2026-11-03T11:30:00Z',
+      starts_at: `${tuesday}T10:00:00Z`,
+      ends_at: `${tuesday}T11:30:00Z`,
       late_after_minutes: 10,
       status: 'closed',
     });
-    await rc.database.db.raw("SELECT ensure_attendance_partitions('2026-11-01'::timestamptz, 0)");
+    await rc.database.db.raw('SELECT ensure_attendance_partitions(?::timestamptz, 0)', [
+      `${tuesday}T00:00:00Z`,
+    ]);
     await rc.database.db('attendance_logs').insert({
       event_id: 'x-math-s021',
-      session_id: `session:${math}:2026-11-03`,
+      session_id: `session:${math}:${tuesday}`,
       student_id: 'S021',
       course_id: 'MATH201',
       status: 'late',
-      marked_at: '2026-11-03T10:20:00Z',
+      marked_at: `${tuesday}T10:20:00Z`,
       source: 'device',
     });
   });
@@ -205,8 +209,9 @@ void describe('security (real Temporal + Postgres)', () => {
       .set('Authorization', await bearerFor(rc.app, 'admin'));
     assert.ok(admin.body.records.some((r: { course_id: string }) => r.course_id === 'MATH201'));
     const absences = await request(rc.app)
-      .get('/api/v1/reports/unregistered-classes?from=2026-11-02&to=2026-11-06')
+      .get(`/api/v1/reports/unregistered-classes?from=${weekdayWeeksAgo(1, 2)}&to=${weekdayWeeksAgo(5, 2)}`)
       .set('Authorization', t1);
+    assert.ok(absences.body.classes.length > 0, 'teacher1 has CS101 classes that week');
     assert.ok(absences.body.classes.every((c: { course_id: string }) => c.course_id !== 'MATH201'));
     // Health: probes open, detailed for admins.
     assert.equal((await request(rc.app).get('/health/ready')).status, 200);
