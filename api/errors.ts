@@ -30,7 +30,13 @@ const UNREACHABLE_CODES = new Set([
 ]);
 /** Postgres: admin/crash shutdown, starting up or in recovery, too many connections; class 08 = connection exceptions. */
 const PG_UNAVAILABLE = /^(57P0[123]|53300|08\d{3})$/;
-const PG_CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error)/;
+/**
+ * node-postgres and knex errors for a connection that died or never came: they carry no SQLSTATE, and
+ * knex prefixes the failed statement to the message ("insert into … - Connection terminated
+ * unexpectedly"), so the phrase is searched anywhere in the message.
+ */
+const PG_CONNECTION_LOST =
+  /(Connection terminated|Connection ended unexpectedly|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect|Query read timeout)/;
 /** gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4) from the Temporal client. */
 const GRPC_UNAVAILABLE = new Set([4, 14]);
 

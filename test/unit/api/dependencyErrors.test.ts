@@ -22,6 +22,16 @@ void describe('dependency-unavailable mapping', () => {
       ),
     );
     assert.ok(isDependencyUnavailable(new Error('Connection terminated unexpectedly')));
+    // knex prefixes the failed statement to node-postgres's message.
+    assert.ok(
+      isDependencyUnavailable(
+        new Error(
+          'insert into "recognition_events" ("event_id") values ($1) - Connection terminated unexpectedly',
+        ),
+      ),
+    );
+    assert.ok(isDependencyUnavailable(new Error('select 1 - Client was closed and is not queryable')));
+    assert.ok(isDependencyUnavailable(new Error('timeout exceeded when trying to connect')));
     assert.ok(isDependencyUnavailable(new AggregateError([withCode('ECONNREFUSED')], 'connect failed')));
     assert.ok(isDependencyUnavailable(new Error('wrapped', { cause: withCode(14, '14 UNAVAILABLE') })));
   });
