@@ -5,6 +5,8 @@
  * revokes and completes.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
@@ -151,6 +153,19 @@ async function until(what: string, fn: () => boolean | Promise<boolean>, timeout
   }
 }
 
+/** RECORD_HISTORIES=1 refreshes the fixtures that test/unit/workflows/replay.test.ts replays. */
+async function maybeRecordHistory(name: string, h: WorkflowHandle): Promise<void> {
+  if (!process.env.RECORD_HISTORIES) return;
+  const file = path.join(__dirname, '..', '..', 'fixtures', 'histories', `${name}.json`);
+  const history = temporal.api.history.v1.History.fromObject(await h.fetchHistory());
+  const json = temporal.api.history.v1.History.toObject(history, {
+    longs: String,
+    enums: String,
+    bytes: String,
+  });
+  fs.writeFileSync(file, JSON.stringify(json, null, 1));
+}
+
 const offlineAlerts = (f: FakeDevices, state: 'raised' | 'resolved') =>
   f.alerts.filter((a) => a.kind === 'offline' && a.state === state);
 
@@ -278,6 +293,7 @@ void describe('device workflow (time-skipping)', () => {
         assert.equal(view.appliedConfigVersion, 0, 'pending until the device reports it applied');
         await handle.signal(heartbeatSignal, hb({ configVersion: 1 }));
         await until('applied', async () => (await handle.query(deviceStateQuery)).appliedConfigVersion === 1);
+        await maybeRecordHistory('device-configured', handle);
       });
       assert.deepEqual(fake.configs, [
         { config: { recognitionThreshold: 0.62, frameSkip: 2, fps: 10 }, configVersion: 1 },
