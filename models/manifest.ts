@@ -13,6 +13,7 @@ export const MODEL_IDS = [
   'ultraface',
   'faceplugin-landmark',
   'faceplugin',
+  'dlib-resnet',
 ] as const;
 export type ModelId = (typeof MODEL_IDS)[number];
 
@@ -33,7 +34,11 @@ export interface ModelManifestEntry {
   id: ModelId;
   file: string;
   sha256: string;
-  obtainedBy: 'extracted from tarball' | 'copied from node_modules' | 'converted tfjs-graph to onnx';
+  obtainedBy:
+    | 'extracted from tarball'
+    | 'copied from node_modules'
+    | 'converted tfjs-graph to onnx'
+    | 'built as onnx from float32 weights';
   source: ModelSourceRecord;
   input: { name: string; shape: (number | string)[]; layout: 'NHWC' | 'NCHW'; preprocessing: string };
   output: { name: string; shape: (number | string)[]; meaning: string }[];

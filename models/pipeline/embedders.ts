@@ -1,15 +1,19 @@
 /**
  * Face embedders: ONNX models that turn an aligned crop into an L2-normalised vector.
- * Each spec records the model's input layout and pixel normalisation.
+ * Each spec records the model's input layout, pixel normalisation and the crop it was trained on.
  */
 import * as ort from 'onnxruntime-node';
+import type { ModelId } from '../manifest';
 import type { CropGeometry } from './align';
 
-export type EmbedderName = 'mobileface' | 'faceres' | 'faceplugin';
+export type EmbedderName = 'mobileface' | 'faceres' | 'faceplugin' | 'dlib';
 
 export interface EmbedderSpec {
   name: EmbedderName;
+  /** The ONNX file in the model manifest. */
+  modelId: ModelId;
   dim: number;
+  /** Alignment that fits this embedder: the ArcFace template or dlib's face chip. */
   crop: CropGeometry;
   inputName: string;
   outputName: string;
@@ -27,6 +31,7 @@ export interface EmbedderSpec {
 export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
   mobileface: {
     name: 'mobileface',
+    modelId: 'mobileface',
     dim: 256,
     crop: { size: 112, zoom: 1 },
     inputName: 'data',
@@ -39,6 +44,7 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
   },
   faceres: {
     name: 'faceres',
+    modelId: 'faceres',
     dim: 1024,
     crop: { size: 224, zoom: 0.8 },
     inputName: 'input_1',
@@ -51,6 +57,7 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
   },
   faceplugin: {
     name: 'faceplugin',
+    modelId: 'faceplugin',
     dim: 512,
     crop: { size: 112, zoom: 1 },
     inputName: 'input',
@@ -59,6 +66,22 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
     normalise: (px) => (px - 127) / 128,
     batchable: false,
     matchThreshold: 0.42,
+  },
+  dlib: {
+    name: 'dlib',
+    modelId: 'dlib-resnet',
+    dim: 128,
+    // dlib's get_face_chip_details(shape, 150, 0.25), from the detector's eyes, nose tip and mouth.
+    crop: { template: 'dlib', size: 150, padding: 0.25 },
+    inputName: 'chip',
+    outputName: 'descriptor',
+    layout: 'NCHW',
+    // The graph subtracts dlib's per-channel means and divides by 256 itself.
+    normalise: (px) => px,
+    batchable: true,
+    // Not from bench-face.ts yet: FAR 1% (0.916) over 211,200 impostor pairs of ../shared/faces
+    // (celebrities and att, BlazeFace, dlib chips); celebrity TAR 86.6% there.
+    matchThreshold: 0.92,
   },
 };
 

