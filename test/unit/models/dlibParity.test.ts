@@ -11,6 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { createFacePipeline, type FacePipeline, type PipelineFace } from '../../../models';
+import {
+  buildDlibResnetOnnx,
+  DLIB_WEIGHT_COUNT,
+  DlibWeightsError,
+} from '../../../models/convert/dlib-resnet';
 import { manifestEntry, readModelManifest } from '../../../models/manifest';
 import { alignFace, DLIB_TEMPLATE_5, dlibChipTransform } from '../../../models/pipeline/align';
 import { EMBEDDER_SPECS, l2Normalise } from '../../../models/pipeline/embedders';
@@ -275,5 +280,16 @@ void describe('dlib face recognition ResNet: our ONNX build against dlib itself 
     assert.ok(mean(displacement) < 10, `mean corner displacement ${mean(displacement)} px`);
     assert.ok(mean(cosines) > 0.98, `mean cosine ${mean(cosines)}`);
     assert.ok((sorted[0] ?? 0) > 0.9, `min cosine ${sorted[0]}`);
+  });
+});
+
+void describe('dlib ResNet builder', () => {
+  void it("when the weights are not exactly the network's 5,614,592 values, then the build fails instead of guessing", () => {
+    for (const count of [DLIB_WEIGHT_COUNT - 1, DLIB_WEIGHT_COUNT + 128]) {
+      assert.throws(
+        () => buildDlibResnetOnnx(new Float32Array(count), { source: 'test' }),
+        (error: unknown) => error instanceof DlibWeightsError && error.message.includes(String(count)),
+      );
+    }
   });
 });
