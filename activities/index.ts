@@ -27,7 +27,7 @@ export interface ActivityDeps {
 /** Every activity the worker registers, built from its dependencies (knex, settings). */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createSessionActivities(deps.db, deps.timing),
+    ...createSessionActivities(deps.db, deps.timing, logger()),
     ...createTimetableActivities(deps.db, {
       taskQueue: deps.taskQueue ?? config().TEMPORAL_TASK_QUEUE,
       earlyMinutes: deps.timing.earlyMinutes,

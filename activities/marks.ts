@@ -53,9 +53,19 @@ export async function recordMarks(db: Knex, input: RecordMarksInput): Promise<Re
   }
 }
 
+/**
+ * Serialises every transaction that writes marks of one session (device marks, overrides, finalisation,
+ * late uploads after the workflow ended): the read-then-insert below then sees the other writer's rows.
+ * The session_marks trigger is the backstop that makes a second mark per (session, student) impossible.
+ */
+export async function lockSessionMarks(trx: Knex.Transaction, sessionId: string): Promise<void> {
+  await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`marks:${sessionId}`]);
+}
+
 async function writeMarks(trx: Knex.Transaction, input: RecordMarksInput): Promise<RecordMarksResult> {
   const result: RecordMarksResult = { inserted: 0, updated: 0, unchanged: 0 };
   if (input.marks.length === 0) return result;
+  await lockSessionMarks(trx, input.sessionId);
   const rows: (ExistingMark & { student_id: string })[] = await trx('attendance_logs')
     .select('student_id', 'event_id', 'status', 'source', 'marked_at')
     .where('session_id', input.sessionId)
@@ -94,7 +104,13 @@ async function writeMarks(trx: Knex.Transaction, input: RecordMarksInput): Promi
   for (const m of input.marks) {
     const row = existing.get(m.studentId);
     if (!row) continue;
-    const wins = m.source === 'override' || (row.source !== 'override' && m.source === 'device');
+    // A teacher's override always wins and is never undone by a device or finalisation; a sighting
+    // replaces an assumed absence, or an earlier sighting's later one (late → present).
+    const wins =
+      m.source === 'override' ||
+      (m.source === 'device' &&
+        (row.source === 'finalise' ||
+          (row.source === 'device' && Date.parse(m.markedAt) < row.marked_at.getTime())));
     const changed =
       row.status !== m.status ||
       row.source !== m.source ||

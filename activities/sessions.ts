@@ -3,9 +3,12 @@
  * summary). Each is idempotent, so Temporal may retry any of them after a worker dies mid-way.
  */
 import type { Knex } from 'knex';
+import type { Logger } from 'pino';
 import { ApplicationFailure } from '@temporalio/common';
+import { quarantinedMarks } from '../lib/metrics';
+import { isDataError } from './dataErrors';
 import { sessionWorkflowId, type AttendanceStatus, type MarkSource } from '../workflows/messages';
-import { recordMarks, type RecordMarksInput, type RecordMarksResult } from './marks';
+import { lockSessionMarks, recordMarks, type RecordMarksInput, type RecordMarksResult } from './marks';
 
 export type { MarkToRecord } from './marks';
 
@@ -48,7 +51,8 @@ export interface SessionSummary {
   absentees: string[];
 }
 
-export function createSessionActivities(db: Knex, timing: SessionTimingSettings) {
+export function createSessionActivities(db: Knex, timing: SessionTimingSettings, logger: Logger) {
+  const activityLog = logger.child({ component: 'sessions' });
   return {
     async openSession(input: { scheduleId: number; sessionDate: string }): Promise<SessionInfo> {
       const sessionId = sessionWorkflowId(input.scheduleId, input.sessionDate);
@@ -109,76 +113,135 @@ export function createSessionActivities(db: Knex, timing: SessionTimingSettings)
       };
     },
 
-    async recordMarks(input: RecordMarksInput): Promise<RecordMarksResult> {
-      return recordMarks(db, input);
+    /**
+     * Writes a batch of marks. A batch the database refuses for its data (a poison mark) is split and
+     * written mark by mark; the marks that still fail go to quarantined_marks with the error and an alert,
+     * so the session goes on instead of retrying one bad row forever.
+     */
+    async recordMarks(input: RecordMarksInput): Promise<RecordMarksResult & { quarantined: string[] }> {
+      try {
+        return { ...(await recordMarks(db, input)), quarantined: [] };
+      } catch (err) {
+        if (!isDataError(err)) throw err;
+      }
+      const total: RecordMarksResult & { quarantined: string[] } = {
+        inserted: 0,
+        updated: 0,
+        unchanged: 0,
+        quarantined: [],
+      };
+      for (const mark of input.marks) {
+        try {
+          const r = await recordMarks(db, { ...input, marks: [mark] });
+          total.inserted += r.inserted;
+          total.updated += r.updated;
+          total.unchanged += r.unchanged;
+        } catch (err) {
+          if (!isDataError(err)) throw err;
+          const e = err as Error & { code: string };
+          // Text columns cannot hold the NUL byte that may be the very reason for the refusal.
+          const storable = (v: string) => v.replace(/\u0000/g, '\\0').slice(0, 2000);
+          await db('quarantined_marks')
+            .insert({
+              session_id: storable(input.sessionId),
+              student_id: storable(mark.studentId),
+              event_id: storable(mark.eventId),
+              mark: storable(JSON.stringify(mark)),
+              error_code: e.code,
+              error: storable(e.message),
+            })
+            .onConflict(['session_id', 'event_id'])
+            .ignore();
+          quarantinedMarks.inc();
+          activityLog.error(
+            { sessionId: input.sessionId, studentId: mark.studentId, eventId: mark.eventId, code: e.code },
+            'ALERT attendance mark quarantined: the database refused its data',
+          );
+          total.quarantined.push(mark.studentId);
+        }
+      }
+      return total;
+    },
+
+    /** The course's enrolment now: the session re-checks it for a recognised student missing from its snapshot. */
+    async enrolledStudents(input: { courseId: string }): Promise<string[]> {
+      return db('enrollments').where({ course_id: input.courseId }).orderBy('student_id').pluck('student_id');
     },
 
     /** Marks every enrolled student without a mark absent (once), then writes the summary and closes. */
     async finaliseSession(input: { sessionId: string }): Promise<SessionSummary> {
-      return db.transaction(async (trx) => {
-        const session = await trx('class_sessions').where({ id: input.sessionId }).forUpdate().first();
-        if (!session) {
-          throw ApplicationFailure.create({
-            message: `session ${input.sessionId} does not exist`,
-            nonRetryable: true,
-          });
-        }
-        const absentees: string[] = await trx('enrollments as e')
-          .where('e.course_id', session.course_id)
-          .whereNotExists(
-            trx('attendance_logs as a').whereRaw('a.session_id = ? AND a.student_id = e.student_id', [
-              input.sessionId,
-            ]),
-          )
-          .orderBy('e.student_id')
-          .pluck('e.student_id');
-        if (absentees.length > 0) {
-          await trx.raw('SELECT ensure_attendance_partitions(?, 0)', [session.ends_at]);
-          await trx('attendance_logs')
-            .insert(
-              absentees.map((studentId) => ({
-                event_id: `absent:${input.sessionId}:${studentId}`,
-                session_id: input.sessionId,
-                student_id: studentId,
-                course_id: session.course_id,
-                status: 'absent',
-                marked_at: session.ends_at,
-                source: 'finalise',
-              })),
-            )
-            .onConflict(['event_id', 'marked_at'])
-            .ignore();
-        }
-        const counts = await trx('attendance_logs')
-          .where({ session_id: input.sessionId })
-          .select('status')
-          .count<{ status: AttendanceStatus; n: number }[]>('* as n')
-          .groupBy('status');
-        const by = (s: AttendanceStatus) => counts.find((c) => c.status === s)?.n ?? 0;
-        const enrolledCount = await trx('enrollments')
-          .where({ course_id: session.course_id })
-          .count<{ n: number }[]>('* as n');
-        const summary: SessionSummary = {
-          sessionId: input.sessionId,
-          enrolled: Number(enrolledCount[0].n),
-          present: Number(by('present')),
-          late: Number(by('late')),
-          absent: Number(by('absent')),
-          excused: Number(by('excused')),
-          absentees,
-        };
-        const { absentees: _newlyAbsent, ...stored } = summary;
-        await trx('class_sessions')
-          .where({ id: input.sessionId })
-          .update({
-            status: 'closed',
-            closed_at: session.closed_at ?? trx.fn.now(),
-            summary: JSON.stringify(stored),
-          });
-        return summary;
-      });
+      return finaliseSession(db, input.sessionId);
     },
   };
+}
+
+/**
+ * Marks every enrolled student without a mark absent (once, idempotently), writes the summary and closes
+ * the session. The session workflow's activity, and the API's path for a late upload to a session whose
+ * workflow has ended (the summary must count it).
+ */
+export async function finaliseSession(db: Knex, sessionId: string): Promise<SessionSummary> {
+  return db.transaction(async (trx) => {
+    await lockSessionMarks(trx, sessionId);
+    const session = await trx('class_sessions').where({ id: sessionId }).forUpdate().first();
+    if (!session) {
+      throw ApplicationFailure.create({
+        message: `session ${sessionId} does not exist`,
+        nonRetryable: true,
+      });
+    }
+    const absentees: string[] = await trx('enrollments as e')
+      .where('e.course_id', session.course_id)
+      .whereNotExists(
+        trx('attendance_logs as a').whereRaw('a.session_id = ? AND a.student_id = e.student_id', [sessionId]),
+      )
+      .orderBy('e.student_id')
+      .pluck('e.student_id');
+    if (absentees.length > 0) {
+      await trx.raw('SELECT ensure_attendance_partitions(?, 0)', [session.ends_at]);
+      await trx('attendance_logs')
+        .insert(
+          absentees.map((studentId) => ({
+            event_id: `absent:${sessionId}:${studentId}`,
+            session_id: sessionId,
+            student_id: studentId,
+            course_id: session.course_id,
+            status: 'absent',
+            marked_at: session.ends_at,
+            source: 'finalise',
+          })),
+        )
+        .onConflict(['event_id', 'marked_at'])
+        .ignore();
+    }
+    const counts = await trx('attendance_logs')
+      .where({ session_id: sessionId })
+      .select('status')
+      .count<{ status: AttendanceStatus; n: number }[]>('* as n')
+      .groupBy('status');
+    const by = (s: AttendanceStatus) => counts.find((c) => c.status === s)?.n ?? 0;
+    const enrolledCount = await trx('enrollments')
+      .where({ course_id: session.course_id })
+      .count<{ n: number }[]>('* as n');
+    const summary: SessionSummary = {
+      sessionId: sessionId,
+      enrolled: Number(enrolledCount[0].n),
+      present: Number(by('present')),
+      late: Number(by('late')),
+      absent: Number(by('absent')),
+      excused: Number(by('excused')),
+      absentees,
+    };
+    const { absentees: _newlyAbsent, ...stored } = summary;
+    await trx('class_sessions')
+      .where({ id: sessionId })
+      .update({
+        status: 'closed',
+        closed_at: session.closed_at ?? trx.fn.now(),
+        summary: JSON.stringify(stored),
+      });
+    return summary;
+  });
 }
 
 export type SessionActivities = ReturnType<typeof createSessionActivities>;

@@ -40,6 +40,11 @@ export interface AppDeps {
   bodyLimit: string;
   earlyMinutes: number;
   graceMinutes: number;
+  /** The worker's amendment window (SESSION_AMEND_HOURS) and the allowed device clock lead; config's when omitted. */
+  amendMinutes?: number;
+  clockSkewSeconds?: number;
+  /** The server's clock for judging device timestamps (tests fix it); Date.now when omitted. */
+  now?: () => number;
   /** Enrollment staging, model and embedding cipher; read from config when omitted. */
   enrollment?: EnrollmentSettings;
   enrollmentUploadLimit?: string;
@@ -112,6 +117,9 @@ export function createApp(deps: AppDeps): Express {
       taskQueue: deps.taskQueue,
       earlyMinutes: deps.earlyMinutes,
       graceMinutes: deps.graceMinutes,
+      amendMinutes: deps.amendMinutes ?? config().SESSION_AMEND_HOURS * 60,
+      clockSkewMs: (deps.clockSkewSeconds ?? config().CLOCK_SKEW_SECONDS) * 1000,
+      now: deps.now,
       log: deps.log,
     }),
   );

@@ -49,6 +49,8 @@ const schema = z.object({
     .min(0)
     .max(24 * 30)
     .default(24),
+  /** How far ahead of the server's clock a device's sighting may be stamped before it is rejected. */
+  CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(3600).default(120),
   ATTENDANCE_FLUSH_SECONDS: z.coerce.number().min(0.1).max(300).default(2),
 
   /** `kid:base64key,kid2:base64key`, each key 32 bytes (AES-256-GCM). Required in production. */

@@ -113,6 +113,12 @@ export function countAttendanceRecords(outcome: 'accepted' | 'duplicate' | 'reje
   if (n > 0) attendanceRecords.inc({ outcome }, n);
 }
 
+export const quarantinedMarks = new Counter({
+  name: 'rollcall_quarantined_marks_total',
+  help: 'Attendance marks the database refused for their data (kept in quarantined_marks for an operator)',
+  registers: [metricsRegistry],
+});
+
 /** A bare /metrics endpoint for processes without the API (a worker in a split deployment). */
 export function serveMetrics(port: number, host = '0.0.0.0'): Promise<http.Server> {
   const server = http.createServer((req, res) => {

@@ -8,6 +8,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -29,14 +30,17 @@ import {
 import { CourseIdKey, RoomIdKey, SessionDateKey } from './searchAttributes';
 import { workflowNowMs } from './time';
 import { Lock } from './lock';
+import { sightingStatus, withinSessionWindow } from './markRules';
 
 export interface ClassSessionInput {
   scheduleId: number;
   sessionDate: string;
 }
 
-const { openSession, recordMarks, finaliseSession } = proxyActivities<SessionActivities>({
+const { openSession, recordMarks, finaliseSession, enrolledStudents } = proxyActivities<SessionActivities>({
   startToCloseTimeout: '30 seconds',
+  // Data and integrity failures are non-retryable (activities/errors.ts): a poison mark is quarantined by
+  // the activity instead of holding the session's lock through endless retries.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
@@ -65,6 +69,15 @@ export class SessionState {
   readonly ignored = { notEnrolled: 0, outsideWindow: 0, duplicates: 0 };
   private enrolled = new Set<string>();
   private seenEvents = new Set<string>();
+  /**
+   * Recognitions of students missing from the enrolment snapshot taken when the session opened, held until
+   * an activity has re-read the enrolment (a student may have joined the course since). Each student is
+   * re-checked once per session.
+   */
+  private awaitingEnrolment: { deviceId: string; record: Recognition }[] = [];
+  private recheckedStudents = new Set<string>();
+  /** Off when replaying histories recorded before enrolment re-checks existed. */
+  recheckEnrolment = true;
 
   open(info: SessionInfo): void {
     this.info = info;
@@ -103,6 +116,14 @@ export class SessionState {
       return;
     }
     this.seenEvents.add(r.eventId);
+    if (
+      !this.enrolled.has(r.studentId) &&
+      this.recheckEnrolment &&
+      !this.recheckedStudents.has(r.studentId)
+    ) {
+      this.awaitingEnrolment.push({ deviceId, record: r });
+      return;
+    }
     if (!this.enrolled.has(r.studentId)) {
       this.ignored.notEnrolled++;
       log.warn('recognition of a student not enrolled in this session ignored', {
@@ -112,14 +133,11 @@ export class SessionState {
       return;
     }
     const seenAt = Date.parse(r.seenAt);
-    const windowStart = Date.parse(info.startsAt) - info.earlyMinutes * 60_000;
-    const windowEnd = Date.parse(info.endsAt) + info.graceMinutes * 60_000;
-    if (!Number.isFinite(seenAt) || seenAt < windowStart || seenAt > windowEnd) {
+    if (!withinSessionWindow(info, seenAt)) {
       this.ignored.outsideWindow++;
       return;
     }
-    const lateAfter = Date.parse(info.startsAt) + info.lateAfterMinutes * 60_000;
-    const status: AttendanceStatus = seenAt <= lateAfter ? 'present' : 'late';
+    const status = sightingStatus(info, seenAt);
     const existing = this.marks.get(r.studentId);
     if (existing) {
       // A teacher's word stands; an earlier sighting arriving out of order may improve late → present, and a
@@ -145,6 +163,31 @@ export class SessionState {
       actor: `device:${deviceId}`,
       reason: existing?.source === 'finalise' ? 'recognised after finalisation' : undefined,
     });
+  }
+
+  /** Student ids whose recognitions wait for an enrolment re-check. */
+  studentsToRecheck(): string[] {
+    return [...new Set(this.awaitingEnrolment.map((a) => a.record.studentId))];
+  }
+
+  /** Applies a fresh enrolment list and replays the recognitions that waited for it. */
+  applyEnrolment(enrolled: readonly string[], checked: readonly string[]): void {
+    this.enrolled = new Set(enrolled);
+    if (this.info) this.info = { ...this.info, enrolled: [...enrolled] };
+    for (const id of checked) this.recheckedStudents.add(id);
+    const waiting = this.awaitingEnrolment;
+    this.awaitingEnrolment = [];
+    for (const { deviceId, record } of waiting) {
+      if (this.recheckedStudents.has(record.studentId)) {
+        this.seenEvents.delete(record.eventId);
+        this.acceptOne(deviceId, record);
+      } else this.awaitingEnrolment.push({ deviceId, record });
+    }
+  }
+
+  /** Whether anything received is not yet durable: marks to write or recognitions awaiting a re-check. */
+  hasPendingWork(): boolean {
+    return this.awaitingEnrolment.length > 0 || this.unpersisted().length > 0;
   }
 
   private countDuplicate(): void {
@@ -246,6 +289,8 @@ export async function classSession(input: ClassSessionInput): Promise<SessionSum
     },
   );
 
+  // Histories recorded before enrolment re-checks existed ignored unknown students at once.
+  state.recheckEnrolment = patched('enrolment-recheck');
   const info = await openSession(input);
   state.open(info);
   upsertSearchAttributes([
@@ -256,6 +301,10 @@ export async function classSession(input: ClassSessionInput): Promise<SessionSum
 
   const flush = () =>
     lock.run(async () => {
+      const recheck = state.studentsToRecheck();
+      if (recheck.length > 0) {
+        state.applyEnrolment(await enrolledStudents({ courseId: info.courseId }), recheck);
+      }
       const pending = state.unpersisted();
       if (pending.length === 0) return;
       await recordMarks({ sessionId: info.sessionId, courseId: info.courseId, marks: pending.map(toRecord) });
@@ -267,19 +316,37 @@ export async function classSession(input: ClassSessionInput): Promise<SessionSum
     for (;;) {
       const remaining = deadlineMs - workflowNowMs();
       if (remaining <= 0) return;
-      const hasWork = await condition(() => state.unpersisted().length > 0, remaining);
+      const hasWork = await condition(() => state.hasPendingWork(), remaining);
       if (!hasWork) return;
       await condition(() => state.unpersisted().length >= FLUSH_MAX_MARKS, info.flushMs);
       await flush();
     }
   };
 
+  // Nothing received may be left behind: write until no handler runs and nothing waits to be written
+  // (a signal or an override can arrive while the last write is in flight).
+  const settle = async () => {
+    for (;;) {
+      await flush();
+      await condition(allHandlersFinished);
+      if (!state.hasPendingWork()) return;
+    }
+  };
+  // Finalisation runs under the same lock as overrides' writes, then settles whatever arrived meanwhile;
+  // if something did, the summary is written again.
+  const finalise = async (): Promise<SessionSummary> => {
+    for (;;) {
+      await settle();
+      const summary = await lock.run(() => finaliseSession({ sessionId: info.sessionId }));
+      if (!state.hasPendingWork() && allHandlersFinished()) return summary;
+    }
+  };
+
   if (!info.closed) {
     await drainUntil(Date.parse(info.endsAt) + info.graceMinutes * 60_000);
-    await flush();
-    await finaliseSession({ sessionId: info.sessionId });
+    await finalise();
     // Finalisation marked everyone still unmarked absent (idempotently, in one transaction); mirror that.
-    for (const m of info.enrolled) {
+    for (const m of state.info?.enrolled ?? info.enrolled) {
       if (!state.marks.has(m)) {
         state.marks.set(m, {
           studentId: m,
@@ -296,7 +363,5 @@ export async function classSession(input: ClassSessionInput): Promise<SessionSum
 
   // Amendment window: overrides and late uploads still land; the summary is rewritten if anything changed.
   await drainUntil(workflowNowMs() + info.amendMinutes * 60_000);
-  await flush();
-  await condition(allHandlersFinished);
-  return await finaliseSession({ sessionId: info.sessionId });
+  return await finalise();
 }

@@ -162,17 +162,33 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
     }
   };
 
+  /** The database's exclusion constraint (schedules_no_overlap) answered as a 409 that names the clash. */
+  const noOverlap = async <T>(body: z.infer<typeof scheduleBody>, write: () => Promise<T>): Promise<T> => {
+    try {
+      return await write();
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23P01') throw err;
+      throw new AppError(
+        409,
+        'schedule_overlap',
+        `room ${body.room_id} already has an active class on weekday ${body.day_of_week} overlapping ${body.start_time}–${body.end_time} in those dates; change the times or pause the other row (active: false)`,
+      );
+    }
+  };
+
   router.post('/api/v1/admin/schedules', admin, async (req, res) => {
     const body = parseOr400(scheduleBody, req.body, 'body');
     await assertReferences(deps.db, body);
     const user = currentUser(req);
     const changedAt = new Date();
-    const created = await deps.db.transaction(async (trx) => {
-      const [row] = await trx('schedules').insert(columns(body)).returning('id');
-      const after = await view(trx, row.id);
-      await audit(trx, user.id, 'schedule.create', row.id, undefined, after);
-      return after!;
-    });
+    const created = await noOverlap(body, () =>
+      deps.db.transaction(async (trx) => {
+        const [row] = await trx('schedules').insert(columns(body)).returning('id');
+        const after = await view(trx, row.id);
+        await audit(trx, user.id, 'schedule.create', row.id, undefined, after);
+        return after!;
+      }),
+    );
     res
       .status(201)
       .location(`/api/v1/admin/schedules/${created.id}`)
@@ -185,16 +201,18 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
     await assertReferences(deps.db, body);
     const user = currentUser(req);
     const changedAt = new Date();
-    const updated = await deps.db.transaction(async (trx) => {
-      const before = await view(trx, id);
-      if (!before) throw new AppError(404, 'not_found', `schedule ${id} does not exist`);
-      await trx('schedules')
-        .where({ id })
-        .update({ ...columns(body), updated_at: trx.fn.now() });
-      const after = await view(trx, id);
-      await audit(trx, user.id, 'schedule.update', id, before, after);
-      return after!;
-    });
+    const updated = await noOverlap(body, () =>
+      deps.db.transaction(async (trx) => {
+        const before = await view(trx, id);
+        if (!before) throw new AppError(404, 'not_found', `schedule ${id} does not exist`);
+        await trx('schedules')
+          .where({ id })
+          .update({ ...columns(body), updated_at: trx.fn.now() });
+        const after = await view(trx, id);
+        await audit(trx, user.id, 'schedule.update', id, before, after);
+        return after!;
+      }),
+    );
     res.json({ schedule: updated, timetable_sync: await synced(changedAt) });
   });
 

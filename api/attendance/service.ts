@@ -4,7 +4,10 @@
  * (signalWithStart). A batch counts as accepted only when Temporal has durably taken every signal.
  */
 import type { Knex } from 'knex';
-import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { recordMarks } from '../../activities/marks';
+import { finaliseSession } from '../../activities/sessions';
+import { sightingStatus, withinSessionWindow } from '../../workflows/markRules';
 import type { Logger } from 'pino';
 import type { classSession } from '../../workflows/classSession';
 import {
@@ -26,14 +29,22 @@ export interface AttendanceDeps {
   taskQueue: string;
   earlyMinutes: number;
   graceMinutes: number;
+  /** How long after finalisation a session still takes late uploads (the worker's SESSION_AMEND_HOURS). */
+  amendMinutes: number;
+  /** How far ahead of the server's clock a device's timestamp may be. */
+  clockSkewMs: number;
   log: Logger;
+  /** The server's clock (tests move it). */
+  now?: () => number;
 }
 
 interface SlotRow {
   idx: number;
-  schedule_id: number | null;
-  course_id: string | null;
-  session_date: string | null;
+  schedule_id: number;
+  course_id: string;
+  session_date: string;
+  ends_at: Date;
+  rank: number;
 }
 
 interface Resolved {
@@ -70,14 +81,27 @@ export async function acceptBatch(
     throw new AppError(403, 'forbidden', `device key belongs to ${device.id}, not ${batch.device_id}`);
   }
   const { db } = deps;
+  const nowMs = (deps.now ?? Date.now)();
   const studentIds = [...new Set(batch.records.map((r) => r.student_id))];
-  // Two independent look-ups, one round trip of latency: each record's class slot, each student's courses.
+  // Only instants the server can believe reach SQL (year 0000 or 9999 never do): see timestampProblem.
+  const problems = batch.records.map((r) => timestampProblem(r.timestamp, nowMs, deps));
+  const plausible = batch.records.flatMap((r, i) => (problems[i] ? [] : [{ ts: r.timestamp, idx: i + 1 }]));
+  // Two independent look-ups, one round trip of latency: each record's candidate class slots (ranked:
+  // the slot whose time covers the sighting first), each student's courses.
   const [slots, students] = await Promise.all([
     db.raw<{ rows: SlotRow[] }>(
-      `SELECT r.idx::int AS idx, slot.schedule_id, slot.course_id, slot.session_date::text AS session_date
-         FROM unnest(?::timestamptz[]) WITH ORDINALITY AS r(ts, idx)
-         LEFT JOIN LATERAL schedule_slot_at(?, r.ts, ?, ?) slot ON true`,
-      [batch.records.map((r) => r.timestamp), device.roomId, deps.earlyMinutes, deps.graceMinutes],
+      `SELECT r.idx::int AS idx, slot.schedule_id, slot.course_id, slot.session_date::text AS session_date,
+              slot.ends_at, slot.rank
+         FROM unnest(?::timestamptz[], ?::int[]) AS r(ts, idx)
+         JOIN LATERAL schedule_slots_at(?, r.ts, ?, ?) slot ON true
+        ORDER BY r.idx, slot.rank`,
+      [
+        plausible.map((p) => p.ts),
+        plausible.map((p) => p.idx),
+        device.roomId,
+        deps.earlyMinutes,
+        deps.graceMinutes,
+      ],
     ),
     db.raw<{ rows: { id: string; courses: string[] }[] }>(
       `SELECT s.id, coalesce(array_agg(e.course_id) FILTER (WHERE e.course_id IS NOT NULL), '{}') AS courses
@@ -89,16 +113,34 @@ export async function acceptBatch(
   const studentRows = students.rows;
   const coursesOf = new Map(studentRows.map((s) => [s.id, new Set(s.courses)]));
 
-  const outcomes: RecordOutcome[] = [];
-  const resolved: Resolved[] = [];
+  const candidatesOf = new Map<number, SlotRow[]>();
+  for (const row of slots.rows) candidatesOf.set(row.idx, [...(candidatesOf.get(row.idx) ?? []), row]);
+  const amendMs = (deps.graceMinutes + deps.amendMinutes) * 60_000;
+
+  // One outcome per record, in request order.
+  const outcomes: RecordOutcome[] = new Array<RecordOutcome>(batch.records.length);
+  const resolved: (Resolved & { index: number })[] = [];
   const seenInBatch = new Set<string>();
   batch.records.forEach((rec, i) => {
-    const reject = (reason: string) => outcomes.push({ event_id: rec.event_id, status: 'rejected', reason });
-    const slot = slots.rows.find((s) => s.idx === i + 1);
+    const reject = (reason: string) => {
+      outcomes[i] = { event_id: rec.event_id, status: 'rejected', reason };
+    };
     if (seenInBatch.has(rec.event_id)) return reject('event_id repeated within this batch');
     seenInBatch.add(rec.event_id);
-    if (!slot?.schedule_id || !slot.course_id || !slot.session_date) {
+    const problem = problems[i];
+    if (problem) return reject(problem);
+    const courses = coursesOf.get(rec.student_id);
+    // Back-to-back or early/grace windows can offer two classes: the one whose time covers the sighting
+    // wins, and in the gap between classes the one this student is enrolled in.
+    const candidates = candidatesOf.get(i + 1) ?? [];
+    const slot = candidates.find((c) => courses?.has(c.course_id)) ?? candidates[0];
+    if (!slot) {
       return reject(`no class is scheduled in room ${device.roomId} at ${rec.timestamp}`);
+    }
+    if (slot.ends_at.getTime() + amendMs < nowMs) {
+      return reject(
+        `the class at ${rec.timestamp} ended at ${slot.ends_at.toISOString()}; its amendment window is over`,
+      );
     }
     const sessionId = sessionWorkflowId(slot.schedule_id, slot.session_date);
     if (rec.session_id !== undefined && rec.session_id !== sessionId) {
@@ -113,11 +155,11 @@ export async function acceptBatch(
         `course_id ${rec.course_id} is not the class in this room at that time (${slot.course_id})`,
       );
     }
-    const courses = coursesOf.get(rec.student_id);
     if (!courses) return reject(`unknown student ${rec.student_id}`);
     if (!courses.has(slot.course_id))
       return reject(`student ${rec.student_id} is not enrolled in ${slot.course_id}`);
     resolved.push({
+      index: i,
       eventId: rec.event_id,
       studentId: rec.student_id,
       sessionId,
@@ -130,6 +172,7 @@ export async function acceptBatch(
   });
 
   let fresh = new Set<string>();
+  const conflicting = new Set<string>();
   if (resolved.length > 0) {
     const inserted: { event_id: string }[] = await db('recognition_events')
       .insert(
@@ -146,12 +189,46 @@ export async function acceptBatch(
       .ignore()
       .returning('event_id');
     fresh = new Set(inserted.map((r) => r.event_id));
+    // A known event id is a retry only if it describes the same sighting; an id reused for another
+    // student, session or instant is a device bug, answered per record instead of silently dropped.
+    const known = resolved.filter((r) => !fresh.has(r.eventId));
+    if (known.length > 0) {
+      const stored: { event_id: string; student_id: string; session_id: string; seen_at: Date }[] = await db(
+        'recognition_events',
+      )
+        .whereIn(
+          'event_id',
+          known.map((r) => r.eventId),
+        )
+        .select('event_id', 'student_id', 'session_id', 'seen_at');
+      const byId = new Map(stored.map((r) => [r.event_id, r]));
+      for (const r of known) {
+        const s = byId.get(r.eventId);
+        if (
+          s &&
+          (s.student_id !== r.studentId ||
+            s.session_id !== r.sessionId ||
+            s.seen_at.getTime() !== Date.parse(r.seenAt))
+        )
+          conflicting.add(r.eventId);
+      }
+    }
   }
+  for (const r of resolved) {
+    if (conflicting.has(r.eventId)) {
+      outcomes[r.index] = {
+        event_id: r.eventId,
+        status: 'rejected',
+        reason: 'event_id was already used for a different sighting',
+      };
+    }
+  }
+  const deliverable = resolved.filter((r) => !conflicting.has(r.eventId));
 
   // Duplicates are signalled again on purpose: a retry after a failed signal must still reach the workflow,
   // which ignores event ids it has already seen.
   const bySession = new Map<string, Resolved[]>();
-  for (const r of resolved) bySession.set(r.sessionId, [...(bySession.get(r.sessionId) ?? []), r]);
+  for (const r of deliverable) bySession.set(r.sessionId, [...(bySession.get(r.sessionId) ?? []), r]);
   await Promise.all(
     [...bySession.entries()].map(async ([sessionId, records]) => {
       const first = records[0];
@@ -170,6 +247,9 @@ export async function acceptBatch(
             workflowId: sessionId,
             taskQueue: deps.taskQueue,
             args: [{ scheduleId: first.scheduleId, sessionDate: first.sessionDate }],
+            // A finished session is never reopened by a late batch (as the launcher refuses to): the
+            // batch then goes through the amendment path below.
+            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
             signal: recognitionsSignal,
             signalArgs: [{ deviceId: device.id, records: payload }],
             typedSearchAttributes: [
@@ -180,6 +260,10 @@ export async function acceptBatch(
           }),
         );
       } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) {
+          await recordLateUpload(deps, device.id, sessionId, records);
+          return;
+        }
         deps.log.error({ err, sessionId, deviceId: device.id }, 'signalWithStart failed');
         throw new AppError(
           503,
@@ -194,15 +278,13 @@ export async function acceptBatch(
     }),
   );
 
-  for (const r of resolved) {
-    outcomes.push({
+  for (const r of deliverable) {
+    outcomes[r.index] = {
       event_id: r.eventId,
       status: fresh.has(r.eventId) ? 'accepted' : 'duplicate',
       session_id: r.sessionId,
-    });
+    };
   }
-  const order = new Map(batch.records.map((r, i) => [r.event_id, i]));
-  outcomes.sort((a, b) => (order.get(a.event_id) ?? 0) - (order.get(b.event_id) ?? 0));
   const count = (s: RecordOutcome['status']) => outcomes.filter((o) => o.status === s).length;
   const result = {
     accepted: count('accepted'),
@@ -214,4 +296,64 @@ export async function acceptBatch(
   countAttendanceRecords('duplicate', result.duplicates);
   countAttendanceRecords('rejected', result.rejected);
   return result;
+}
+
+/**
+ * Why a record's timestamp cannot be believed, or undefined. The instant must lie within
+ * [now − (grace + amendment window + a day of classes), now + clock skew]: a Pi whose clock runs ahead
+ * (or a forged record) cannot mark a class that has not happened, and nothing older than any session that
+ * still takes amendments reaches the database (a year-0000 instant is not even a valid SQL timestamp).
+ */
+export function timestampProblem(
+  timestamp: string,
+  nowMs: number,
+  limits: Pick<AttendanceDeps, 'graceMinutes' | 'amendMinutes' | 'clockSkewMs'>,
+): string | undefined {
+  const t = Date.parse(timestamp);
+  if (!Number.isFinite(t)) return `timestamp ${timestamp} is not a valid instant`;
+  if (t > nowMs + limits.clockSkewMs) {
+    return `timestamp ${timestamp} is ${Math.round((t - nowMs) / 1000)} s ahead of the server's clock (allowed ${limits.clockSkewMs / 1000} s): check the device's clock`;
+  }
+  const oldestMs = nowMs - (limits.graceMinutes + limits.amendMinutes + 24 * 60) * 60_000;
+  if (t < oldestMs) return `timestamp ${timestamp} is older than any class that still takes attendance`;
+  return undefined;
+}
+
+/**
+ * A batch for a session whose workflow has ended (its amendment window closed while the batch was on
+ * its way): the marks are written by the session's own writer with the workflow's rules, and the summary
+ * is rewritten, instead of starting the workflow again.
+ */
+async function recordLateUpload(
+  deps: AttendanceDeps,
+  deviceId: string,
+  sessionId: string,
+  records: Resolved[],
+): Promise<void> {
+  const session = await deps.db('class_sessions').where({ id: sessionId }).first();
+  if (!session) return;
+  const timing = {
+    startsAt: new Date(session.starts_at).toISOString(),
+    endsAt: new Date(session.ends_at).toISOString(),
+    lateAfterMinutes: session.late_after_minutes,
+    earlyMinutes: deps.earlyMinutes,
+    graceMinutes: deps.graceMinutes,
+  };
+  const marks = records
+    .filter((r) => withinSessionWindow(timing, Date.parse(r.seenAt)))
+    .map((r) => ({
+      eventId: r.eventId,
+      studentId: r.studentId,
+      status: sightingStatus(timing, Date.parse(r.seenAt)),
+      markedAt: r.seenAt,
+      source: 'device' as const,
+      confidence: r.confidence,
+      deviceId,
+      actor: `device:${deviceId}`,
+      reason: 'uploaded after the session ended',
+    }));
+  if (marks.length === 0) return;
+  await recordMarks(deps.db, { sessionId, courseId: session.course_id, marks });
+  await finaliseSession(deps.db, sessionId);
+  deps.log.info({ sessionId, deviceId, marks: marks.length }, 'late upload written to a finished session');
 }

@@ -26,7 +26,7 @@ export const FAST_TIMING: SessionTimingSettings = {
 
 export async function startTestRollcall(
   timing: SessionTimingSettings = FAST_TIMING,
-  opts: Pick<AppDeps, 'rateLimits'> = {},
+  opts: Pick<AppDeps, 'rateLimits' | 'now' | 'amendMinutes'> = {},
 ): Promise<TestRollcall> {
   const database = await createTestDatabase();
   const temporal = await startTestTemporal();
@@ -51,6 +51,7 @@ export async function startTestRollcall(
     bodyLimit: '256kb',
     earlyMinutes: timing.earlyMinutes,
     graceMinutes: timing.graceMinutes,
+    amendMinutes: timing.amendMinutes,
     ...opts,
   });
   const handle: TestRollcall = {

@@ -19,3 +19,23 @@ export function weekdayWeeksAgo(isoWeekday: number, weeksBack: number, now = new
   const monday = today.getTime() - (todayIso - 1) * 86_400_000 - weeksBack * 7 * 86_400_000;
   return isoDate(new Date(monday + (isoWeekday - 1) * 86_400_000));
 }
+
+/**
+ * A fixed-offset time zone in which `now` is about midday, so that classes placed an hour or two around
+ * now never cross local midnight, whatever the hour the suite runs at. (`Etc/GMT-3` is three hours ahead
+ * of UTC: the sign is POSIX's.)
+ */
+export function middayZone(now = new Date()): {
+  timezone: string;
+  localTime(d: Date): string;
+  localDate(d: Date): string;
+} {
+  const hours = 12 - now.getUTCHours();
+  const offsetMs = hours * 3_600_000;
+  const local = (d: Date) => new Date(d.getTime() + offsetMs).toISOString();
+  return {
+    timezone: hours === 0 ? 'UTC' : `Etc/GMT${hours > 0 ? '-' : '+'}${Math.abs(hours)}`,
+    localTime: (d) => local(d).slice(11, 16),
+    localDate: (d) => local(d).slice(0, 10),
+  };
+}

@@ -28,11 +28,13 @@ let scheduleSeq = 100;
 /** In-memory stand-in for the session activities; counts calls so tests can assert on persistence. */
 function fakeSessionActivities(startsAtMs: number, opts: { failFinaliseOnceAfterCommit?: boolean } = {}) {
   const stored = new Map<string, MarkToRecord>();
-  const calls = { recordMarks: [] as RecordMarksInput[], finalise: 0, absentInserts: 0 };
+  const calls = { recordMarks: [] as RecordMarksInput[], finalise: 0, absentInserts: 0, enrolmentChecks: 0 };
+  /** The course's enrolment now (a test may add a student after the session opened). */
+  const enrolledNow = [...ENROLLED];
   let failed = false;
   const finalise = async (sessionId: string): Promise<SessionSummary> => {
     calls.finalise++;
-    const absentees = ENROLLED.filter((s) => !stored.has(s));
+    const absentees = enrolledNow.filter((s) => !stored.has(s));
     for (const s of absentees) {
       stored.set(s, {
         eventId: `absent:${s}`,
@@ -50,7 +52,7 @@ function fakeSessionActivities(startsAtMs: number, opts: { failFinaliseOnceAfter
     const n = (st: string) => [...stored.values()].filter((m) => m.status === st).length;
     return {
       sessionId,
-      enrolled: ENROLLED.length,
+      enrolled: enrolledNow.length,
       present: n('present'),
       late: n('late'),
       absent: n('absent'),
@@ -61,6 +63,7 @@ function fakeSessionActivities(startsAtMs: number, opts: { failFinaliseOnceAfter
   return {
     stored,
     calls,
+    enrolledNow,
     activities: {
       async openSession(input: { scheduleId: number; sessionDate: string }): Promise<SessionInfo> {
         return {
@@ -88,7 +91,11 @@ function fakeSessionActivities(startsAtMs: number, opts: { failFinaliseOnceAfter
           if (prev?.source === 'override' && m.source !== 'override') continue;
           stored.set(m.studentId, m);
         }
-        return { inserted: input.marks.length, updated: 0, unchanged: 0 };
+        return { inserted: input.marks.length, updated: 0, unchanged: 0, quarantined: [] as string[] };
+      },
+      async enrolledStudents(_input: { courseId: string }) {
+        calls.enrolmentChecks++;
+        return [...enrolledNow];
       },
       async finaliseSession(input: { sessionId: string }) {
         return finalise(input.sessionId);
@@ -201,6 +208,88 @@ void describe('classSession workflow (time-skipping, mocked activities)', () => 
     assert.ok(fake.calls.recordMarks.length <= 2, `${fake.calls.recordMarks.length} recordMarks calls`);
     assert.equal(fake.stored.get('S99'), undefined);
     assert.equal(fake.calls.absentInserts, 3);
+  });
+
+  void test('when a student enrolled after the session opened is recognised, then enrolment is re-read once and the mark stands', async () => {
+    const t0 = await kit.env.currentTimeMs();
+    const startsAt = t0 + 15 * MIN;
+    const fake = fakeSessionActivities(startsAt);
+    await kit.withWorker(fake.activities, async (taskQueue) => {
+      const h = await startSession(taskQueue);
+      await h.query(rosterQuery);
+      fake.enrolledNow.push('S7'); // joined the course after the snapshot
+      await h.signal(recognitionsSignal, {
+        deviceId: 'pi-1',
+        records: [rec('S7', startsAt + 2 * MIN), rec('S8', startsAt + 2 * MIN)],
+      });
+      await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [rec('S8', startsAt + 3 * MIN)] });
+      await kit.env.sleep(5 * MIN);
+      const view = await h.query(rosterQuery);
+      assert.equal(view.students.find((x) => x.studentId === 'S7')?.status, 'present');
+      assert.equal(view.ignored.notEnrolled, 2, 'S8 is not enrolled, now or then');
+      const summary = await h.result();
+      assert.equal(summary.present, 1);
+    });
+    assert.equal(fake.stored.get('S7')?.status, 'present');
+    assert.equal(fake.stored.get('S8'), undefined);
+    assert.equal(fake.calls.enrolmentChecks, 1, 'each unknown student is re-checked once');
+  });
+
+  void test('when signals and overrides arrive during every end-of-session activity, then none is lost and the summary counts them', async () => {
+    const t0 = await kit.env.currentTimeMs();
+    const startsAt = t0 + 15 * MIN;
+    const endsAt = startsAt + 90 * MIN;
+    const fake = fakeSessionActivities(startsAt);
+    let handle: WorkflowHandle<typeof classSession> | undefined;
+    const pendingUpdates: Promise<unknown>[] = [];
+    // During each finalisation (after the class, and at the end of the amendment window) and during the
+    // first write after the class, a device batch and a teacher's override arrive.
+    const arrivals: [string, string][] = [
+      ['S3', 'S4'],
+      ['S5', 'S6'],
+    ];
+    const inject = async () => {
+      const next = arrivals.shift();
+      if (!next || !handle) return;
+      const [seen, overridden] = next;
+      await handle.signal(recognitionsSignal, {
+        deviceId: 'pi-1',
+        records: [rec(seen, endsAt + 5 * MIN)],
+      });
+      // The override waits for the lock that finalisation holds: it cannot be awaited here.
+      pendingUpdates.push(
+        handle.executeUpdate(overrideUpdate, {
+          args: [{ studentId: overridden, status: 'excused', reason: 'doctor', by: 'u-teacher1' }],
+        }),
+      );
+    };
+    const finaliseSession = fake.activities.finaliseSession;
+    fake.activities.finaliseSession = async (input: { sessionId: string }) => {
+      await inject();
+      return finaliseSession(input);
+    };
+    await kit.withWorker(fake.activities, async (taskQueue) => {
+      handle = await startSession(taskQueue);
+      await handle.signal(recognitionsSignal, { deviceId: 'pi-1', records: [rec('S1', startsAt)] });
+      const summary = await handle.result();
+      await Promise.all(pendingUpdates);
+      await maybeRecordHistory('classSession-endgame', handle);
+      assert.deepEqual(
+        { present: summary.present, late: summary.late, absent: summary.absent, excused: summary.excused },
+        // S1 present; S3 and S5 seen within the grace period (late); S4 and S6 excused; S2 absent.
+        { present: 1, late: 2, absent: 1, excused: 2 },
+        'the summary returned last counts everything that arrived during finalisation',
+      );
+      const view = await handle.query(rosterQuery).catch(() => undefined);
+      if (view) assert.ok(view.students.every((s) => s.status === 'unmarked' || s.persisted));
+    });
+    assert.equal(arrivals.length, 0, 'both finalisations received arrivals');
+    assert.equal(fake.stored.get('S4')?.status, 'excused');
+    assert.equal(fake.stored.get('S6')?.status, 'excused');
+    // S3 was first marked absent by finalisation and then seen within the grace period (corrects it);
+    // S5's sighting during the amendment window's finalisation is written before the workflow ends.
+    assert.equal(fake.stored.get('S3')?.source, 'device');
+    assert.equal(fake.stored.get('S5')?.source, 'device');
   });
 
   void test('when a sighting is outside the class window, then it is ignored', async () => {
