@@ -46,7 +46,12 @@ export default tseslint.config(
           // Activities may be imported only as types (for proxyActivities); nothing else that does I/O.
           patterns: [
             { group: ['../activities/*', '../activities'], allowTypeImports: true },
-            { group: ['../lib/*', '../api/*'] },
+            { group: ['../lib/*', '!../lib/contracts', '!../lib/contracts/*', '../api/*'] },
+            // The edge/server contracts: their types anywhere; values only from the zod-free deviceConfig.
+            {
+              regex: '^\\.\\./lib/contracts(/(?!deviceConfig$).*)?$',
+              allowTypeImports: true,
+            },
           ],
         },
       ],

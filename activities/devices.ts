@@ -6,7 +6,8 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { ApplicationFailure } from '@temporalio/common';
 import { deviceAlerts, deviceOffline } from '../lib/metrics';
-import type { DeviceConfig, DeviceStatus } from '../workflows/deviceMessages';
+import type { DeviceConfig } from '../lib/contracts';
+import type { DeviceStatus } from '../workflows/deviceMessages';
 
 export interface DeviceActivitySettings {
   /** Alerts are POSTed here as JSON when set. */
@@ -18,7 +19,7 @@ export interface DeviceRecord {
   deviceId: string;
   roomId: string;
   status: DeviceStatus;
-  config: Partial<DeviceConfig>;
+  config: DeviceConfig;
   configVersion: number;
   lastSeenAt?: string;
 }
@@ -39,7 +40,7 @@ interface DeviceRow {
   id: string;
   room_id: string;
   status: DeviceStatus;
-  config: Partial<DeviceConfig> | null;
+  config: DeviceConfig | null;
   config_version: number;
   last_seen: Date | null;
 }

@@ -5,22 +5,27 @@
  */
 import { z } from 'zod';
 import { scheduleBody, scheduleParams, scheduleView } from './admin/schedules';
-import { attendanceBatchSchema } from './attendance/schema';
+import {
+  attendanceAnswerSchema,
+  attendanceBatchSchema,
+  deviceConfigPatchSchema,
+  heartbeatAnswerSchema,
+  heartbeatBodySchema,
+  rosterAnswerSchema,
+  rosterParamsSchema,
+  scheduleAnswerSchema,
+  scheduleQuerySchema,
+} from '../lib/contracts';
 import { loginBody, loginResponse } from './auth/routes';
 import { overviewResponse } from './dashboard/overview';
 import { consentBody, photosBody, rawQuery, revokeBody, studentParams } from './enrollment/routes';
 import { erasureParams, erasureQuery, erasureResponse } from './privacy/routes';
 import { absencesQuery, dateRange, idParam, sessionQuery } from './reports/routes';
-import { params as rosterParams } from './roster/routes';
-import { query as scheduleQuery } from './schedule/routes';
 import { overrideBody, overrideResponse, sessionParams } from './sessions/routes';
 import {
-  configureBody,
   decommissionBody,
   deviceListResponse,
   deviceParams,
-  heartbeatBody,
-  heartbeatResponse,
   provisionBody,
   provisionResponse,
   rotateResponse,
@@ -59,6 +64,7 @@ export const operations: Operation[] = [
     summary: 'Upload a batch of recognitions (idempotent event ids); 202 once Temporal has them',
     body: attendanceBatchSchema,
     status: 202,
+    response: attendanceAnswerSchema,
   },
   {
     method: 'get',
@@ -66,7 +72,8 @@ export const operations: Operation[] = [
     tag: 'device',
     auth: 'device',
     summary: "The device room's current and next class, with session id and roster version",
-    query: scheduleQuery,
+    query: scheduleQuerySchema,
+    response: scheduleAnswerSchema,
   },
   {
     method: 'get',
@@ -74,7 +81,8 @@ export const operations: Operation[] = [
     tag: 'device',
     auth: 'device',
     summary: 'Embeddings of the students enrolled in the session (ETag / 304)',
-    params: rosterParams,
+    params: rosterParamsSchema,
+    response: rosterAnswerSchema,
   },
   // People
   {
@@ -236,9 +244,10 @@ export const operations: Operation[] = [
     path: '/api/v1/heartbeat',
     tag: 'device',
     auth: 'device',
-    summary: 'Device heartbeat (every minute); answers with the settings the device should run',
-    body: heartbeatBody,
-    response: heartbeatResponse,
+    summary:
+      'Device heartbeat (every minute); answers with the settings an admin set explicitly for the device',
+    body: heartbeatBodySchema,
+    response: heartbeatAnswerSchema,
   },
   {
     method: 'get',
@@ -275,8 +284,8 @@ export const operations: Operation[] = [
     summary:
       "Change a device's settings (validated by the workflow); delivered in its next heartbeat response",
     params: deviceParams,
-    body: configureBody,
-    response: heartbeatResponse,
+    body: deviceConfigPatchSchema,
+    response: heartbeatAnswerSchema,
   },
   {
     method: 'post',

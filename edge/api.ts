@@ -3,11 +3,19 @@
  * whether a retry can help and how long the server asked us to wait. Retrying is the caller's job
  * (withBackoff), so each method is a single attempt.
  */
-import type { RecordOutcome } from './outbox';
-import { parseRetryAfter } from './backoff';
-import type { OutboxRecord } from './outbox';
 import type { z } from 'zod';
-import type { heartbeatBody } from '../api/devices/routes';
+import {
+  attendanceAnswerSchema,
+  heartbeatAnswerSchema,
+  rosterAnswerSchema,
+  scheduleAnswerSchema,
+  type DeviceConfig,
+  type HeartbeatBody,
+  type RosterAnswer,
+  type ScheduleAnswer,
+} from '../lib/contracts';
+import { parseRetryAfter } from './backoff';
+import type { OutboxRecord, RecordOutcome } from './outbox';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -33,44 +41,11 @@ export function isRetryableApiError(err: unknown): boolean {
   return !(err instanceof ApiError) || err.retryable;
 }
 
-export interface SessionInfo {
-  session_id: string;
-  course_id: string;
-  starts_at: string;
-  ends_at: string;
-  roster_version: number;
-}
-
-export interface ScheduleResponse {
-  current: SessionInfo | null;
-  next: SessionInfo | null;
-  server_time?: string;
-}
-
-export interface RosterBody {
-  sessionId: string;
-  courseId: string;
-  modelId: string;
-  dimension: number;
-  encoding: 'base64-float32le';
-  rosterVersion: number;
-  students: { studentId: string; embeddings: string[] }[];
-}
-
 export type RosterFetch =
-  { status: 'not-modified' } | { status: 'ok'; etag: string | null; roster: RosterBody };
-
-/** The API's own heartbeat schema, as a type only: the edge cannot drift from what the server validates. */
-export type HeartbeatBody = z.infer<typeof heartbeatBody>;
-
-export interface RemoteConfig {
-  recognitionThreshold?: number;
-  frameSkip?: number;
-  fps?: number;
-}
+  { status: 'not-modified' } | { status: 'ok'; etag: string | null; roster: RosterAnswer };
 
 export type HeartbeatAnswer =
-  { status: 'not-deployed' } | { status: 'ok'; config?: RemoteConfig; configVersion?: number };
+  { status: 'not-deployed' } | { status: 'ok'; config: DeviceConfig; configVersion: number };
 
 export interface ApiClientOptions {
   baseUrl: string;
@@ -86,7 +61,7 @@ export class ApiClient {
     return this.opts.baseUrl;
   }
 
-  async schedule(roomId: string, signal?: AbortSignal): Promise<ScheduleResponse> {
+  async schedule(roomId: string, signal?: AbortSignal): Promise<ScheduleAnswer> {
     const res = await this.call(
       'GET',
       `/api/v1/schedule?room_id=${encodeURIComponent(roomId)}`,
@@ -94,7 +69,7 @@ export class ApiClient {
       {},
       signal,
     );
-    return (await this.json(res, 'schedule')) as ScheduleResponse;
+    return this.answer(res, await this.json(res, 'schedule'), 'schedule', scheduleAnswerSchema);
   }
 
   async roster(sessionId: string, etag: string | null, signal?: AbortSignal): Promise<RosterFetch> {
@@ -107,7 +82,7 @@ export class ApiClient {
       signal,
     );
     if (res.status === 304) return { status: 'not-modified' };
-    const roster = (await this.json(res, 'roster')) as RosterBody;
+    const roster = this.answer(res, await this.json(res, 'roster'), 'roster', rosterAnswerSchema);
     return { status: 'ok', etag: res.headers.get('etag'), roster };
   }
 
@@ -123,12 +98,13 @@ export class ApiClient {
       {},
       signal,
     );
-    if (res.status === 202) return ((await res.json()) as { results: RecordOutcome[] }).results;
     const body = await safeJson(res);
+    if (res.status === 202)
+      return this.answer(res, body, 'attendance upload', attendanceAnswerSchema).results;
     if (res.status === 422) {
-      const details = (body as { error?: { details?: { results?: RecordOutcome[] } } } | undefined)?.error
-        ?.details;
-      if (details?.results) return details.results;
+      const details = (body as { error?: { details?: unknown } } | undefined)?.error?.details;
+      const parsed = attendanceAnswerSchema.safeParse(details);
+      if (parsed.success) return parsed.data.results;
     }
     throw this.errorFor(res, 'attendance upload', body);
   }
@@ -140,15 +116,8 @@ export class ApiClient {
       await safeJson(res);
       return { status: 'not-deployed' };
     }
-    const parsed = (await this.json(res, 'heartbeat')) as {
-      config?: RemoteConfig;
-      configVersion?: number;
-    } | null;
-    return {
-      status: 'ok',
-      ...(parsed?.config ? { config: parsed.config } : {}),
-      ...(parsed?.configVersion !== undefined ? { configVersion: parsed.configVersion } : {}),
-    };
+    const answer = this.answer(res, await this.json(res, 'heartbeat'), 'heartbeat', heartbeatAnswerSchema);
+    return { status: 'ok', config: answer.config, configVersion: answer.configVersion };
   }
 
   private async call(
@@ -182,6 +151,22 @@ export class ApiClient {
     const body = await safeJson(res);
     if (!res.ok) throw this.errorFor(res, what, body);
     return body;
+  }
+
+  /**
+   * The body checked against the contract. An answer that does not fit it is treated like a bad gateway
+   * (retried later), never half-trusted: a malformed config or roster is not applied.
+   */
+  private answer<S extends z.ZodType>(res: Response, body: unknown, what: string, schema: S): z.infer<S> {
+    const parsed = schema.safeParse(body);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    throw new ApiError(
+      `${what}: HTTP ${res.status} answer does not match the contract (${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'})`,
+      502,
+      undefined,
+      body,
+    );
   }
 
   private errorFor(res: Response, what: string, body: unknown): ApiError {

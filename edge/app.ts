@@ -1,6 +1,6 @@
 /**
- * The edge app: source → detector → aligner → embedder → matcher → debouncer → outbox, with the roster
- * sync, the uploader and the heartbeat running beside the frame loop.
+ * The edge app: source → detector → aligner → embedder → matcher → tracker → debouncer → outbox, with the
+ * roster sync, the uploader and the heartbeat running beside the frame loop.
  *
  * Start-up order: data dir → outbox (recovers from any crash) → roster cache → face models → frame source
  * → loops. Stop: abort every loop, wait for the frame in flight, close the source and the models; the
@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createFacePipeline, type FacePipeline } from '../models';
-import { ApiClient, type RemoteConfig } from './api';
+import type { DeviceConfig } from '../lib/contracts';
+import { ApiClient } from './api';
 import type { EdgeConfig } from './config';
 import { Debouncer } from './debounce';
 import { Heartbeat } from './heartbeat';
@@ -18,10 +19,12 @@ import { Outbox } from './outbox';
 import { Recognizer } from './recognizer';
 import { RosterStore } from './roster';
 import { RosterSync } from './schedule';
+import { calibratedRules, DeviceConfigStore, effectiveSettings, type EdgeSettings } from './settings';
 import { ClassroomSource, type ClassroomScene } from './sources/classroom';
 import { DirectorySource } from './sources/directory';
 import { findCameraBinary, LibcameraSource } from './sources/libcamera';
 import type { FrameSource } from './sources/types';
+import { FaceTracker, type RecognitionRules, type TrackerStats } from './tracker';
 import { Uploader } from './uploader';
 
 export const EDGE_VERSION = `rollcall-edge/${(JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version}`;
@@ -32,7 +35,11 @@ export interface EdgeStats {
   facesSeen: number;
   lowQualityFaces: number;
   unknownFaces: number;
+  /** Compared faces that voted for a student. */
+  votes: number;
+  /** Tracks that reached their votes (each one sighting, before the debounce). */
   sightings: number;
+  tracks: TrackerStats;
   recordsQueued: number;
   recordsDropped: number;
   debounced: number;
@@ -41,8 +48,9 @@ export interface EdgeStats {
   fps: number;
   rosterSessionId: string | null;
   rosterVersion: number | null;
-  threshold: number;
+  rules: RecognitionRules;
   frameSkip: number;
+  configVersion: number | null;
 }
 
 export interface EdgeDeps {
@@ -51,6 +59,8 @@ export interface EdgeDeps {
   source?: FrameSource;
   scenes?: readonly ClassroomScene[];
   pipeline?: FacePipeline;
+  /** The calibrated rules of the pipeline's embedder; default: the model manifest's (calibratedRules). */
+  recognitionDefaults?: RecognitionRules;
 }
 
 export interface EdgeApp {
@@ -64,22 +74,25 @@ export interface EdgeApp {
   readonly done: Promise<void>;
 }
 
-export function createFrameSource(cfg: EdgeConfig, scenes?: readonly ClassroomScene[]): FrameSource {
+/** The camera (or its stand-in) at `fps` frames per second. */
+export function createFrameSource(
+  cfg: EdgeConfig,
+  scenes?: readonly ClassroomScene[],
+  fps: number = cfg.CAMERA_FPS,
+): FrameSource {
   switch (cfg.FRAME_SOURCE) {
     case 'libcamera':
       return new LibcameraSource(
         findCameraBinary(cfg.CAMERA_COMMAND),
         cfg.CAMERA_WIDTH,
         cfg.CAMERA_HEIGHT,
-        cfg.CAMERA_FPS,
+        fps,
       );
     case 'directory':
-      return new DirectorySource(cfg.FRAME_DIRECTORY as string, cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, {
-        fps: cfg.CAMERA_FPS,
-      });
+      return new DirectorySource(cfg.FRAME_DIRECTORY as string, cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, { fps });
     case 'classroom':
       if (!scenes) throw new Error('FRAME_SOURCE=classroom needs scenes (see edge/demo.ts)');
-      return new ClassroomSource(scenes, cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, { fps: cfg.CAMERA_FPS });
+      return new ClassroomSource(scenes, cfg.CAMERA_WIDTH, cfg.CAMERA_HEIGHT, { fps });
   }
 }
 
@@ -100,8 +113,12 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
     classroomId: cfg.CLASSROOM_ID,
     pollMs: cfg.SCHEDULE_POLL_SECONDS * 1000,
   });
+  // The last config the server sent applies from the start (a reboot without network keeps it).
+  const configStore = new DeviceConfigStore(cfg.EDGE_DATA_DIR);
+  let remote = configStore.load();
   // The source is checked before the models load, so a missing camera fails fast with a clear error.
-  const source = deps.source ?? createFrameSource(cfg, deps.scenes);
+  const cameraFps = remote?.config.fps ?? cfg.CAMERA_FPS;
+  const source = deps.source ?? createFrameSource(cfg, deps.scenes, cameraFps);
   const pipeline =
     deps.pipeline ??
     (await createFacePipeline({
@@ -109,13 +126,13 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
       tileGrid: 1,
       intraOpNumThreads: cfg.EDGE_THREADS,
     }));
-  const recognizer = new Recognizer(
-    pipeline,
-    cfg.RECOGNITION_THRESHOLD === undefined ? {} : { threshold: cfg.RECOGNITION_THRESHOLD },
-  );
+  const calibrated =
+    deps.recognitionDefaults ?? calibratedRules(cfg.EDGE_MODEL_DIR, pipeline.embedderName, log);
+  let settings: EdgeSettings = effectiveSettings(calibrated, cfg, remote?.config ?? {});
+  const recognizer = new Recognizer(pipeline);
+  const tracker = new FaceTracker(settings.rules);
   const debouncer = new Debouncer(cfg.DEBOUNCE_SECONDS * 1000);
   const uploader = new Uploader(outbox, api, log, { intervalMs: cfg.UPLOAD_INTERVAL_SECONDS * 1000 });
-  let frameSkip = cfg.FRAME_SKIP;
 
   const s = {
     framesSeen: 0,
@@ -123,6 +140,7 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
     facesSeen: 0,
     lowQualityFaces: 0,
     unknownFaces: 0,
+    votes: 0,
     sightings: 0,
     recordsQueued: 0,
   };
@@ -135,18 +153,20 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
       : ((fpsWindow.length - 1) * 1000) / Math.max(1, now - (fpsWindow[0] as number));
   };
 
-  const applyConfig = (remote: RemoteConfig, version: number | undefined) => {
-    if (
-      typeof remote.recognitionThreshold === 'number' &&
-      remote.recognitionThreshold > 0 &&
-      remote.recognitionThreshold <= 1
-    ) {
-      recognizer.setThreshold(remote.recognitionThreshold);
-    }
-    if (typeof remote.frameSkip === 'number' && Number.isInteger(remote.frameSkip) && remote.frameSkip >= 1)
-      frameSkip = remote.frameSkip;
-    // fps is the camera's rate: it takes effect when the camera process is restarted (next service start).
-    log.info({ configVersion: version, remote }, 'applied configuration from the server');
+  // The answer holds only what an admin set; every other field falls back to the device's own default,
+  // so clearing a setting on the server brings the calibrated value back.
+  const applyConfig = (config: DeviceConfig, configVersion: number) => {
+    const next = effectiveSettings(calibrated, cfg, config);
+    remote = { config, configVersion };
+    configStore.save(remote);
+    settings = next;
+    tracker.setRules(next.rules);
+    log.info(
+      { configVersion, explicit: config, rules: next.rules, frameSkip: next.frameSkip },
+      next.fps === cameraFps
+        ? 'applied configuration from the server'
+        : 'applied configuration from the server; the camera rate changes at the next start',
+    );
   };
   const heartbeat = new Heartbeat(api, log, {
     deviceId: cfg.DEVICE_ID,
@@ -157,6 +177,7 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
       return { queueDepth: outbox.depth, fps: fps(), ...(r ? { rosterVersion: r.rosterVersion } : {}) };
     },
     applyConfig,
+    ...(remote ? { appliedConfigVersion: remote.configVersion } : {}),
   });
 
   const stopper = new AbortController();
@@ -166,21 +187,26 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
     for await (const frame of source.frames(signal)) {
       s.framesSeen++;
       fpsWindow.push(Date.now());
-      if (frame.seq % frameSkip !== 0) continue;
+      if (frame.seq % (settings.frameSkip + 1) !== 0) continue;
       const roster = rosterSync.active(frame.capturedAt);
-      // No class in the room: faces are not even looked at.
-      if (!roster) continue;
+      // No class in the room: faces are not even looked at, and no track outlives its class.
+      if (!roster) {
+        if (recognizer.useRoster(undefined)) tracker.reset();
+        continue;
+      }
       try {
-        recognizer.useRoster(roster);
+        if (recognizer.useRoster(roster)) tracker.reset();
         const result = await recognizer.recognise(frame.image);
+        const decided = tracker.observe(result.observations, frame.capturedAt);
         s.framesProcessed++;
         s.facesSeen += result.faces;
         s.lowQualityFaces += result.lowQuality;
-        s.unknownFaces += result.unknown;
-        s.sightings += result.sightings.length;
-        const records = result.sightings
+        s.unknownFaces += decided.nonVotes;
+        s.votes += decided.votes;
+        s.sightings += decided.sightings.length;
+        const records = decided.sightings
           .map((sighting) =>
-            debouncer.offer(sighting, frame.capturedAt, {
+            debouncer.offer(sighting, sighting.seenAt, {
               sessionId: roster.sessionId,
               courseId: roster.courseId,
             }),
@@ -215,7 +241,15 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
     if (failed) throw (failed as PromiseRejectedResult).reason;
   });
   log.info(
-    { source: source.name, width: source.width, height: source.height, frameSkip, version: EDGE_VERSION },
+    {
+      source: source.name,
+      width: source.width,
+      height: source.height,
+      rules: settings.rules,
+      frameSkip: settings.frameSkip,
+      configVersion: remote?.configVersion ?? null,
+      version: EDGE_VERSION,
+    },
     'edge started',
   );
 
@@ -236,8 +270,10 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
         fps: fps(),
         rosterSessionId: r?.sessionId ?? null,
         rosterVersion: r?.rosterVersion ?? null,
-        threshold: recognizer.threshold,
-        frameSkip,
+        tracks: { ...tracker.stats },
+        rules: settings.rules,
+        frameSkip: settings.frameSkip,
+        configVersion: remote?.configVersion ?? null,
       };
     },
     stop: async () => {

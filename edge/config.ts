@@ -19,11 +19,16 @@ const schema = z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://rollcall.school.example' })
       .transform((u) => u.replace(/\/+$/, '')),
     API_KEY: z.string().min(8, 'the device key is at least 8 characters'),
-    /** Cosine similarity for a match; default: the embedder's measured threshold (models/README). */
+    /**
+     * The recognition rules (edge/tracker.ts); unset: the model manifest's calibrated values. A setting an
+     * admin pushes from the server (lib/contracts/deviceConfig.ts) wins over these.
+     */
     RECOGNITION_THRESHOLD: z.coerce.number().min(0).max(1).optional(),
+    RECOGNITION_MIN_MARGIN: z.coerce.number().min(0).max(1).optional(),
+    RECOGNITION_VOTES: int(1, 30).optional(),
     DEBOUNCE_SECONDS: z.coerce.number().min(0).max(3600).default(30),
-    /** Run the face pipeline on every Nth frame (1 = every frame). */
-    FRAME_SKIP: int(1, 1000).default(3),
+    /** Camera frames skipped between two analysed frames: 0 analyses every frame, 2 every third. */
+    FRAME_SKIP: int(0, 1000).default(2),
     CAMERA_FPS: z.coerce.number().positive().max(60).default(8),
     CAMERA_WIDTH: int(64, 4096).default(640),
     CAMERA_HEIGHT: int(48, 4096).default(480),

@@ -229,7 +229,7 @@ export async function runEdgeDemo(opts: EdgeDemoOptions): Promise<EdgeDemoHandle
     CAMERA_WIDTH: String(opts.width ?? 1280),
     CAMERA_HEIGHT: String(opts.height ?? 720),
     CAMERA_FPS: String(opts.fps ?? 8),
-    FRAME_SKIP: '2',
+    FRAME_SKIP: '1',
     EDGE_DATA_DIR: dataDir,
     UPLOAD_INTERVAL_SECONDS: String(opts.uploadIntervalSeconds ?? 5),
     HEARTBEAT_SECONDS: '60',

@@ -1,11 +1,12 @@
 /**
  * Every minute: CPU temperature, queue depth, roster version, app version and frames/s to
- * POST /api/v1/heartbeat. A 404 (server without the endpoint yet) is tolerated; a returned config
- * (recognitionThreshold, frameSkip, fps) is handed to the app.
+ * POST /api/v1/heartbeat. A 404 (server without the endpoint yet) is tolerated; a config with a new
+ * configVersion (the admin's explicit settings only, lib/contracts/deviceConfig.ts) is handed to the app.
  */
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { ApiClient, type HeartbeatBody, type RemoteConfig } from './api';
+import type { DeviceConfig, HeartbeatBody } from '../lib/contracts';
+import type { ApiClient } from './api';
 import { abortableSleep } from './backoff';
 
 export const THERMAL_ZONE = '/sys/class/thermal/thermal_zone0/temp';
@@ -26,7 +27,9 @@ export interface HeartbeatOptions {
   intervalMs: number;
   thermalZone?: string;
   status: () => { queueDepth: number; rosterVersion?: number; fps?: number };
-  applyConfig: (config: RemoteConfig, configVersion: number | undefined) => void;
+  applyConfig: (config: DeviceConfig, configVersion: number) => void;
+  /** The configVersion applied before a restart (persisted by the app), reported until the server answers. */
+  appliedConfigVersion?: number;
 }
 
 export class Heartbeat {
@@ -38,7 +41,9 @@ export class Heartbeat {
     private readonly api: ApiClient,
     private readonly log: Logger,
     private readonly opts: HeartbeatOptions,
-  ) {}
+  ) {
+    this.lastConfigVersion = opts.appliedConfigVersion;
+  }
 
   body(): HeartbeatBody {
     const s = this.opts.status();
@@ -63,7 +68,7 @@ export class Heartbeat {
       this.notDeployedLogged = true;
       return;
     }
-    if (answer.config && answer.configVersion !== this.lastConfigVersion) {
+    if (answer.configVersion !== this.lastConfigVersion) {
       this.opts.applyConfig(answer.config, answer.configVersion);
       this.lastConfigVersion = answer.configVersion;
     }

@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RecognitionRecord } from '../api/attendance/schema';
+import type { RecognitionRecord } from '../lib/contracts';
 import { appendDurable, fsyncDir, readJsonFile, writeFileAtomic } from './durableFile';
 
 export type OutboxRecord = RecognitionRecord;
@@ -33,6 +33,7 @@ export interface OutboxBatch {
   end: OutboxPosition;
 }
 
+/** What the outbox needs of the server's answer for one record (the contract's RecordOutcome fits it). */
 export type RecordOutcome =
   | { event_id: string; status: 'accepted' | 'duplicate' }
   | { event_id: string; status: 'rejected'; reason: string };

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RosterEmbedding } from '../models';
-import type { RosterBody, SessionInfo } from './api';
+import type { RosterAnswer, SessionInfo } from '../lib/contracts';
 import { readJsonFile, writeFileAtomic } from './durableFile';
 
 export interface CachedRoster {
@@ -33,7 +33,7 @@ export function rosterCoversTime(roster: Pick<CachedRoster, 'startsAt' | 'endsAt
 
 export function cachedRosterFrom(
   session: SessionInfo,
-  body: RosterBody,
+  body: RosterAnswer,
   etag: string | null,
   now = new Date(),
 ): CachedRoster {

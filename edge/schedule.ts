@@ -4,7 +4,8 @@
  * unreachable it keeps (and on start-up loads) the cached roster for as long as that class runs.
  */
 import type { Logger } from 'pino';
-import { ApiClient, type ScheduleResponse } from './api';
+import type { ScheduleAnswer } from '../lib/contracts';
+import type { ApiClient } from './api';
 import { abortableSleep, withBackoff } from './backoff';
 import { cachedRosterFrom, rosterCoversTime, RosterStore, EARLY_MS, type CachedRoster } from './roster';
 
@@ -16,7 +17,7 @@ export interface RosterSyncOptions {
 
 export class RosterSync {
   private roster: CachedRoster | undefined;
-  private schedule: ScheduleResponse | undefined;
+  private schedule: ScheduleAnswer | undefined;
   private readonly listeners = new Set<(roster: CachedRoster | undefined) => void>();
   private readonly now: () => Date;
   lastError: string | undefined;

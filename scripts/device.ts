@@ -4,7 +4,8 @@
  *   tsx scripts/device.ts provision <deviceId> --room <roomId>    prints the device key ONCE
  *   tsx scripts/device.ts rotate-key <deviceId>                    prints the new key ONCE; the old one stops
  *   tsx scripts/device.ts decommission <deviceId> [--reason TEXT] [--no-wait]
- *   tsx scripts/device.ts configure <deviceId> [--threshold N] [--frame-skip N] [--fps N]
+ *   tsx scripts/device.ts configure <deviceId> [--threshold N] [--min-margin N] [--votes N] [--frame-skip N] [--fps N]
+ *       (each value may be `default`: clears the explicit setting, the device runs its own default again)
  *   tsx scripts/device.ts list [--json]
  *
  * Needs the database and a running Rollcall (worker) for everything but `list`. The key is printed on
@@ -31,7 +32,8 @@ import { openOpsContext, runCli, UsageError, type OpsContext } from './lib/opsCo
 const USAGE = `usage: tsx scripts/device.ts provision <deviceId> --room <roomId>
        tsx scripts/device.ts rotate-key <deviceId>
        tsx scripts/device.ts decommission <deviceId> [--reason TEXT] [--no-wait]
-       tsx scripts/device.ts configure <deviceId> [--threshold N] [--frame-skip N] [--fps N]
+       tsx scripts/device.ts configure <deviceId> [--threshold N] [--min-margin N] [--votes N] [--frame-skip N] [--fps N]
+                 (N or "default": clear the explicit setting)
        tsx scripts/device.ts list [--json]`;
 
 async function deps(ctx: OpsContext): Promise<DeviceAdminDeps> {
@@ -47,8 +49,10 @@ async function deps(ctx: OpsContext): Promise<DeviceAdminDeps> {
   };
 }
 
-function num(v: string | undefined, name: string): number | undefined {
+/** A configure value: a number sets it, `default` clears it (null), absent leaves it. */
+function setting(v: string | undefined, name: string): number | null | undefined {
   if (v === undefined) return undefined;
+  if (v === 'default') return null;
   const n = Number(v);
   if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number`);
   return n;
@@ -62,6 +66,8 @@ async function main(): Promise<number> {
       reason: { type: 'string' },
       'no-wait': { type: 'boolean' },
       threshold: { type: 'string' },
+      'min-margin': { type: 'string' },
+      votes: { type: 'string' },
       'frame-skip': { type: 'string' },
       fps: { type: 'string' },
       json: { type: 'boolean' },
@@ -96,13 +102,16 @@ async function main(): Promise<number> {
         return 0;
       }
       case 'configure': {
-        const patch: DeviceConfigPatch = {};
-        const threshold = num(values.threshold, 'threshold');
-        const frameSkip = num(values['frame-skip'], 'frame-skip');
-        const fps = num(values.fps, 'fps');
-        if (threshold !== undefined) patch.recognitionThreshold = threshold;
-        if (frameSkip !== undefined) patch.frameSkip = frameSkip;
-        if (fps !== undefined) patch.fps = fps;
+        const given: DeviceConfigPatch = {
+          recognitionThreshold: setting(values.threshold, 'threshold'),
+          recognitionMinMargin: setting(values['min-margin'], 'min-margin'),
+          recognitionVotes: setting(values.votes, 'votes'),
+          frameSkip: setting(values['frame-skip'], 'frame-skip'),
+          fps: setting(values.fps, 'fps'),
+        };
+        const patch = Object.fromEntries(
+          Object.entries(given).filter(([, v]) => v !== undefined),
+        ) as DeviceConfigPatch;
         try {
           assertValidConfigPatch(patch);
         } catch (e) {

@@ -15,6 +15,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -22,10 +23,10 @@ import {
 } from '@temporalio/workflow';
 import type { DeviceActivities, DeviceAlert } from '../activities/devices';
 import {
+  applyConfigPatch,
   assertValidConfigPatch,
   configureUpdate,
   decommissionSignal,
-  DEFAULT_DEVICE_CONFIG,
   deviceStateQuery,
   heartbeatSignal,
   type DecommissionRequest,
@@ -34,6 +35,8 @@ import {
   type DeviceHeartbeat,
   type DeviceStatus,
   type DeviceView,
+  LEGACY_DEVICE_CONFIG_DEFAULTS,
+  withoutLegacyDefaults,
 } from './deviceMessages';
 import { DeviceIdKey, RoomIdKey } from './searchAttributes';
 import { workflowNowMs } from './time';
@@ -62,7 +65,13 @@ export interface DeviceState {
   lastSeenMs?: number;
   lastHeartbeat?: DeviceHeartbeat;
   heartbeats: number;
+  /** Only what an admin set explicitly (absent = the device's own default). */
   config: DeviceConfig;
+  /**
+   * False (or absent) in state from older code, whose config also holds the defaults that code filled in;
+   * the next `configure` removes them (withoutLegacyDefaults) and sets this.
+   */
+  configExplicitOnly?: boolean;
   configVersion: number;
   appliedConfigVersion: number;
   alerts: { offline: boolean; overheating: boolean };
@@ -104,6 +113,10 @@ const { raiseDeviceAlert } = proxyActivities<DeviceActivities>({
     maximumAttempts: 5,
   },
 });
+
+function explicitConfig(state: DeviceState): DeviceConfig {
+  return state.configExplicitOnly ? state.config : withoutLegacyDefaults(state.config);
+}
 
 function isoOf(ms: number | undefined): string | undefined {
   return ms === undefined ? undefined : new Date(ms).toISOString();
@@ -208,7 +221,7 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
       lastSeenAt: isoOf(s?.lastSeenMs),
       lastHeartbeat: s?.lastHeartbeat,
       heartbeats: s?.heartbeats ?? 0,
-      config: s?.config ?? DEFAULT_DEVICE_CONFIG,
+      config: s ? explicitConfig(s) : {},
       configVersion: s?.configVersion ?? 0,
       appliedConfigVersion: s?.appliedConfigVersion ?? 0,
       alerts: { ...(s?.alerts ?? { offline: false, overheating: false }) },
@@ -221,12 +234,13 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
       lock.run(async () => {
         await condition(() => state !== undefined);
         const s = state!;
-        const config = { ...s.config, ...patch };
+        const config = applyConfigPatch(explicitConfig(s), patch);
         const configVersion = s.configVersion + 1;
         // Persist first: the API answers heartbeats from the devices row, so the update is only done once
         // the next heartbeat response is sure to carry the new settings.
         await saveDeviceConfig({ deviceId: input.deviceId, config, configVersion });
         s.config = config;
+        s.configExplicitOnly = true;
         s.configVersion = configVersion;
         return { config, configVersion };
       }),
@@ -254,6 +268,7 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
         reason: 'unknown_device',
       };
     }
+    const explicitOnly = patched('device-config-explicit-only');
     state = {
       roomId: record.roomId,
       // Whatever the row said, this workflow has not heard the device yet: start from the last known
@@ -261,7 +276,11 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
       status: record.status,
       lastSeenMs: record.lastSeenAt ? Date.parse(record.lastSeenAt) : undefined,
       heartbeats: 0,
-      config: { ...DEFAULT_DEVICE_CONFIG, ...record.config },
+      // Older code filled in defaults here; runs it started replay that way and are cleaned at the next
+      // configure. New runs keep exactly the explicit settings of the devices row.
+      ...(explicitOnly
+        ? { config: { ...record.config }, configExplicitOnly: true }
+        : { config: { ...LEGACY_DEVICE_CONFIG_DEFAULTS, ...record.config } }),
       configVersion: record.configVersion,
       appliedConfigVersion: record.configVersion,
       alerts: { offline: record.status === 'offline', overheating: false },

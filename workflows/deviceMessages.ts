@@ -3,30 +3,19 @@
  * Payloads are small telemetry values; never keys.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import {
+  applyConfigPatch,
+  assertValidConfigPatch,
+  type DeviceConfig,
+  type DeviceConfigPatch,
+} from '../lib/contracts/deviceConfig';
+import type { HeartbeatBody } from '../lib/contracts/devices';
 
 /** What a device reports every minute (POST /api/v1/heartbeat). */
-export interface DeviceHeartbeat {
-  queueDepth: number;
-  version: string;
-  cpuTempC?: number;
-  rosterVersion?: string;
-  fps?: number;
-  /** The configVersion the device has applied (the one its last heartbeat response carried). */
-  configVersion?: number;
-  uptimeSeconds?: number;
-  droppedEvents?: number;
-}
+export type DeviceHeartbeat = HeartbeatBody;
 
-/** Settings an operator can push to a device; delivered in its next heartbeat response. */
-export interface DeviceConfig {
-  /** Cosine similarity a face must reach to count as a match. */
-  recognitionThreshold: number;
-  /** Process every (frameSkip + 1)-th frame. */
-  frameSkip: number;
-  fps: number;
-}
-
-export type DeviceConfigPatch = Partial<DeviceConfig>;
+export type { DeviceConfig, DeviceConfigPatch };
+export { applyConfigPatch, assertValidConfigPatch };
 
 export type DeviceStatus = 'provisioned' | 'online' | 'offline' | 'decommissioned';
 
@@ -56,29 +45,22 @@ export interface DeviceView {
   generation: number;
 }
 
-export const DEFAULT_DEVICE_CONFIG: DeviceConfig = { recognitionThreshold: 0.5, frameSkip: 2, fps: 8 };
+/**
+ * What every device config held before a config held only explicit settings: the server filled in these
+ * values, and every heartbeat answer carried them (so 0.5 overrode each device's calibrated threshold).
+ * Only used to recognise them in state recorded by older code (see withoutLegacyDefaults).
+ */
+export const LEGACY_DEVICE_CONFIG_DEFAULTS = { recognitionThreshold: 0.5, frameSkip: 2, fps: 8 } as const;
 
-export const CONFIG_LIMITS = {
-  recognitionThreshold: { min: 0.05, max: 0.99 },
-  frameSkip: { min: 0, max: 30 },
-  fps: { min: 1, max: 30 },
-} as const;
-
-/** Throws a readable error for a bad patch; used by the update validator and by the API's schema. */
-export function assertValidConfigPatch(patch: DeviceConfigPatch): void {
-  if (typeof patch !== 'object' || patch === null) throw new Error('config must be an object');
-  const keys = Object.keys(patch);
-  if (keys.length === 0) throw new Error('config must change at least one setting');
-  for (const key of keys) {
-    if (!(key in CONFIG_LIMITS)) throw new Error(`unknown setting ${key}`);
-    const limits = CONFIG_LIMITS[key as keyof DeviceConfig];
-    const value = patch[key as keyof DeviceConfig];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < limits.min || value > limits.max) {
-      throw new Error(`${key} must be a number between ${limits.min} and ${limits.max}`);
-    }
-    if (key !== 'recognitionThreshold' && !Number.isInteger(value))
-      throw new Error(`${key} must be an integer`);
-  }
+/**
+ * A config from older code with the filled-in defaults removed. An admin's explicit setting that equals one of
+ * them cannot be told apart and is dropped too (the device then runs its own default; set it again if meant).
+ */
+export function withoutLegacyDefaults(config: DeviceConfig): DeviceConfig {
+  const out: DeviceConfig = { ...config };
+  const keys = Object.keys(LEGACY_DEVICE_CONFIG_DEFAULTS) as (keyof typeof LEGACY_DEVICE_CONFIG_DEFAULTS)[];
+  for (const key of keys) if (out[key] === LEGACY_DEVICE_CONFIG_DEFAULTS[key]) delete out[key];
+  return out;
 }
 
 export const heartbeatSignal = defineSignal<[DeviceHeartbeat]>('heartbeat');

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { requireDevice } from '../auth/device';
 import { AppError } from '../errors';
 import { parseOr400 } from '../validate';
-import { attendanceBatchSchema } from './schema';
+import { attendanceBatchSchema } from '../../lib/contracts';
 import { acceptBatch, type AttendanceDeps } from './service';
 
 export function attendanceRoutes(deps: AttendanceDeps): Router {

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { requireDevice } from '../auth/device';
 import { currentUser, requireUser } from '../auth/user';
 import { parseOr400 } from '../validate';
-import { CONFIG_LIMITS, DEVICE_ID_PATTERN } from '../../workflows/deviceMessages';
+import { deviceConfigPatchSchema, deviceConfigSchema, heartbeatBodySchema } from '../../lib/contracts';
+import { DEVICE_ID_PATTERN } from '../../workflows/deviceMessages';
 import {
   acceptHeartbeat,
   configureDevice,
@@ -17,22 +18,6 @@ import {
   rotateDeviceKey,
   type DeviceAdminDeps,
 } from './service';
-
-const finite = z.number().finite();
-
-export const heartbeatBody = z.strictObject({
-  queueDepth: z.number().int().min(0).max(10_000_000),
-  version: z.string().trim().min(1).max(64),
-  cpuTempC: finite.min(-40).max(150).optional(),
-  rosterVersion: z.string().max(128).optional(),
-  fps: finite.min(0).max(240).optional(),
-  configVersion: z.number().int().min(0).optional(),
-  uptimeSeconds: z.number().int().min(0).optional(),
-  droppedEvents: z.number().int().min(0).optional(),
-});
-
-const deviceConfig = z.object({ recognitionThreshold: z.number(), frameSkip: z.number(), fps: z.number() });
-export const heartbeatResponse = z.object({ config: deviceConfig, configVersion: z.number() });
 
 export const deviceParams = z.strictObject({
   id: z.string().regex(DEVICE_ID_PATTERN, 'lowercase letters, digits and -'),
@@ -48,15 +33,6 @@ export const provisionResponse = z.object({
   workflow_id: z.string(),
 });
 export const rotateResponse = z.object({ device_id: z.string(), api_key: z.string() });
-const limit = (l: { min: number; max: number }, int: boolean) =>
-  (int ? z.number().int() : z.number()).min(l.min).max(l.max);
-export const configureBody = z
-  .strictObject({
-    recognitionThreshold: limit(CONFIG_LIMITS.recognitionThreshold, false).optional(),
-    frameSkip: limit(CONFIG_LIMITS.frameSkip, true).optional(),
-    fps: limit(CONFIG_LIMITS.fps, true).optional(),
-  })
-  .refine((b) => Object.keys(b).length > 0, { message: 'change at least one setting' });
 export const decommissionBody = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
 export const deviceListResponse = z.object({
   devices: z.array(
@@ -66,7 +42,7 @@ export const deviceListResponse = z.object({
       status: z.string(),
       lastSeenAt: z.string().nullable(),
       configVersion: z.number(),
-      config: deviceConfig,
+      config: deviceConfigSchema,
       createdAt: z.string(),
     }),
   ),
@@ -77,7 +53,7 @@ export function deviceRoutes(deps: DeviceAdminDeps): Router {
   const admin = requireUser(['admin']);
 
   router.post('/api/v1/heartbeat', requireDevice(deps.db), async (req, res) => {
-    const hb = parseOr400(heartbeatBody, req.body, 'body');
+    const hb = parseOr400(heartbeatBodySchema, req.body, 'body');
     res.json(await acceptHeartbeat(deps, req.device!, hb));
   });
 
@@ -102,7 +78,7 @@ export function deviceRoutes(deps: DeviceAdminDeps): Router {
   });
   router.post('/api/v1/admin/devices/:id/config', admin, async (req, res) => {
     const { id } = parseOr400(deviceParams, req.params, 'params');
-    const patch = parseOr400(configureBody, req.body, 'body');
+    const patch = parseOr400(deviceConfigPatchSchema, req.body, 'body');
     res.json(await configureDevice(deps, id, patch));
   });
   router.post('/api/v1/admin/devices/:id/decommission', admin, async (req, res) => {

@@ -2,7 +2,7 @@
  * Device lifecycle as use cases shared by the admin API and the CLI (scripts/device.ts): provision (a
  * one-time key; only its hash is stored), rotate the key, configure (the workflow's `configure` update),
  * decommission (the workflow revokes the key and completes), list; and the device-facing heartbeat, which
- * signals the device workflow and answers with the settings the device should run.
+ * signals the device workflow and answers with the settings an admin set for the device (only those).
  */
 import type { Knex } from 'knex';
 import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
@@ -14,7 +14,6 @@ import type { device, DeviceSettings } from '../../workflows/device';
 import {
   configureUpdate,
   decommissionSignal,
-  DEFAULT_DEVICE_CONFIG,
   deviceWorkflowId,
   heartbeatSignal,
   type ConfigureResult,
@@ -24,6 +23,7 @@ import {
   type DeviceStatus,
 } from '../../workflows/deviceMessages';
 import { DeviceIdKey, RoomIdKey } from '../../workflows/searchAttributes';
+import type { HeartbeatAnswer } from '../../lib/contracts';
 import type { AuthenticatedDevice } from '../auth/device';
 import { AppError } from '../errors';
 
@@ -108,7 +108,8 @@ export async function provisionDevice(
       room_id: input.roomId,
       key_hash: hashDeviceKey(apiKey),
       status: 'provisioned',
-      config: JSON.stringify(DEFAULT_DEVICE_CONFIG),
+      // Nothing set explicitly: the device runs its calibrated defaults until an admin configures it.
+      config: JSON.stringify({}),
       config_version: 0,
       last_seen: null,
     };
@@ -188,14 +189,9 @@ export async function listDevices(db: Knex): Promise<DeviceListing[]> {
     status: r.status,
     lastSeenAt: r.last_seen ? new Date(r.last_seen).toISOString() : null,
     configVersion: r.config_version,
-    config: { ...DEFAULT_DEVICE_CONFIG, ...(r.config ?? {}) },
+    config: r.config ?? {},
     createdAt: new Date(r.created_at).toISOString(),
   }));
-}
-
-export interface HeartbeatAnswer {
-  config: DeviceConfig;
-  configVersion: number;
 }
 
 /**
@@ -235,8 +231,6 @@ export async function acceptHeartbeat(
   deviceQueueDepth.set({ device: dev.id }, hb.queueDepth);
   if (typeof hb.cpuTempC === 'number') deviceCpuTemp.set({ device: dev.id }, hb.cpuTempC);
   const current = row[0] ?? { config: {}, config_version: 0 };
-  return {
-    config: { ...DEFAULT_DEVICE_CONFIG, ...(current.config ?? {}) },
-    configVersion: current.config_version,
-  };
+  // Only what an admin set: an absent field leaves the device on its own (calibrated) default.
+  return { config: current.config ?? {}, configVersion: current.config_version };
 }

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import { Router } from 'express';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import { rosterParamsSchema, type RosterAnswer } from '../../lib/contracts';
 import { EmbeddingCryptoError } from '../../lib/crypto/embeddings';
 import { embeddingToBytes } from '../../lib/crypto/embeddings';
 import type { EnrollmentSettings } from '../../lib/enrollment';
@@ -23,22 +23,6 @@ export interface RosterDeps {
   log: Logger;
   settings: Pick<EnrollmentSettings, 'cipher' | 'embedder'>;
 }
-
-export interface RosterResponse {
-  sessionId: string;
-  courseId: string;
-  roomId: string;
-  modelId: string;
-  dimension: number;
-  /** Each embedding is base64 of `dimension` float32 little-endian values, L2-normalised. */
-  encoding: 'base64-float32le';
-  rosterVersion: number;
-  students: { studentId: string; embeddings: string[] }[];
-  /** Enrolled students with no usable face yet (not enrolled, consent revoked). */
-  studentsWithoutFaces: number;
-}
-
-export const params = z.strictObject({ sessionId: z.string().min(1).max(64) });
 
 interface EmbeddingMeta {
   id: number | string;
@@ -69,7 +53,7 @@ export function rosterRoutes(deps: RosterDeps): Router {
   const modelId = deps.settings.embedder;
 
   router.get('/api/v1/roster/:sessionId', requireDevice(deps.db), async (req, res) => {
-    const { sessionId } = parseOr400(params, req.params, 'params');
+    const { sessionId } = parseOr400(rosterParamsSchema, req.params, 'params');
     const parsed = parseSessionId(sessionId);
     if (!parsed)
       throw new AppError(
@@ -169,7 +153,7 @@ export function rosterRoutes(deps: RosterDeps): Router {
       .db('enrollments')
       .where({ course_id: courseId })
       .count<{ n: number }[]>('* as n');
-    const body: RosterResponse = {
+    const body: RosterAnswer = {
       sessionId,
       courseId,
       roomId: schedule.room_id,

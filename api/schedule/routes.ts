@@ -5,13 +5,11 @@
  */
 import { Router } from 'express';
 import type { Knex } from 'knex';
-import { z } from 'zod';
+import { scheduleQuerySchema, type ScheduleAnswer, type SessionInfo } from '../../lib/contracts';
 import { sessionWorkflowId } from '../../workflows/messages';
 import { requireDevice } from '../auth/device';
 import { AppError } from '../errors';
 import { parseOr400 } from '../validate';
-
-export const query = z.strictObject({ room_id: z.string().min(1).max(64) });
 
 interface SlotRow {
   schedule_id: number;
@@ -24,7 +22,7 @@ interface SlotRow {
   roster_version: string | number;
 }
 
-function present(row: SlotRow | undefined) {
+function present(row: SlotRow | undefined): SessionInfo | null {
   if (!row) return null;
   return {
     session_id: sessionWorkflowId(row.schedule_id, row.session_date),
@@ -42,7 +40,7 @@ function present(row: SlotRow | undefined) {
 export function scheduleRoutes(deps: { db: Knex; earlyMinutes: number; graceMinutes: number }): Router {
   const router = Router();
   router.get('/api/v1/schedule', requireDevice(deps.db), async (req, res) => {
-    const { room_id } = parseOr400(query, req.query, 'query');
+    const { room_id } = parseOr400(scheduleQuerySchema, req.query, 'query');
     if (room_id !== req.device!.roomId) {
       throw new AppError(
         403,
@@ -64,19 +62,20 @@ export function scheduleRoutes(deps: { db: Knex; earlyMinutes: number; graceMinu
               s.late_after_minutes, c.roster_version
          FROM classrooms r
          CROSS JOIN generate_series((now() AT TIME ZONE r.timezone)::date, (now() AT TIME ZONE r.timezone)::date + 7, interval '1 day') d
-         JOIN schedules s ON s.room_id = r.id AND s.day_of_week = extract(isodow FROM d)
+         JOIN schedules s ON s.room_id = r.id AND s.active AND s.day_of_week = extract(isodow FROM d)
               AND d::date BETWEEN s.effective_from AND coalesce(s.effective_to, 'infinity'::date)
          JOIN courses c ON c.id = s.course_id
         WHERE r.id = ? AND (d::date + s.start_time) AT TIME ZONE r.timezone > now()
         ORDER BY starts_at LIMIT 1`,
       [room_id],
     );
-    res.json({
+    const answer: ScheduleAnswer = {
       room_id,
       server_time: new Date().toISOString(),
       current: present(current.rows[0]),
       next: present(next.rows[0]),
-    });
+    };
+    res.json(answer);
   });
   return router;
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { hashDeviceKey } from '../../lib/deviceKeys';
+import * as explicitConfigMigration from '../../migrations/20261202000010_device_config_explicit';
 import { seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { deviceStateQuery, deviceWorkflowId } from '../../workflows/deviceMessages';
 import { bearerFor } from '../support/auth';
@@ -60,10 +61,8 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
       .set('Authorization', `Bearer ${key}`)
       .send(heartbeat());
     assert.equal(hb1.status, 200, JSON.stringify(hb1.body));
-    assert.deepEqual(hb1.body, {
-      config: { recognitionThreshold: 0.5, frameSkip: 2, fps: 8 },
-      configVersion: 0,
-    });
+    // Nothing set by an admin: the answer overrides nothing (the device keeps its calibrated rules).
+    assert.deepEqual(hb1.body, { config: {}, configVersion: 0 });
     await eventually(
       async () =>
         (await rc.database.db('devices').where({ id: 'pi-lab-7' }).first('status')).status === 'online',
@@ -84,18 +83,12 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
       .set('Authorization', admin)
       .send({ recognitionThreshold: 0.58, frameSkip: 4 });
     assert.equal(conf.status, 200, JSON.stringify(conf.body));
-    assert.deepEqual(conf.body, {
-      config: { recognitionThreshold: 0.58, frameSkip: 4, fps: 8 },
-      configVersion: 1,
-    });
+    assert.deepEqual(conf.body, { config: { recognitionThreshold: 0.58, frameSkip: 4 }, configVersion: 1 });
     const hb2 = await request(rc.app)
       .post('/api/v1/heartbeat')
       .set('Authorization', `Bearer ${key}`)
       .send(heartbeat());
-    assert.deepEqual(hb2.body, {
-      config: { recognitionThreshold: 0.58, frameSkip: 4, fps: 8 },
-      configVersion: 1,
-    });
+    assert.deepEqual(hb2.body, { config: { recognitionThreshold: 0.58, frameSkip: 4 }, configVersion: 1 });
     await request(rc.app)
       .post('/api/v1/heartbeat')
       .set('Authorization', `Bearer ${key}`)
@@ -104,6 +97,17 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
       async () => (await handle.query(deviceStateQuery)).appliedConfigVersion === 1,
       'config applied',
     );
+    // Clearing a setting (null) takes it out of the answer: the device goes back to its calibrated value.
+    const cleared = await request(rc.app)
+      .post('/api/v1/admin/devices/pi-lab-7/config')
+      .set('Authorization', admin)
+      .send({ recognitionThreshold: null });
+    assert.deepEqual(cleared.body, { config: { frameSkip: 4 }, configVersion: 2 });
+    const hb3 = await request(rc.app)
+      .post('/api/v1/heartbeat')
+      .set('Authorization', `Bearer ${key}`)
+      .send(heartbeat({ configVersion: 1 }));
+    assert.deepEqual(hb3.body, { config: { frameSkip: 4 }, configVersion: 2 });
 
     const metrics = await request(rc.app).get('/metrics');
     assert.equal(metrics.status, 200);
@@ -200,5 +204,41 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
     const r102 = listed.body.devices.find((d: { deviceId: string }) => d.deviceId === 'pi-r102');
     assert.equal(r102.status, 'online');
     assert.ok(r102.lastSeenAt);
+  });
+
+  void test('when devices carry the defaults older code filled in, then the migration removes them and keeps real settings; down restores them', async () => {
+    const db = rc.database.db;
+    await db('devices').insert([
+      {
+        id: 'pi-old-a',
+        room_id: 'R101',
+        config: JSON.stringify({ recognitionThreshold: 0.5, frameSkip: 2, fps: 8 }),
+      },
+      {
+        id: 'pi-old-b',
+        room_id: 'R101',
+        config: JSON.stringify({ recognitionThreshold: 0.62, frameSkip: 2, fps: 10 }),
+        config_version: 3,
+      },
+    ]);
+    const configs = async () =>
+      Object.fromEntries(
+        (await db('devices').whereIn('id', ['pi-old-a', 'pi-old-b']).select('id', 'config')).map((r) => [
+          r.id,
+          r.config,
+        ]),
+      );
+    await explicitConfigMigration.up(db);
+    assert.deepEqual(await configs(), {
+      'pi-old-a': {},
+      'pi-old-b': { recognitionThreshold: 0.62, fps: 10 },
+    });
+    await explicitConfigMigration.down(db);
+    assert.deepEqual(await configs(), {
+      'pi-old-a': { recognitionThreshold: 0.5, frameSkip: 2, fps: 8 },
+      'pi-old-b': { recognitionThreshold: 0.62, frameSkip: 2, fps: 10 },
+    });
+    await explicitConfigMigration.up(db);
+    await db('devices').whereIn('id', ['pi-old-a', 'pi-old-b']).delete();
   });
 });

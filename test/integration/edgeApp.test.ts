@@ -44,7 +44,7 @@ function edgeConfig(apiBaseUrl: string): EdgeConfig {
     FRAME_SOURCE: 'classroom',
     CAMERA_WIDTH: '1280',
     CAMERA_HEIGHT: '720',
-    FRAME_SKIP: '1',
+    FRAME_SKIP: '0',
     DEBOUNCE_SECONDS: '30',
     EDGE_DATA_DIR: dataDir,
     UPLOAD_INTERVAL_SECONDS: '0.2',

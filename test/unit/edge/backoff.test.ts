@@ -11,6 +11,21 @@ import { ApiClient } from '../../../edge/api';
 import { backoffDelay, parseRetryAfter, withBackoff } from '../../../edge/backoff';
 import { Outbox } from '../../../edge/outbox';
 import { Uploader } from '../../../edge/uploader';
+import type { AttendanceAnswer } from '../../../lib/contracts';
+
+/** A 202 answer as the contract has it: every record accepted. */
+function acceptedAnswer(records: { event_id: string }[]): AttendanceAnswer {
+  return {
+    accepted: records.length,
+    duplicates: 0,
+    rejected: 0,
+    results: records.map((r) => ({
+      event_id: r.event_id,
+      status: 'accepted',
+      session_id: 'session:1:2026-01-05',
+    })),
+  };
+}
 
 void describe('edge backoff', () => {
   void test('when attempts fail, then delays grow exponentially with full jitter up to the cap', () => {
@@ -74,11 +89,7 @@ void describe('edge backoff', () => {
         }
         const { records } = JSON.parse(body) as { records: { event_id: string }[] };
         res.writeHead(202, { 'Content-Type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            results: records.map((r) => ({ event_id: r.event_id, status: 'accepted', session_id: 'x' })),
-          }),
-        );
+        res.end(JSON.stringify(acceptedAnswer(records)));
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -130,9 +141,7 @@ void describe('edge backoff', () => {
           return;
         }
         res.writeHead(202, { 'Content-Type': 'application/json' });
-        res.end(
-          JSON.stringify({ results: records.map((r) => ({ event_id: r.event_id, status: 'accepted' })) }),
-        );
+        res.end(JSON.stringify(acceptedAnswer(records)));
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

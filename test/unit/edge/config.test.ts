@@ -26,7 +26,14 @@ void describe('edge config', () => {
     assert.equal(c.DEBOUNCE_SECONDS, 30);
     assert.equal(c.FRAME_SOURCE, 'libcamera');
     assert.equal(c.RECOGNITION_THRESHOLD, undefined);
+    assert.equal(
+      c.FRAME_SKIP,
+      2,
+      'two frames skipped between analysed ones: every third, as the server means it',
+    );
     assert.equal(loadEdgeConfig({ ...base, RECOGNITION_THRESHOLD: '0.7', FRAME_SKIP: '5' }).FRAME_SKIP, 5);
+    assert.equal(loadEdgeConfig({ ...base, FRAME_SKIP: '0' }).FRAME_SKIP, 0, 'every frame');
+    assert.equal(loadEdgeConfig({ ...base, RECOGNITION_VOTES: '4' }).RECOGNITION_VOTES, 4);
   });
 
   void test('when variables are missing or wrong, then one error names every one of them', () => {

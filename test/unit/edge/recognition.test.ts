@@ -5,6 +5,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Debouncer } from '../../../edge/debounce';
 import { Recognizer } from '../../../edge/recognizer';
+import { calibratedRules } from '../../../edge/settings';
+import { voteOf, type RecognitionRules } from '../../../edge/tracker';
 import { rosterCoversTime, RosterStore, type CachedRoster } from '../../../edge/roster';
 import { renderScene } from '../../../edge/sources/classroom';
 import { embeddingToBytes } from '../../../lib/crypto/embeddings';
@@ -91,9 +93,12 @@ void describe('edge roster cache', () => {
 void describe('edge recognizer on real photos', () => {
   let pipeline: FacePipeline;
   let roster: CachedRoster;
+  let rules: RecognitionRules;
   before(
     async () => {
-      pipeline = await createFacePipeline({ modelDir: ensureModels(), tileGrid: 1 });
+      const modelDir = ensureModels();
+      pipeline = await createFacePipeline({ modelDir, tileGrid: 1 });
+      rules = calibratedRules(modelDir, pipeline.embedderName)!;
       const enrolled = await Promise.all(
         ['face_recognition/obama', 'face_recognition/obama2'].map(
           async (id) => (await pipeline.embedFaces(facePhoto(id)))[0]!.embedding,
@@ -117,7 +122,7 @@ void describe('edge recognizer on real photos', () => {
   );
   after(async () => pipeline?.dispose());
 
-  void test('when an enrolled student appears in a frame next to a non-enrolled person, then only the student is sighted', async () => {
+  void test('when an enrolled student appears in a frame next to a non-enrolled person, then only the student votes under the calibrated rules', async () => {
     const r = new Recognizer(pipeline);
     r.useRoster(roster);
     const frame = await renderScene(
@@ -127,35 +132,48 @@ void describe('edge recognizer on real photos', () => {
     );
     const result = await r.recognise(frame);
     assert.equal(result.faces, 2);
-    assert.deepEqual(
-      result.sightings.map((s) => s.studentId),
-      ['S001'],
-    );
-    assert.ok(result.sightings[0]!.confidence >= 0.6);
-    assert.equal(result.unknown, 1);
+    const votes = result.observations.map((o) => (o.best ? voteOf(o.best, rules) : undefined));
+    assert.deepEqual(votes.filter(Boolean), ['S001']);
+    const student = result.observations[votes.indexOf('S001')]!;
+    assert.ok(student.best!.score >= rules.threshold);
+    assert.ok(student.box.x < 640, 'the student is the face on the left');
+    const other = result.observations.find((o) => o !== student)!;
+    assert.ok(other.best, 'the non-enrolled face was compared with the roster');
+    assert.ok(other.best.score < rules.threshold, `Biden scored ${other.best.score}`);
   });
 
-  void test('when only a non-enrolled person is in view, then nobody is sighted', async () => {
+  void test('when only a non-enrolled person is in view, then the face is compared and does not vote', async () => {
     const r = new Recognizer(pipeline);
     r.useRoster(roster);
     const result = await r.recognise(await renderScene([facePhoto('face_recognition/biden')], 640, 480));
     assert.equal(result.faces, 1);
-    assert.deepEqual(result.sightings, []);
-    assert.equal(result.unknown, 1);
+    assert.equal(result.observations.length, 1);
+    assert.equal(voteOf(result.observations[0]!.best!, rules), undefined);
   });
 
-  void test('when the threshold is above the match score, then the enrolled student is not sighted either', async () => {
-    const r = new Recognizer(pipeline, { threshold: 0.99 });
+  void test('when the threshold is above the match score, then the enrolled student does not vote either', async () => {
+    const r = new Recognizer(pipeline);
     r.useRoster(roster);
     const result = await r.recognise(await renderScene([facePhoto('face_recognition/obama3')], 640, 480));
-    assert.deepEqual(result.sightings, []);
-    assert.equal(result.unknown, 1);
+    assert.equal(voteOf(result.observations[0]!.best!, { ...rules, threshold: 0.99 }), undefined);
   });
 
-  void test('when there is no roster (no class), then faces are counted but nobody is sighted', async () => {
+  void test('when there is no roster (no class), then faces are found but not compared', async () => {
     const r = new Recognizer(pipeline);
     r.useRoster(undefined);
     const result = await r.recognise(await renderScene([facePhoto('face_recognition/obama3')], 640, 480));
-    assert.deepEqual(result.sightings, []);
+    assert.equal(result.faces, 1);
+    assert.deepEqual(
+      result.observations.map((o) => o.best),
+      [undefined],
+    );
+  });
+
+  void test('when the roster changes, then the recognizer says so (the tracker starts afresh); the same roster again, not', () => {
+    const r = new Recognizer(pipeline);
+    assert.equal(r.useRoster(roster), true);
+    assert.equal(r.useRoster({ ...roster, fetchedAt: new Date().toISOString() }), false, 'a revalidation');
+    assert.equal(r.useRoster({ ...roster, etag: '"y"', rosterVersion: 2 }), true);
+    assert.equal(r.useRoster(undefined), true);
   });
 });

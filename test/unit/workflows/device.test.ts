@@ -5,8 +5,6 @@
  * revokes and completes.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
@@ -21,7 +19,7 @@ import {
 } from '@temporalio/worker';
 import type { DeviceActivities, DeviceAlert, DeviceRecord } from '../../../activities/devices';
 import { createTimeSkippingEnv } from '../../../lib/temporal/testServer';
-import { device } from '../../../workflows/device';
+import { device, type DeviceState } from '../../../workflows/device';
 import {
   configureUpdate,
   decommissionSignal,
@@ -33,6 +31,7 @@ import {
   type DeviceStatus,
 } from '../../../workflows/deviceMessages';
 import { DeviceIdKey, RoomIdKey } from '../../../workflows/searchAttributes';
+import { maybeRecordHistory } from '../../support/histories';
 
 const MIN = 60_000;
 let env: TestWorkflowEnvironment;
@@ -94,7 +93,7 @@ async function startEnv(): Promise<TestWorkflowEnvironment> {
 async function withDevice<T>(
   fake: FakeDevices,
   fn: (handle: WorkflowHandle<typeof device>, deviceId: string) => Promise<T>,
-  input: { maxHistoryEventsBeforeContinue?: number } = {},
+  input: { maxHistoryEventsBeforeContinue?: number; state?: DeviceState } = {},
 ): Promise<T> {
   // A fresh test server per test: a shared Java test server's clock was seen to stop skipping after a few
   // of these tests (a time-skipping lock left behind by a finished or continued run), hanging env.sleep.
@@ -109,7 +108,7 @@ async function withDevice<T>(
 async function runDevice<T>(
   fake: FakeDevices,
   fn: (handle: WorkflowHandle<typeof device>, deviceId: string) => Promise<T>,
-  input: { maxHistoryEventsBeforeContinue?: number },
+  input: { maxHistoryEventsBeforeContinue?: number; state?: DeviceState },
 ): Promise<T> {
   const taskQueue = `device-test-${process.pid}-${++seq}`;
   const deviceId = `pi-test-${seq}`;
@@ -151,19 +150,6 @@ async function until(what: string, fn: () => boolean | Promise<boolean>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** RECORD_HISTORIES=1 refreshes the fixtures that test/unit/workflows/replay.test.ts replays. */
-async function maybeRecordHistory(name: string, h: WorkflowHandle): Promise<void> {
-  if (!process.env.RECORD_HISTORIES) return;
-  const file = path.join(__dirname, '..', '..', 'fixtures', 'histories', `${name}.json`);
-  const history = temporal.api.history.v1.History.fromObject(await h.fetchHistory());
-  const json = temporal.api.history.v1.History.toObject(history, {
-    longs: String,
-    enums: String,
-    bytes: String,
-  });
-  fs.writeFileSync(file, JSON.stringify(json, null, 1));
 }
 
 const offlineAlerts = (f: FakeDevices, state: 'raised' | 'resolved') =>
@@ -275,7 +261,7 @@ void describe('device workflow (time-skipping)', () => {
           args: [{ recognitionThreshold: 0.62, fps: 10 }],
         });
         assert.equal(result.configVersion, 1);
-        assert.deepEqual(result.config, { recognitionThreshold: 0.62, frameSkip: 2, fps: 10 });
+        assert.deepEqual(result.config, { recognitionThreshold: 0.62, fps: 10 }, 'only what was set');
         await assert.rejects(
           handle.executeUpdate(configureUpdate, { args: [{ fps: 500 }] }),
           (err: unknown) =>
@@ -295,9 +281,7 @@ void describe('device workflow (time-skipping)', () => {
         await until('applied', async () => (await handle.query(deviceStateQuery)).appliedConfigVersion === 1);
         await maybeRecordHistory('device-configured', handle);
       });
-      assert.deepEqual(fake.configs, [
-        { config: { recognitionThreshold: 0.62, frameSkip: 2, fps: 10 }, configVersion: 1 },
-      ]);
+      assert.deepEqual(fake.configs, [{ config: { recognitionThreshold: 0.62, fps: 10 }, configVersion: 1 }]);
     },
   );
 
@@ -329,7 +313,7 @@ void describe('device workflow (time-skipping)', () => {
           assert.equal(view.heartbeats, 12);
           assert.equal(view.configVersion, 1);
           assert.equal(view.appliedConfigVersion, 0, 'the config is still pending after continue-as-new');
-          assert.deepEqual(view.config, { recognitionThreshold: 0.5, frameSkip: 5, fps: 8 });
+          assert.deepEqual(view.config, { frameSkip: 5 });
           assert.equal(view.alerts.overheating, true);
 
           // The offline timer survives too: measured from the last heartbeat (1 min ago), not from the new run.
@@ -342,6 +326,60 @@ void describe('device workflow (time-skipping)', () => {
         fake.alerts.filter((a) => a.kind === 'overheating').length,
         1,
         'no second overheating alert after continue-as-new',
+      );
+    },
+  );
+
+  void test(
+    'when an operator clears a setting, then the config no longer has it (the device goes back to its calibrated default)',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities({
+        config: { recognitionThreshold: 0.7, recognitionVotes: 4 },
+        configVersion: 3,
+      });
+      await withDevice(fake, async (handle) => {
+        await until('loaded', async () => (await handle.query(deviceStateQuery)).configVersion === 3);
+        assert.deepEqual((await handle.query(deviceStateQuery)).config, {
+          recognitionThreshold: 0.7,
+          recognitionVotes: 4,
+        });
+        const result = await handle.executeUpdate(configureUpdate, {
+          args: [{ recognitionThreshold: null, frameSkip: 0 }],
+        });
+        assert.deepEqual(result, { config: { recognitionVotes: 4, frameSkip: 0 }, configVersion: 4 });
+      });
+      assert.deepEqual(fake.configs, [{ config: { recognitionVotes: 4, frameSkip: 0 }, configVersion: 4 }]);
+    },
+  );
+
+  void test(
+    'when a device still runs on state from older code (defaults filled in), then they are not shown and the next change drops them',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities();
+      const legacy: DeviceState = {
+        roomId: 'R100',
+        status: 'online',
+        heartbeats: 3,
+        config: { recognitionThreshold: 0.5, frameSkip: 2, fps: 12 },
+        configVersion: 2,
+        appliedConfigVersion: 2,
+        alerts: { offline: false, overheating: false },
+        effects: [],
+        generation: 1,
+      };
+      await withDevice(
+        fake,
+        async (handle) => {
+          assert.deepEqual((await handle.query(deviceStateQuery)).config, { fps: 12 });
+          const result = await handle.executeUpdate(configureUpdate, { args: [{ recognitionVotes: 4 }] });
+          assert.deepEqual(result.config, { fps: 12, recognitionVotes: 4 });
+          // Once clean, a value equal to an old default is an explicit setting like any other.
+          const again = await handle.executeUpdate(configureUpdate, { args: [{ frameSkip: 2 }] });
+          assert.deepEqual(again.config, { fps: 12, recognitionVotes: 4, frameSkip: 2 });
+        },
+        { state: legacy },
       );
     },
   );

@@ -1,0 +1,70 @@
+/** POST /api/v1/heartbeat: what a device reports every minute and the settings the answer carries. */
+import { z } from 'zod';
+import {
+  DEVICE_CONFIG_FIELDS,
+  DEVICE_CONFIG_KEYS,
+  type DeviceConfig,
+  type DeviceConfigField,
+  type DeviceConfigKey,
+  type DeviceConfigPatch,
+} from './deviceConfig';
+
+const finite = z.number().finite();
+
+export const heartbeatBodySchema = z.strictObject({
+  queueDepth: z.number().int().min(0).max(10_000_000).describe('Records waiting in the outbox'),
+  version: z.string().trim().min(1).max(64).describe('Edge software version'),
+  cpuTempC: finite.min(-40).max(150).optional(),
+  rosterVersion: z.string().max(128).optional().describe('Roster version of the class the device recognises'),
+  fps: finite.min(0).max(240).optional().describe('Camera frames per second the device receives'),
+  configVersion: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('The configVersion the device has applied (the one a heartbeat answer carried)'),
+  uptimeSeconds: z.number().int().min(0).optional(),
+  droppedEvents: z.number().int().min(0).optional(),
+});
+
+function fieldSchema(field: DeviceConfigField) {
+  return (field.integer ? z.number().int() : z.number())
+    .min(field.min)
+    .max(field.max)
+    .describe(field.meaning);
+}
+
+type Shape<T> = { [K in DeviceConfigKey]: T };
+function shape<T>(make: (field: DeviceConfigField) => T): Shape<T> {
+  return Object.fromEntries(DEVICE_CONFIG_KEYS.map((k) => [k, make(DEVICE_CONFIG_FIELDS[k])])) as Shape<T>;
+}
+
+/**
+ * The explicit settings of a device, as the heartbeat answer carries them: a field is present only when an
+ * admin set it; absent means the device uses its own default (calibrated, or from its environment).
+ */
+export const deviceConfigSchema = z.object(shape((f) => fieldSchema(f).optional()));
+
+/** An admin's change: a number sets a field, null clears it (the device's default again). */
+export const deviceConfigPatchSchema = z
+  .strictObject(shape((f) => fieldSchema(f).nullable().optional()))
+  .refine((b) => Object.keys(b).length > 0, { message: 'change at least one setting' });
+
+export const heartbeatAnswerSchema = z.object({
+  config: deviceConfigSchema,
+  configVersion: z
+    .number()
+    .int()
+    .min(0)
+    .describe('Counts config changes; the device reports the one it applied'),
+});
+
+export type HeartbeatBody = z.infer<typeof heartbeatBodySchema>;
+export type HeartbeatAnswer = z.infer<typeof heartbeatAnswerSchema>;
+
+// The zod schemas and the plain types the workflow uses must stay the same shape.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const sameConfig: Same<z.infer<typeof deviceConfigSchema>, DeviceConfig> = true;
+const samePatch: Same<z.infer<typeof deviceConfigPatchSchema>, DeviceConfigPatch> = true;
+void sameConfig;
+void samePatch;
