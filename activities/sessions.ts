@@ -244,6 +244,17 @@ export async function finaliseSession(db: Knex, sessionId: string): Promise<Sess
   });
 }
 
+/**
+ * Marks for a session whose workflow has ended (a teacher's correction, a batch that was in transit when
+ * the amendment window closed): written by the session's own writer, then the summary is rewritten so it
+ * counts them. The API's only way to write marks.
+ */
+export async function amendEndedSession(db: Knex, input: RecordMarksInput): Promise<RecordMarksResult> {
+  const result = await recordMarks(db, input);
+  await finaliseSession(db, input.sessionId);
+  return result;
+}
+
 export type SessionActivities = ReturnType<typeof createSessionActivities>;
 
 interface SlotRow {

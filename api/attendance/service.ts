@@ -5,8 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import { recordMarks } from '../../activities/marks';
-import { finaliseSession } from '../../activities/sessions';
+import { amendEndedSession } from '../../activities/sessions';
 import { sightingStatus, withinSessionWindow } from '../../workflows/markRules';
 import type { Logger } from 'pino';
 import type { classSession } from '../../workflows/classSession';
@@ -20,7 +19,7 @@ import { CourseIdKey, RoomIdKey, SessionDateKey } from '../../workflows/searchAt
 import type { AuthenticatedDevice } from '../auth/device';
 import { AppError } from '../errors';
 import { withinDeadline } from '../../lib/temporal/connection';
-import type { AttendanceBatch, RecordOutcome } from '../../lib/contracts';
+import type { AttendanceBatch, RecordOutcome } from './schema';
 import { countAttendanceRecords } from '../../lib/metrics';
 
 export interface AttendanceDeps {
@@ -353,7 +352,6 @@ async function recordLateUpload(
       reason: 'uploaded after the session ended',
     }));
   if (marks.length === 0) return;
-  await recordMarks(deps.db, { sessionId, courseId: session.course_id, marks });
-  await finaliseSession(deps.db, sessionId);
+  await amendEndedSession(deps.db, { sessionId, courseId: session.course_id, marks });
   deps.log.info({ sessionId, deviceId, marks: marks.length }, 'late upload written to a finished session');
 }

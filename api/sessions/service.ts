@@ -1,11 +1,11 @@
 /**
  * A teacher's override of one mark: through the session workflow's `override` update while the workflow
  * runs (validated there, written by its recordMarks activity), or — once the workflow has ended — through
- * the same activities/marks.ts recordMarks directly, so the DB write and its audit_log row are one code path.
+ * the session's own writer (amendEndedSession: the mark with its audit_log row, then the summary rewritten).
  */
 import type { Knex } from 'knex';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { recordMarks } from '../../activities/marks';
+import { amendEndedSession } from '../../activities/sessions';
 import { overrideUpdate, parseSessionId, type AttendanceStatus } from '../../workflows/messages';
 import { assertCourseAccess, type AuthenticatedUser } from '../auth/user';
 import { AppError } from '../errors';
@@ -78,7 +78,7 @@ export async function overrideMark(
     .where({ session_id: sessionId, student_id: input.student_id })
     .first('event_id', 'marked_at');
   const endsAt = new Date(session.ends_at).getTime();
-  await recordMarks(deps.db, {
+  await amendEndedSession(deps.db, {
     sessionId,
     courseId,
     marks: [
