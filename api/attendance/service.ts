@@ -19,7 +19,7 @@ import { CourseIdKey, RoomIdKey, SessionDateKey } from '../../workflows/searchAt
 import type { AuthenticatedDevice } from '../auth/device';
 import { AppError } from '../errors';
 import { withinDeadline } from '../../lib/temporal/connection';
-import type { AttendanceBatch, RecordOutcome } from './schema';
+import type { AttendanceBatch, RecordOutcome } from '../../lib/contracts';
 import { countAttendanceRecords } from '../../lib/metrics';
 
 export interface AttendanceDeps {
