@@ -3,9 +3,6 @@
  * in-memory store that applies the same precedence rules as activities/marks.ts.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { temporal } from '@temporalio/proto';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { MarkToRecord, SessionInfo, SessionSummary } from '../../../activities/sessions';
@@ -18,6 +15,7 @@ import {
   sessionWorkflowId,
   type Recognition,
 } from '../../../workflows/messages';
+import { maybeRecordHistory } from '../../support/histories';
 import { createWorkflowTestKit, type WorkflowTestKit } from '../../support/workflowEnv';
 
 const MIN = 60_000;
@@ -119,19 +117,6 @@ async function rejectsWith(p: Promise<unknown>, re: RegExp): Promise<void> {
     assert.match(`${err.message} ${err.cause?.message ?? ''}`, re);
     return true;
   });
-}
-
-/** RECORD_HISTORIES=1 refreshes the fixtures that test/unit/workflows/replay.test.ts replays. */
-async function maybeRecordHistory(name: string, h: WorkflowHandle): Promise<void> {
-  if (!process.env.RECORD_HISTORIES) return;
-  const file = path.join(__dirname, '..', '..', 'fixtures', 'histories', `${name}.json`);
-  const history = temporal.api.history.v1.History.fromObject(await h.fetchHistory());
-  const json = temporal.api.history.v1.History.toObject(history, {
-    longs: String,
-    enums: String,
-    bytes: String,
-  });
-  fs.writeFileSync(file, JSON.stringify(json, null, 1));
 }
 
 let eventSeq = 0;
