@@ -592,7 +592,7 @@ function printReport(
             r.embedder,
             s.set,
             `${c.threshold.toFixed(3)} (${c.thresholdFrom})`,
-            `${c.minMargin.toFixed(2)}${c.marginAtGridLimit ? ' (grid limit)' : ''}`,
+            `${c.minMargin.toFixed(2)}${c.wrongPersonBeyondMargin ? ' (wrong names no margin removes)' : ''}`,
             `${c.votes}${c.votesAtLimit ? ' (limit)' : ''}`,
             pct(c.hit),
             pct(c.wrongPerson, 2),

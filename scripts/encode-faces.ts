@@ -40,7 +40,6 @@ import {
   type EnrollmentReport,
 } from '../activities/enrollment';
 import { Matcher } from '../models';
-import { EMBEDDER_SPECS } from '../models/pipeline/embedders';
 import type { enrollStudent } from '../workflows/enrollStudent';
 
 const IMAGE_FILE = /^(.+?)(?:_\d+)?\.(jpe?g|png|webp)$/i;
@@ -206,7 +205,7 @@ async function verify(
   const pipeline = await sharedFacePipeline(settings.modelDir, settings.embedder);
   const faces = await pipeline.embedFaces(image);
   if (faces.length !== 1) throw new UsageError(`${image}: expected exactly one face, found ${faces.length}`);
-  const threshold = EMBEDDER_SPECS[modelId].matchThreshold;
+  const { threshold } = pipeline.recognitionDefaults();
   const result = new Matcher(pipeline.embeddingDim, roster, { threshold }).match(faces[0]!.embedding);
   const matched = result.kind === 'match';
   if (json)

@@ -306,8 +306,11 @@ export interface Calibration extends OperatingPoint {
   votes: number;
   /** Which rule set the threshold: the pair FAR or the open-set stranger rate. */
   thresholdFrom: 'pair-far' | 'stranger-rate';
-  /** True when even the largest margin of the grid leaves too many wrong-person names. */
-  marginAtGridLimit: boolean;
+  /**
+   * True when wrong-person names remain above target that no margin of the grid removes (confident
+   * look-alikes): the margin is then the smallest that removes all the ones a margin can remove.
+   */
+  wrongPersonBeyondMargin: boolean;
   /** True when even `trackLength` votes leave too many false tracks. */
   votesAtLimit: boolean;
 }
@@ -321,8 +324,9 @@ export function roundThresholdUp(threshold: number): number {
 /**
  * Chooses the operating point on one half of the identities: the lowest (rounded) threshold that meets
  * both the pair FAR and the open-set stranger rate (with no margin, so any margin only lowers them), then
- * the smallest margin of the grid that keeps wrong-person names under target, then the fewest track votes
- * (at least `minVotes`) that keep false tracks under target.
+ * the smallest margin of the grid that keeps wrong-person names under target (or, when no margin can,
+ * that removes every wrong name a margin removes, instead of paying hits for nothing), then the fewest
+ * track votes (at least `minVotes`) that keep false tracks under target.
  */
 export function calibrate(
   impostorPairs: readonly number[],
@@ -338,12 +342,10 @@ export function calibrate(
   const threshold = roundThresholdUp(Math.max(pairThreshold, strangerThreshold));
   const thresholdFrom = pairThreshold >= strangerThreshold ? 'pair-far' : 'stranger-rate';
   const grid = [...targets.marginGrid].sort((a, b) => a - b);
-  const minMargin =
-    grid.find(
-      (m) => countOpenSet(decisions, { threshold, minMargin: m }).wrongPerson.rate <= targets.wrongPersonRate,
-    ) ?? (grid[grid.length - 1] as number);
-  const marginAtGridLimit =
-    countOpenSet(decisions, { threshold, minMargin }).wrongPerson.rate > targets.wrongPersonRate;
+  const wrongAt = grid.map((m) => countOpenSet(decisions, { threshold, minMargin: m }).wrongPerson.rate);
+  const reachable = Math.max(targets.wrongPersonRate, Math.min(...wrongAt));
+  const minMargin = grid[wrongAt.findIndex((w) => w <= reachable)] as number;
+  const wrongPersonBeyondMargin = reachable > targets.wrongPersonRate;
   const op = { threshold, minMargin };
   let votes = Math.min(targets.minVotes, targets.trackLength);
   while (
@@ -355,5 +357,5 @@ export function calibrate(
   const votesAtLimit =
     countTracks(decisions, op, votes, targets.trackLength, targets.tracksPerPerson, seed).falseAccepted.rate >
     targets.falseTrackRate;
-  return { threshold, minMargin, votes, thresholdFrom, marginAtGridLimit, votesAtLimit };
+  return { threshold, minMargin, votes, thresholdFrom, wrongPersonBeyondMargin, votesAtLimit };
 }

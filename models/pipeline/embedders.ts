@@ -1,6 +1,7 @@
 /**
  * Face embedders: ONNX models that turn an aligned crop into an L2-normalised vector.
- * Each spec records the model's input layout, pixel normalisation and the crop it was trained on.
+ * Each spec records the model's input layout, pixel normalisation and the crop it was trained on. The
+ * match threshold is not here: it is calibrated per embedder (models/calibration.json → manifest).
  */
 import * as ort from 'onnxruntime-node';
 import type { ModelId } from '../manifest';
@@ -21,11 +22,6 @@ export interface EmbedderSpec {
   normalise: (px: number) => number;
   /** Whether the model has a dynamic batch dimension (the converted TFJS models do). */
   batchable: boolean;
-  /**
-   * Default cosine threshold for a match: FAR 1% on the impostor pairs of scripts/bench-face.ts
-   * (BlazeFace detector; a small data set, so re-measure on the deployment's own cameras).
-   */
-  matchThreshold: number;
 }
 
 export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
@@ -40,7 +36,6 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
     // The graph itself subtracts 127.5 and scales: it takes raw 0..255 pixels.
     normalise: (px) => px,
     batchable: true,
-    matchThreshold: 0.42,
   },
   faceres: {
     name: 'faceres',
@@ -53,7 +48,6 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
     // 0..255 as Human feeds it; 0..1 or -1..1 inputs collapse every face to a near-identical vector.
     normalise: (px) => px,
     batchable: true,
-    matchThreshold: 0.6,
   },
   faceplugin: {
     name: 'faceplugin',
@@ -65,7 +59,6 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
     layout: 'NCHW',
     normalise: (px) => (px - 127) / 128,
     batchable: false,
-    matchThreshold: 0.42,
   },
   dlib: {
     name: 'dlib',
@@ -79,9 +72,6 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
     // The graph subtracts dlib's per-channel means and divides by 256 itself.
     normalise: (px) => px,
     batchable: true,
-    // Not from bench-face.ts yet: FAR 1% (0.916) over 211,200 impostor pairs of ../shared/faces
-    // (celebrities and att, BlazeFace, dlib chips); celebrity TAR 86.6% there.
-    matchThreshold: 0.92,
   },
 };
 

@@ -60,9 +60,10 @@ export interface FacePipeline {
 
 export const DEFAULT_DETECTOR: DetectorName = 'blazeface';
 /**
- * faceres is the most accurate embedder with a clean licence in scripts/bench-face.ts (cross-photo
- * genuine pairs accepted at FAR 1%: 72% vs 12% for mobileface); faceplugin scores higher still but
- * its licence is unreliable, so it is opt-in.
+ * faceres, chosen before the labelled-faces benchmark. `npm run bench:face` (celebrities; open set on the report half) now
+ * puts dlib ahead with a clean licence and less CPU (rank-1 99.0% vs 91.2%, open-set hits per face 95.3% vs
+ * 67.1%, 26 vs 40 ms per face); switching means re-enrolling everyone (embeddings are stored per model), so
+ * it is left as a deliberate decision. faceplugin is close to dlib but its licence is unreliable: opt-in.
  */
 export const DEFAULT_EMBEDDER: EmbedderName = 'faceres';
 

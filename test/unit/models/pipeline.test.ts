@@ -11,7 +11,6 @@ import {
   type EmbeddedFace,
   type FacePipeline,
 } from '../../../models';
-import { EMBEDDER_SPECS } from '../../../models/pipeline/embedders';
 import { decodeImage } from '../../../models/pipeline/image';
 import { ensureModels, facePhoto, repoRoot } from '../../support/faces';
 
@@ -27,19 +26,30 @@ function cosine(a: Float32Array, b: Float32Array): number {
   return a.reduce((s, v, i) => s + v * (b[i] ?? 0), 0);
 }
 
+/**
+ * `namesObama2`: whether the shipped threshold names the third photo. mobileface's calibrated threshold
+ * (FAR 0.1%) is above its score for it (0.478 < 0.485): at a safe threshold mobileface names only about a
+ * quarter of in-the-wild faces (npm run bench:face), and this photo is one it misses.
+ */
 for (const config of [
-  { detector: 'blazeface', embedder: 'faceres' },
-  { detector: 'blazeface', embedder: 'mobileface' },
-  { detector: 'ultraface', embedder: 'faceplugin' },
-  { detector: 'blazeface', embedder: 'dlib' },
+  { detector: 'blazeface', embedder: 'faceres', namesObama2: true },
+  { detector: 'blazeface', embedder: 'mobileface', namesObama2: false },
+  { detector: 'ultraface', embedder: 'faceplugin', namesObama2: true },
+  { detector: 'blazeface', embedder: 'dlib', namesObama2: true },
 ] as const) {
   void describe(`face pipeline ${config.detector}+${config.embedder} on real photos`, () => {
     let pipeline: FacePipeline;
-    const threshold = EMBEDDER_SPECS[config.embedder].matchThreshold;
+    /** The shipped (calibrated) threshold, as the edge and enrollment use it. */
+    let threshold: number;
     const embeddings = new Map<string, Float32Array>();
 
     before(async () => {
-      pipeline = await createFacePipeline({ modelDir: ensureModels(), ...config });
+      pipeline = await createFacePipeline({
+        modelDir: ensureModels(),
+        detector: config.detector,
+        embedder: config.embedder,
+      });
+      threshold = pipeline.recognitionDefaults().threshold;
       for (const id of [
         'face_recognition/obama',
         'face_recognition/obama2',
@@ -60,7 +70,7 @@ for (const config of [
       assert.ok(Math.abs(cosine(e, e) - 1) < 1e-4);
     });
 
-    void it('when the same person is enrolled from two photos, then a third photo of them is identified', () => {
+    void it(`when the same person is enrolled from two photos, then a third photo of them is ${config.namesObama2 ? 'identified' : 'ranked first but not named'} at the shipped threshold`, () => {
       const roster = [
         { personId: 'obama', embedding: embeddings.get('face_recognition/obama') as Float32Array },
         { personId: 'obama', embedding: embeddings.get('face_recognition/obama3') as Float32Array },
@@ -69,8 +79,8 @@ for (const config of [
       const result = new Matcher(pipeline.embeddingDim, roster, { threshold }).match(
         embeddings.get('face_recognition/obama2') as Float32Array,
       );
-      assert.equal(result.kind, 'match', JSON.stringify(result));
-      assert.equal(result.kind === 'match' && result.personId, 'obama');
+      assert.equal(result.kind, config.namesObama2 ? 'match' : 'unknown', JSON.stringify(result));
+      assert.equal(result.kind === 'match' ? result.personId : result.bestPersonId, 'obama');
       assert.ok(result.margin > 0);
     });
 

@@ -119,8 +119,15 @@ void describe('recognition measures', () => {
     const c = calibrate([0], probes, CALIBRATION_TARGETS, 1);
     // 1% wrong at margin 0; 0.5% at 0.02; 0 at 0.04 (target 0.1%).
     assert.equal(c.minMargin, 0.04);
-    assert.equal(c.marginAtGridLimit, false);
+    assert.equal(c.wrongPersonBeyondMargin, false);
     assert.equal(countOpenSet(probes, c).wrongPerson.count, 0);
+    // A confident look-alike (margin 0.3) cannot be removed by any margin: take the margin that removes
+    // the rest, not the top of the grid.
+    const lookAlike = decision('a', true, 'b', 0.9, 0.3);
+    const withLookAlike = [...probes, lookAlike, lookAlike];
+    const d = calibrate([0], withLookAlike, CALIBRATION_TARGETS, 1);
+    assert.equal(d.minMargin, 0.04);
+    assert.equal(d.wrongPersonBeyondMargin, true);
   });
 
   void it('when a stranger is named in some of their photos, then tracks need more votes to stay clean', () => {
