@@ -139,21 +139,32 @@ interface EmbedderReport {
   runAverage: { detectMsPerFrame: number; embedMsPerFace: number };
 }
 
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
 function parseOptions(): { quick: boolean; writeCalibration: boolean; embedders: string[] | undefined } {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      'write-calibration': { type: 'boolean', default: false },
-      embedders: { type: 'string' },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        'write-calibration': { type: 'boolean', default: false },
+        embedders: { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
   if (values.quick && values['write-calibration'])
-    throw new Error('--write-calibration needs the full data: drop --quick');
-  return {
-    quick: values.quick,
-    writeCalibration: values['write-calibration'],
-    embedders: values.embedders?.split(',').map((e) => e.trim()),
-  };
+    throw new UsageError('--write-calibration needs the full data: drop --quick');
+  const embedders = values.embedders?.split(',').map((e) => e.trim());
+  const unknown = embedders?.filter((e) => !EMBEDDERS.some((known) => known.name === e)) ?? [];
+  if (unknown.length > 0)
+    throw new UsageError(
+      `unknown embedder ${unknown.join(', ')}: one of ${EMBEDDERS.map((e) => e.name).join(', ')}`,
+    );
+  return { quick: values.quick, writeCalibration: values['write-calibration'], embedders };
 }
 
 function isEmbedderName(name: string): name is EmbedderName {
@@ -819,6 +830,6 @@ function readCalibrationFileIfAny(): CalibrationFile['embedders'] {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
+  console.error(error instanceof UsageError ? `bench:face: ${error.message}` : error);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
 });
