@@ -3,12 +3,16 @@
  * the frames before (overlap with the track's predicted box, else a short move of its centre); a track
  * that is not seen for a few analysed frames, or for a few seconds, ends.
  *
- * A track yields at most one sighting, and only once
- *   - `votes` of its faces voted for the same student (score ≥ threshold and a lead ≥ minMargin over the
- *     runner-up), and those votes are a majority of its last 2·votes − 1 compared faces, and
+ * A face votes for its best student when its score reaches the threshold with a lead of at least minMargin
+ * over the runner-up, and no other face of the same frame scores higher for that student (one person is
+ * never two faces at once). A track yields at most one sighting, and only once
+ *   - `votes` of its last 2·votes − 1 compared faces voted for the same student (a majority of them),
+ *   - the mean score those faces give that student reaches the threshold (the track's estimate, steadier
+ *     than any one frame: a stranger who hovers just under the threshold crosses it now and then, a student
+ *     stays above it), and
  *   - none of its faces ever voted for anyone else: a track whose votes disagree is poisoned and never marks.
- * So one stray frame's false accept never marks a stranger, and neither do rare accepts scattered over a
- * long stay. Faces the pipeline did not compare (low quality) move a track but do not count either way.
+ * So one stray frame's false accept never marks a stranger, and neither do accepts scattered over a long
+ * stay. Faces the pipeline did not compare (low quality) move a track but do not count either way.
  *
  * The 30 s debounce (debounce.ts) stays after this stage: a student whose track ends and who is found
  * again yields a new sighting, which the debouncer holds back within its window.
@@ -89,8 +93,8 @@ export interface TrackVotes {
   identity?: string;
   poisoned: boolean;
   decided: boolean;
-  /** The last 2·votes − 1 compared faces: whom each voted for (null: nobody), its score, when. */
-  recent: { studentId: string | null; score: number; at: number }[];
+  /** The last 2·votes − 1 compared faces: whom each voted for (null: nobody), its best student and score, when. */
+  recent: { votedFor: string | null; best: string; score: number; at: number }[];
 }
 
 export interface TrackView {
@@ -173,28 +177,52 @@ export function voteOf(best: Candidate, rules: RecognitionRules): string | undef
 }
 
 /**
+ * For each face, whether another face of the same frame scores higher for the same best student: such a
+ * face cannot be that student and does not vote.
+ */
+export function outscoredFaces(faces: readonly FaceObservation[]): boolean[] {
+  const top = new Map<string, number>();
+  for (const f of faces)
+    if (f.best) top.set(f.best.studentId, Math.max(top.get(f.best.studentId) ?? -Infinity, f.best.score));
+  const winner = new Set<string>();
+  return faces.map((f) => {
+    if (!f.best || f.best.score < (top.get(f.best.studentId) as number)) return f.best !== undefined;
+    // Two faces with the very same score: only the first is the student.
+    if (winner.has(f.best.studentId)) return true;
+    winner.add(f.best.studentId);
+    return false;
+  });
+}
+
+/**
  * Adds one compared face to a track's votes; returns the track's sighting when this face decides it.
- * Mutates `track`.
+ * `outscored`: another face of the frame scored higher for the same student (then this face does not
+ * vote). Mutates `track`.
  */
 export function addObservation(
   track: TrackVotes,
   best: Candidate,
   atMs: number,
   rules: RecognitionRules,
+  outscored = false,
 ): Omit<TrackSighting, 'trackId'> | undefined {
-  const vote = voteOf(best, rules);
-  track.recent.push({ studentId: vote ?? null, score: best.score, at: atMs });
+  const vote = outscored ? undefined : voteOf(best, rules);
+  track.recent.push({ votedFor: vote ?? null, best: best.studentId, score: best.score, at: atMs });
   if (track.recent.length > 2 * rules.votes - 1) track.recent.shift();
   if (vote !== undefined) {
     if (track.identity === undefined) track.identity = vote;
     else if (track.identity !== vote) track.poisoned = true;
   }
   if (track.poisoned || track.decided || track.identity === undefined) return undefined;
-  const agreeing = track.recent.filter((r) => r.studentId === track.identity);
+  const identity = track.identity;
+  const agreeing = track.recent.filter((r) => r.votedFor === identity);
   if (agreeing.length < rules.votes) return undefined;
+  const forIdentity = track.recent.filter((r) => r.best === identity);
+  const mean = forIdentity.reduce((sum, r) => sum + r.score, 0) / forIdentity.length;
+  if (mean < rules.threshold) return undefined;
   track.decided = true;
   return {
-    studentId: track.identity,
+    studentId: identity,
     confidence: agreeing.reduce((sum, r) => sum + r.score, 0) / agreeing.length,
     seenAt: new Date(Math.min(...agreeing.map((r) => r.at))),
   };
@@ -256,6 +284,7 @@ export class FaceTracker {
       this.opts,
     );
     const result: TrackerFrameResult = { sightings: [], votes: 0, nonVotes: 0 };
+    const outscored = outscoredFaces(faces);
     const started: Track[] = [];
     faces.forEach((face, i) => {
       const index = trackOf[i];
@@ -269,8 +298,8 @@ export class FaceTracker {
       }
       if (!face.best) return;
       const wasPoisoned = track.poisoned;
-      const sighting = addObservation(track, face.best, now, this.rulesInUse);
-      if (voteOf(face.best, this.rulesInUse) === undefined) result.nonVotes++;
+      const sighting = addObservation(track, face.best, now, this.rulesInUse, outscored[i]);
+      if (outscored[i] || voteOf(face.best, this.rulesInUse) === undefined) result.nonVotes++;
       else result.votes++;
       if (track.poisoned && !wasPoisoned) this.stats.tracksPoisoned++;
       if (sighting) {

