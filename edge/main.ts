@@ -1,11 +1,13 @@
 /**
  * `npm run edge`: the Pi client. Exit codes (systemd restarts on failure): 0 stopped by a signal,
- * 78 invalid configuration (EX_CONFIG; fix /etc/rollcall/edge.env), 69 camera unavailable (EX_UNAVAILABLE),
+ * 78 invalid configuration (EX_CONFIG; fix /etc/rollcall/edge.env, or a model manifest without calibrated
+ * recognition rules and no RECOGNITION_* set), 69 camera unavailable (EX_UNAVAILABLE),
  * 1 anything else.
  */
 import pino from 'pino';
 import { loadEdgeConfig, EdgeConfigError } from './config';
 import { startEdge } from './app';
+import { SettingsError } from './settings';
 import { CameraUnavailableError } from './sources/types';
 
 async function main(): Promise<number> {
@@ -27,6 +29,10 @@ async function main(): Promise<number> {
     if (err instanceof CameraUnavailableError) {
       log.fatal(err.message);
       return 69;
+    }
+    if (err instanceof SettingsError) {
+      log.fatal(err.message);
+      return 78;
     }
     throw err;
   }
