@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { ApplicationFailure } from '@temporalio/common';
 import { deviceAlerts, deviceOffline } from '../lib/metrics';
+import { storableText } from '../lib/storableText';
 import type { DeviceConfig } from '../lib/contracts';
 import type { DeviceStatus } from '../workflows/deviceMessages';
 
@@ -141,13 +142,14 @@ export function createDeviceActivities(db: Knex, settings: DeviceActivitySetting
           .update({ key_hash: null, status: 'decommissioned' });
         if (before.status !== 'decommissioned') {
           await trx('audit_log').insert({
-            actor: input.by,
+            actor: storableText(input.by, 200),
             action: 'device.decommission',
             entity: 'device',
             entity_id: input.deviceId,
             before: JSON.stringify({ status: before.status }),
             after: JSON.stringify({ status: 'decommissioned' }),
-            reason: input.reason ?? null,
+            // A reason the database cannot store must not keep the key valid through endless retries.
+            reason: input.reason === undefined ? null : storableText(input.reason, 500),
           });
         }
         return before.room_id as string;

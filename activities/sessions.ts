@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { ApplicationFailure } from '@temporalio/common';
 import { quarantinedMarks } from '../lib/metrics';
+import { storableText } from '../lib/storableText';
 import { isDataError } from './dataErrors';
 import { sessionWorkflowId, type AttendanceStatus, type MarkSource } from '../workflows/messages';
 import { lockSessionMarks, recordMarks, type RecordMarksInput, type RecordMarksResult } from './marks';
@@ -140,15 +141,14 @@ export function createSessionActivities(db: Knex, timing: SessionTimingSettings,
           if (!isDataError(err)) throw err;
           const e = err as Error & { code: string };
           // Text columns cannot hold the NUL byte that may be the very reason for the refusal.
-          const storable = (v: string) => v.replace(/\u0000/g, '\\0').slice(0, 2000);
           await db('quarantined_marks')
             .insert({
-              session_id: storable(input.sessionId),
-              student_id: storable(mark.studentId),
-              event_id: storable(mark.eventId),
-              mark: storable(JSON.stringify(mark)),
+              session_id: storableText(input.sessionId),
+              student_id: storableText(mark.studentId),
+              event_id: storableText(mark.eventId),
+              mark: storableText(JSON.stringify(mark)),
               error_code: e.code,
-              error: storable(e.message),
+              error: storableText(e.message),
             })
             .onConflict(['session_id', 'event_id'])
             .ignore();

@@ -33,7 +33,15 @@ export const provisionResponse = z.object({
   workflow_id: z.string(),
 });
 export const rotateResponse = z.object({ device_id: z.string(), api_key: z.string() });
-export const decommissionBody = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
+export const decommissionBody = z.strictObject({
+  reason: z
+    .string()
+    .trim()
+    .min(1)
+    .max(500)
+    .regex(/^[^\p{Cc}]*$/u, 'no control characters')
+    .optional(),
+});
 export const deviceListResponse = z.object({
   devices: z.array(
     z.object({

@@ -12,6 +12,7 @@ import pino from 'pino';
 import request from 'supertest';
 import type { Knex } from 'knex';
 import { createSessionActivities } from '../../activities/sessions';
+import { createDeviceActivities } from '../../activities/devices';
 import { recordMarks } from '../../activities/marks';
 import { hashDeviceKey } from '../../lib/deviceKeys';
 import { seedDemoSchool } from '../../migrations/seeds/demoSchool';
@@ -289,6 +290,27 @@ void describe('attendance at the edges of time (real Temporal + real Postgres)',
     assert.equal(q[0].error_code, '22021');
     const metrics = await request(rc.app).get('/metrics');
     assert.match(metrics.text, /rollcall_quarantined_marks_total(\{[^}]*\})? [1-9]/);
+  });
+
+  void test('when a decommission reason holds a NUL byte, then the key is still revoked at the first attempt and the audit row shows it', async () => {
+    const db = rc.database.db;
+    await db('devices').insert({
+      id: 'pi-nul',
+      room_id: 'RT',
+      key_hash: hashDeviceKey('nul-device-key-0001'),
+    });
+    const acts = createDeviceActivities(db, { log: pino({ level: 'silent' }) });
+    await acts.revokeDevice({ deviceId: 'pi-nul', by: 'u-admin', reason: 'stolen \u0000 from R1' });
+    const row = await db('devices').where({ id: 'pi-nul' }).first();
+    assert.equal(row.key_hash, null);
+    assert.equal(row.status, 'decommissioned');
+    const audit = await db('audit_log').where({ entity: 'device', entity_id: 'pi-nul' }).first();
+    assert.equal(audit.reason, 'stolen \\0 from R1');
+    const api = await request(rc.app)
+      .post('/api/v1/admin/devices/pi-rt/decommission')
+      .set('Authorization', await bearerFor(rc.app, 'admin'))
+      .send({ reason: 'bad \u0000 reason' });
+    assertErrorShape(api, 400);
   });
 });
 
