@@ -123,6 +123,7 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
     deps.pipeline ??
     (await createFacePipeline({
       modelDir: cfg.EDGE_MODEL_DIR,
+      embedder: cfg.FACE_EMBEDDER,
       tileGrid: 1,
       intraOpNumThreads: cfg.EDGE_THREADS,
     }));

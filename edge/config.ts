@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_EMBEDDER, EMBEDDER_NAMES } from '../models/pipeline/embedderNames';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -23,6 +24,8 @@ const schema = z
      * The recognition rules (edge/tracker.ts); unset: the model manifest's calibrated values. A setting an
      * admin pushes from the server (lib/contracts/deviceConfig.ts) wins over these.
      */
+    /** The embedder the device runs: the server's FACE_EMBEDDER (the roster says which; a mismatch is an error). */
+    FACE_EMBEDDER: z.enum(EMBEDDER_NAMES).default(DEFAULT_EMBEDDER),
     RECOGNITION_THRESHOLD: z.coerce.number().min(0).max(1).optional(),
     RECOGNITION_MIN_MARGIN: z.coerce.number().min(0).max(1).optional(),
     RECOGNITION_VOTES: int(1, 30).optional(),

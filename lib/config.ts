@@ -2,6 +2,7 @@
  * The one place that reads process.env. Everything is validated once at start-up; a bad value stops the
  * process with a message naming the variable. Documented in the README's configuration table.
  */
+import { DEFAULT_EMBEDDER, EMBEDDER_NAMES } from '../models/pipeline/embedderNames';
 import { z } from 'zod';
 import { defaultCacheDir, defaultDataDir } from './paths';
 
@@ -70,6 +71,11 @@ const schema = z.object({
   ENROLLMENT_STAGING_DIR: z.string().min(1).optional(),
   /** Keep enrollment photos after encoding (off: photos are deleted once their embeddings are stored). */
   ENROLLMENT_KEEP_PHOTOS: bool.default(false),
+  /**
+   * The face embedder enrollment stores and rosters serve (face_embeddings.model_id); the Pis must run the
+   * same one. An installation that enrolled with another embedder keeps it until its students re-enroll.
+   */
+  FACE_EMBEDDER: z.enum(EMBEDDER_NAMES).default(DEFAULT_EMBEDDER),
   /** Body limit of the enrollment upload (base64 JSON or a raw image). */
   ENROLLMENT_UPLOAD_LIMIT: z
     .string()

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_EMBEDDER, type EmbedderName } from '../models';
+import type { EmbedderName } from '../models';
 import type { Config } from './config';
 import { embeddingCipherFromConfig, type EmbeddingCipher } from './crypto/embeddings';
 import { repoRoot } from './paths';
@@ -30,7 +30,7 @@ export function enrollmentSettingsFromConfig(cfg: Config): EnrollmentSettings {
     ),
     keepPhotos: cfg.ENROLLMENT_KEEP_PHOTOS,
     modelDir: path.join(repoRoot, 'models', 'onnx'),
-    embedder: DEFAULT_EMBEDDER,
+    embedder: cfg.FACE_EMBEDDER,
     cipher: embeddingCipherFromConfig(cfg),
   };
 }

@@ -6,8 +6,9 @@
 import * as ort from 'onnxruntime-node';
 import type { ModelId } from '../manifest';
 import type { CropGeometry } from './align';
+import type { EmbedderName } from './embedderNames';
 
-export type EmbedderName = 'mobileface' | 'faceres' | 'faceplugin' | 'dlib';
+export type { EmbedderName } from './embedderNames';
 
 export interface EmbedderSpec {
   name: EmbedderName;

@@ -10,6 +10,7 @@ import { alignFace } from './align';
 import { BlazeFaceDetector } from './detectors/blazeface';
 import type { DetectedFace, FaceDetector } from './detectors/types';
 import { UltraFaceDetector } from './detectors/ultraface';
+import { DEFAULT_EMBEDDER } from './embedderNames';
 import { EMBEDDER_SPECS, FaceEmbedder, type EmbedderName } from './embedders';
 import { decodeImage, type ImageInput } from './image';
 import {
@@ -58,14 +59,9 @@ export interface FacePipeline {
   dispose(): Promise<void>;
 }
 
+export { DEFAULT_EMBEDDER };
+
 export const DEFAULT_DETECTOR: DetectorName = 'blazeface';
-/**
- * faceres, chosen before the labelled-faces benchmark. `npm run bench:face` (celebrities; open set on the report half) now
- * puts dlib ahead with a clean licence and less CPU (rank-1 99.0% vs 91.2%, open-set hits per face 95.3% vs
- * 67.1%, 26 vs 40 ms per face); switching means re-enrolling everyone (embeddings are stored per model), so
- * it is left as a deliberate decision. faceplugin is close to dlib but its licence is unreliable: opt-in.
- */
-export const DEFAULT_EMBEDDER: EmbedderName = 'faceres';
 
 function modelPath(modelDir: string, manifest: ModelManifest, id: ModelId): string {
   return join(modelDir, manifestEntry(manifest, id).file);

@@ -234,12 +234,12 @@ void describe('edge app (real models, API, Temporal, Postgres)', () => {
     'when strangers who resemble an enrolled student walk through the room for many frames, then they are never uploaded, and the enrolled students among strangers are',
     { timeout: 300_000 },
     async () => {
-      // The portraits of the gallery that score highest against S001 (Barack Obama) with faceres, around the
-      // calibrated threshold. S001 is enrolled but never in the room. In the group photo, S002 and S003 stand
-      // among strangers, one of whom scores about the threshold for S002.
+      // The portraits of the gallery that score highest against S001 (Barack Obama) with the default embedder
+      // (dlib: 0.914–0.920 on the stills, just under its calibrated 0.931; walking frames vary around that).
+      // S001 is enrolled but never in the room. In the group photo, S002 and S003 stand among strangers.
       const lookalikes: ClassroomScene = {
         label: 'two strangers resembling S001, walking',
-        people: [strangerPhoto('Wilson Santiago'), strangerPhoto('Miguel Haddad')],
+        people: [strangerPhoto('Christino Aureo'), strangerPhoto('Da Vitoria')],
         frames: 56,
         walk: { dx: 60, dy: 10, steps: 8 },
       };
@@ -253,7 +253,11 @@ void describe('edge app (real models, API, Temporal, Postgres)', () => {
         },
         {
           label: 'three more strangers resembling S001, walking',
-          people: [strangerPhoto('Valmir Assunção'), strangerPhoto('Jhc'), strangerPhoto('Damião Feliciano')],
+          people: [
+            strangerPhoto('Nelson Pellegrino'),
+            strangerPhoto('Alexandre Leite'),
+            strangerPhoto('Vilson da Fetaemg'),
+          ],
           frames: 40,
           walk: { dx: -50, dy: 8, steps: 8 },
         },
@@ -281,10 +285,12 @@ void describe('edge app (real models, API, Temporal, Postgres)', () => {
         assert.ok(st.unknownFaces > 0);
         assert.deepEqual(st.rules, rules, 'the calibrated rules: the server set nothing explicitly');
 
-        // What deciding frame by frame would have done: the lookalikes cross the threshold for S001 now and then.
+        // What the lookalikes look like frame by frame: near misses for S001 (and, with a weaker embedder,
+        // votes now and then) — the scene tests the matcher at its operating point, not far from it.
         const perFrame = new Recognizer(pipeline);
         perFrame.useRoster(app.rosterSync.active());
         let strayVotes = 0;
+        let closest = -1;
         const onePass = new ClassroomSource([{ ...lookalikes, frames: 14 }], 1280, 720, {
           fps: 0,
           loop: false,
@@ -292,10 +298,15 @@ void describe('edge app (real models, API, Temporal, Postgres)', () => {
         for await (const frame of onePass.frames(new AbortController().signal)) {
           const { observations } = await perFrame.recognise(frame.image);
           strayVotes += observations.filter((o) => o.best && voteOf(o.best, rules) === 'S001').length;
+          for (const o of observations)
+            if (o.best?.studentId === 'S001') closest = Math.max(closest, o.best.score);
         }
-        assert.ok(strayVotes > 0, 'a frame-by-frame decision would have uploaded the absent S001');
+        assert.ok(
+          closest >= rules.threshold - 0.03,
+          `the lookalikes come within 0.03 of the threshold for S001 (closest ${closest.toFixed(3)}, threshold ${rules.threshold})`,
+        );
         process.stderr.write(
-          `edge tracks: ${JSON.stringify({ strayVotesPerLookalikeLoop: strayVotes, tracks: st.tracks, votes: st.votes, sightings: st.sightings, students: [...students] })}\n`,
+          `edge tracks: ${JSON.stringify({ strayVotesPerLookalikeLoop: strayVotes, closestToS001: closest, tracks: st.tracks, votes: st.votes, sightings: st.sightings, students: [...students] })}\n`,
         );
       } finally {
         await app.stop();

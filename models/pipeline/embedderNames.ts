@@ -1,0 +1,15 @@
+/**
+ * The embedders by name, and the default: dependency-free, so configuration (server and edge) can validate
+ * a name without loading onnxruntime.
+ */
+export const EMBEDDER_NAMES = ['dlib', 'faceres', 'mobileface', 'faceplugin'] as const;
+export type EmbedderName = (typeof EMBEDDER_NAMES)[number];
+
+/**
+ * dlib's ResNet (public-domain weights, built to ONNX by models/convert/dlib-resnet.ts): on
+ * `npm run bench:face` (celebrities, report half) rank-1 99.0% vs faceres' 91.2%, open-set hits per face
+ * 95.3% vs 67.1%, fewer strangers accepted, and less CPU (26 vs 40 ms per face). faceplugin is close but its
+ * licence is unreliable (opt-in, benchmark only). Embeddings are stored per model: an installation that
+ * enrolled with another embedder keeps it (FACE_EMBEDDER / the edge's FACE_EMBEDDER) until it re-enrolls.
+ */
+export const DEFAULT_EMBEDDER: EmbedderName = 'dlib';
