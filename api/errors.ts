@@ -57,6 +57,13 @@ export function isDependencyUnavailable(err: unknown, depth = 0): boolean {
   return isDependencyUnavailable(e.cause, depth + 1);
 }
 
+/**
+ * SQLSTATEs that mean the request carried a value Postgres cannot take — not a fault of the service:
+ * 22P02 invalid text representation, 22021 character not in repertoire (a NUL byte), 22008 datetime field
+ * overflow, 22007 invalid datetime format, 22003 numeric value out of range, 22001 string too long.
+ */
+const PG_INPUT_ERRORS = new Set(['22P02', '22021', '22008', '22007', '22003', '22001']);
+
 interface BodyParserError {
   type?: string;
   status?: number;
@@ -77,7 +84,18 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       e = new AppError(415, 'unsupported_encoding', 'unsupported body encoding');
     else if (typeof bp?.status === 'number' && bp.status >= 400 && bp.status < 500)
       e = new AppError(bp.status, 'bad_request', 'the request could not be read');
-    else if (isDependencyUnavailable(err)) {
+    else if (
+      typeof (err as { code?: unknown })?.code === 'string' &&
+      PG_INPUT_ERRORS.has((err as { code: string }).code)
+    ) {
+      // Validation should have caught it: log it as a gap to close, answer as the client's mistake.
+      ((req as { log?: Logger }).log ?? log).warn({ err }, 'input rejected by Postgres, not by validation');
+      e = new AppError(
+        400,
+        'invalid_value',
+        'a value in the request cannot be stored (control characters, an impossible date or an out-of-range number)',
+      );
+    } else if (isDependencyUnavailable(err)) {
       // Transient by nature: the edge retries the same batch (same event ids) after Retry-After.
       ((req as { log?: Logger }).log ?? log).warn({ err }, 'dependency unavailable');
       e = new AppError(

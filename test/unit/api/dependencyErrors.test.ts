@@ -48,6 +48,9 @@ void describe('dependency-unavailable mapping', () => {
     app.get('/x', () => {
       throw withCode('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432');
     });
+    app.get('/nul', () => {
+      throw withCode('22021', 'invalid byte sequence for encoding "UTF8": 0x00');
+    });
     app.get('/bug', () => {
       throw new TypeError('boom');
     });
@@ -57,5 +60,8 @@ void describe('dependency-unavailable mapping', () => {
     assert.equal(res.headers['retry-after'], '5');
     assert.equal(res.body.error.code, 'dependency_unavailable');
     assert.equal((await request(app).get('/bug')).status, 500);
+    const nul = await request(app).get('/nul');
+    assert.equal(nul.status, 400, 'a value Postgres cannot take is the fault of the request');
+    assert.equal(nul.body.error.code, 'invalid_value');
   });
 });
