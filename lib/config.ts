@@ -121,6 +121,12 @@ const schema = z.object({
   ALERT_WEBHOOK_URL: z.string().url().optional(),
   /** A standalone worker (workers/main.ts) serves its own /metrics here; 0 = off. */
   WORKER_METRICS_PORT: port.default(0),
+  /**
+   * On SIGTERM the worker stops polling and gives activities in flight this long to finish before it cancels
+   * them (a cancelled pg_dump or photo encoding starts over elsewhere). Keep it below the platform's own
+   * stop timeout (Kubernetes terminationGracePeriodSeconds, compose stop_grace_period).
+   */
+  WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).default(30),
   /** Monthly attendance partitions kept ready ahead of the current month (maintenance:partitions). */
   PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(3).max(36).default(3),
   /** Where maintenance:backup writes pg_dump files; default `<ROLLCALL_DATA_DIR>/backups`. */

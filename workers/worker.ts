@@ -1,6 +1,7 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities, type ActivityDeps } from '../activities';
+import { config } from '../lib/config';
 import type { SessionTimingSettings } from '../activities/sessions';
 
 /** The connection, plus every activity dependency (settings left out are read from config). */
@@ -9,6 +10,8 @@ export interface WorkerDeps extends ActivityDeps {
   namespace: string;
   taskQueue: string;
   log?: Logger;
+  /** How long activities in flight at shutdown may run on before they are cancelled; config's when omitted. */
+  shutdownGraceSeconds?: number;
 }
 
 let runtimeInstalled = false;
@@ -27,7 +30,10 @@ export function installWorkerRuntime(): void {
   }
 }
 
-/** Stops polling, waits for in-flight tasks to finish, resolves when the worker has released its connection. */
+/**
+ * Stops polling, waits for in-flight tasks to finish (activities: up to the worker's shutdown grace time, then
+ * they are cancelled), resolves when the worker has released its connection.
+ */
 export async function stopWorker(worker: Worker, running: Promise<void>): Promise<void> {
   if (worker.getState() === 'RUNNING') worker.shutdown();
   await running;
@@ -42,6 +48,9 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities: createActivities(deps),
+    // The SDK's default (0) cancels activities the moment shutdown starts, so every deploy would cut short
+    // whatever backup, restore or enrollment was running and make Temporal retry it from the start.
+    shutdownGraceTime: (deps.shutdownGraceSeconds ?? config().WORKER_SHUTDOWN_GRACE_SECONDS) * 1000,
   });
 }
 

@@ -39,6 +39,8 @@ export async function startTestRollcall(
       taskQueue,
       db: database.db,
       timing,
+      // Test activities are short: a worker restart in a test cancels a slow one after 2 s, not 30.
+      shutdownGraceSeconds: 2,
     });
     return { worker, running: worker.run() };
   };
