@@ -8,6 +8,7 @@ import {
   DefaultLogger,
   Runtime,
   Worker,
+  type WorkerOptions,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
@@ -30,8 +31,17 @@ export interface WorkflowTestKit {
   env: TestWorkflowEnvironment;
   /** Runs fn while a worker with these activities polls a fresh task queue. */
   withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T>;
+  /** A worker the test runs and shuts down itself, on a fresh task queue unless one is given. */
+  createWorker(
+    activities: object,
+    options?: TestWorkerOptions,
+  ): Promise<{ worker: Worker; taskQueue: string }>;
   teardown(): Promise<void>;
 }
+
+export type TestWorkerOptions = Partial<
+  Pick<WorkerOptions, 'taskQueue' | 'shutdownGraceTime' | 'maxCachedWorkflows'>
+>;
 
 let runtimeReady = false;
 let seq = 0;
@@ -57,19 +67,25 @@ export async function createWorkflowTestKit(): Promise<WorkflowTestKit> {
     workflowsPath: require.resolve('../../workflows'),
     logger: new DefaultLogger('WARN'),
   });
+  const createWorker = async (activities: object, options: TestWorkerOptions = {}) => {
+    const taskQueue = options.taskQueue ?? `wf-test-${process.pid}-${++seq}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      workflowBundle: bundle,
+      activities,
+      ...options,
+      taskQueue,
+    });
+    return { worker, taskQueue };
+  };
   return {
     env,
     withWorker: async (activities, fn) => {
-      const taskQueue = `wf-test-${process.pid}-${++seq}`;
-      const worker = await Worker.create({
-        connection: env.nativeConnection,
-        namespace: env.namespace ?? 'default',
-        taskQueue,
-        workflowBundle: bundle,
-        activities,
-      });
+      const { worker, taskQueue } = await createWorker(activities);
       return worker.runUntil(fn(taskQueue));
     },
+    createWorker,
     teardown: () => env.teardown(),
   };
 }

@@ -21,6 +21,7 @@ import type {
 } from '../../../activities/enrollment';
 import { createTimeSkippingEnv } from '../../../lib/temporal/testServer';
 import type { enrollStudent } from '../../../workflows/enrollStudent';
+import { maybeRecordHistory } from '../../support/histories';
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
@@ -87,9 +88,11 @@ function mocks(overrides: Partial<EnrollmentActivities> = {}): {
   return { calls, activities: recorded };
 }
 
+/** Runs one enrollment to its end; `recordAs` names the history fixture it records (RECORD_HISTORIES=1). */
 async function run(
   activities: EnrollmentActivities,
   args: Parameters<typeof enrollStudent>[0],
+  recordAs?: string,
 ): Promise<EnrollmentReport> {
   const taskQueue = `enroll-wf-${process.pid}-${++seq}`;
   const worker = await Worker.create({
@@ -99,13 +102,16 @@ async function run(
     workflowBundle: bundle,
     activities,
   });
-  return worker.runUntil(
-    env.client.workflow.execute<typeof enrollStudent>('enrollStudent', {
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start<typeof enrollStudent>('enrollStudent', {
       taskQueue,
       workflowId: `enroll:${args.studentId}:${seq}`,
       args: [args],
-    }),
-  );
+    });
+    const report = await handle.result();
+    if (recordAs) await maybeRecordHistory(recordAs, handle);
+    return report;
+  });
 }
 
 const input = { studentId: 'S001', photoRefs: ['S001-b/01.jpg', 'S001-b/02.jpg'], by: 'u-admin' };
@@ -155,7 +161,7 @@ void describe('enrollStudent workflow (time-skipping server, mocked activities)'
 
   void test('when consent is recorded, then the per-photo report is returned and the photos are discarded after encoding', async () => {
     const { calls, activities } = mocks();
-    const report = await run(activities, input);
+    const report = await run(activities, input, 'enrollStudent-encoded');
     assert.equal(report.stored, 1);
     assert.deepEqual(
       report.photos.map((p) => [p.ref, p.status, p.reason?.code]),
