@@ -110,7 +110,7 @@ void describe('edge recognizer on real photos', () => {
         endsAt: new Date(Date.now() + 3600_000).toISOString(),
         rosterVersion: 1,
         etag: '"x"',
-        modelId: 'faceres',
+        modelId: pipeline.embedderName,
         dimension: pipeline.embeddingDim,
         students: [
           { studentId: 'S001', embeddings: enrolled.map((e) => embeddingToBytes(e).toString('base64')) },
