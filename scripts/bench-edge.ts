@@ -1,5 +1,5 @@
 /**
- * `npm run bench:edge [-- --seconds N --threads T]`: throughput of the edge loop on this machine with the
+ * `npm run bench:edge [-- --seconds N --threads T --embedder NAME]`: throughput of the edge loop on this machine with the
  * scripted classroom source (real photos: portraits and a group photo), unpaced, at 640x480 and 1280x720,
  * for FRAME_SKIP 0 (every frame analysed). Measures the real stages the device runs per frame: detector,
  * quality gate, alignment, embedder, matcher against a 30-student roster, tracker (votes), debounce. Prints a
@@ -17,16 +17,24 @@ import { FaceTracker } from '../edge/tracker';
 import { ClassroomSource } from '../edge/sources/classroom';
 import { embeddingToBytes } from '../lib/crypto/embeddings';
 import { createFacePipeline } from '../models';
+import { DEFAULT_EMBEDDER, EMBEDDER_NAMES, type EmbedderName } from '../models/pipeline/embedderNames';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { seconds: { type: 'string', default: '15' }, threads: { type: 'string', default: '4' } },
+    options: {
+      seconds: { type: 'string', default: '15' },
+      threads: { type: 'string', default: '4' },
+      embedder: { type: 'string', default: DEFAULT_EMBEDDER },
+    },
   });
   const seconds = Number(values.seconds);
+  const embedder = values.embedder as EmbedderName;
+  if (!(EMBEDDER_NAMES as readonly string[]).includes(embedder))
+    throw new Error(`--embedder must be one of ${EMBEDDER_NAMES.join(', ')}`);
   const threads = Number(values.threads);
   const modelDir = path.resolve(__dirname, '..', 'models', 'onnx');
   const cast = await demoCast(modelDir);
-  const pipeline = await createFacePipeline({ modelDir, tileGrid: 1, intraOpNumThreads: threads });
+  const pipeline = await createFacePipeline({ modelDir, tileGrid: 1, intraOpNumThreads: threads, embedder });
   // A class of 30: the demo people's real embeddings plus random unit vectors for the rest.
   const students: CachedRoster['students'] = [];
   for (const p of cast.people) {
