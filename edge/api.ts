@@ -15,6 +15,7 @@ import {
   type ScheduleAnswer,
 } from '../lib/contracts';
 import { parseRetryAfter } from './backoff';
+import type { EdgeClock } from './clock';
 import type { OutboxRecord, RecordOutcome } from './outbox';
 
 export class ApiError extends Error {
@@ -52,6 +53,8 @@ export interface ApiClientOptions {
   deviceId: string;
   apiKey: string;
   timeoutMs: number;
+  /** Fed with the server_time of every answer that carries one (schedule, heartbeat). */
+  clock?: EdgeClock;
 }
 
 export class ApiClient {
@@ -62,6 +65,7 @@ export class ApiClient {
   }
 
   async schedule(roomId: string, signal?: AbortSignal): Promise<ScheduleAnswer> {
+    const sent = this.opts.clock?.mark();
     const res = await this.call(
       'GET',
       `/api/v1/schedule?room_id=${encodeURIComponent(roomId)}`,
@@ -69,7 +73,10 @@ export class ApiClient {
       {},
       signal,
     );
-    return this.answer(res, await this.json(res, 'schedule'), 'schedule', scheduleAnswerSchema);
+    const received = this.opts.clock?.mark();
+    const answer = this.answer(res, await this.json(res, 'schedule'), 'schedule', scheduleAnswerSchema);
+    this.observeServerTime(answer.server_time, sent, received);
+    return answer;
   }
 
   async roster(sessionId: string, etag: string | null, signal?: AbortSignal): Promise<RosterFetch> {
@@ -111,13 +118,26 @@ export class ApiClient {
 
   /** 404 means the server does not have the heartbeat endpoint yet: not an error for the device. */
   async heartbeat(body: HeartbeatBody, signal?: AbortSignal): Promise<HeartbeatAnswer> {
+    const sent = this.opts.clock?.mark();
     const res = await this.call('POST', '/api/v1/heartbeat', body, {}, signal);
+    const received = this.opts.clock?.mark();
     if (res.status === 404) {
       await safeJson(res);
       return { status: 'not-deployed' };
     }
     const answer = this.answer(res, await this.json(res, 'heartbeat'), 'heartbeat', heartbeatAnswerSchema);
+    this.observeServerTime(answer.server_time, sent, received);
     return { status: 'ok', config: answer.config, configVersion: answer.configVersion };
+  }
+
+  /** The answer arrived when its headers did; reading the body is not part of the round trip. */
+  private observeServerTime(
+    serverTime: string | undefined,
+    sent: number | undefined,
+    received: number | undefined,
+  ): void {
+    if (serverTime !== undefined && sent !== undefined && received !== undefined)
+      this.opts.clock?.observe(serverTime, sent, received);
   }
 
   private async call(

@@ -12,12 +12,13 @@ import pino, { type Logger } from 'pino';
 import { createFacePipeline, type FacePipeline } from '../models';
 import type { DeviceConfig } from '../lib/contracts';
 import { ApiClient } from './api';
+import { EdgeClock } from './clock';
 import type { EdgeConfig } from './config';
 import { Debouncer } from './debounce';
 import { Heartbeat } from './heartbeat';
 import { Outbox } from './outbox';
 import { Recognizer } from './recognizer';
-import { RosterStore } from './roster';
+import { rosterForSighting, RosterStore } from './roster';
 import { RosterSync } from './schedule';
 import { calibratedRules, DeviceConfigStore, effectiveSettings, type EdgeSettings } from './settings';
 import { ClassroomSource, type ClassroomScene } from './sources/classroom';
@@ -48,6 +49,12 @@ export interface EdgeStats {
   fps: number;
   rosterSessionId: string | null;
   rosterVersion: number | null;
+  /** Every class whose roster is compared now (two around a class change), the first as the server ranks them. */
+  rosterSessionIds: string[];
+  /** How far the device's clock is ahead of the server's (null until measured); sightings are corrected by it. */
+  clockOffsetMs: number | null;
+  /** Records in the dead-letter file. */
+  deadLetters: number;
   rules: RecognitionRules;
   frameSkip: number;
   configVersion: number | null;
@@ -61,12 +68,16 @@ export interface EdgeDeps {
   pipeline?: FacePipeline;
   /** The calibrated rules of the pipeline's embedder; default: the model manifest's (calibratedRules). */
   recognitionDefaults?: RecognitionRules;
+  /** The device's clocks (tests shift the wall clock); the real ones when omitted. */
+  clock?: EdgeClock;
 }
 
 export interface EdgeApp {
   readonly outbox: Outbox;
   readonly rosterSync: RosterSync;
   readonly uploader: Uploader;
+  readonly heartbeat: Heartbeat;
+  readonly clock: EdgeClock;
   readonly source: FrameSource;
   stats(): EdgeStats;
   /** Resolves when every loop has stopped. */
@@ -103,15 +114,19 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
   fs.mkdirSync(cfg.EDGE_DATA_DIR, { recursive: true, mode: 0o700 });
   const outbox = Outbox.open(path.join(cfg.EDGE_DATA_DIR, 'outbox'), { maxRecords: cfg.OUTBOX_MAX_RECORDS });
   if (outbox.depth > 0) log.info({ queueDepth: outbox.depth }, 'outbox has records from before the restart');
+  // Class times and record timestamps are the server's: every answer carrying server_time measures the offset.
+  const clock = deps.clock ?? new EdgeClock();
   const api = new ApiClient({
     baseUrl: cfg.API_BASE_URL,
     deviceId: cfg.DEVICE_ID,
     apiKey: cfg.API_KEY,
     timeoutMs: cfg.HTTP_TIMEOUT_SECONDS * 1000,
+    clock,
   });
   const rosterSync = new RosterSync(api, new RosterStore(cfg.EDGE_DATA_DIR), log, {
     classroomId: cfg.CLASSROOM_ID,
     pollMs: cfg.SCHEDULE_POLL_SECONDS * 1000,
+    now: () => clock.now(),
   });
   // The last config the server sent applies from the start (a reboot without network keeps it).
   const configStore = new DeviceConfigStore(cfg.EDGE_DATA_DIR);
@@ -169,13 +184,33 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
         : 'applied configuration from the server; the camera rate changes at the next start',
     );
   };
+  // Said once when the offset becomes noticeable and again whenever it moves by a second or more.
+  let loggedOffsetMs = 0;
+  const noteClockOffset = (offsetMs: number) => {
+    if (Math.abs(offsetMs - loggedOffsetMs) < 1000) return;
+    loggedOffsetMs = offsetMs;
+    log.warn(
+      { clockOffsetMs: Math.round(offsetMs) },
+      `the device clock is ${Math.abs(offsetMs / 1000).toFixed(1)} s ${offsetMs > 0 ? 'ahead of' : 'behind'} the server's; sightings are stamped in the server's time (check NTP on the device)`,
+    );
+  };
   const heartbeat = new Heartbeat(api, log, {
     deviceId: cfg.DEVICE_ID,
     version: EDGE_VERSION,
     intervalMs: cfg.HEARTBEAT_SECONDS * 1000,
     status: () => {
       const r = rosterSync.active();
-      return { queueDepth: outbox.depth, fps: fps(), ...(r ? { rosterVersion: r.rosterVersion } : {}) };
+      return {
+        queueDepth: outbox.depth,
+        fps: fps(),
+        droppedEvents: outbox.dropped,
+        deadLetters: outbox.deadLetters,
+        ...(r ? { rosterVersion: r.rosterVersion } : {}),
+        ...(clock.measured ? { clockOffsetMs: clock.offsetMs() } : {}),
+      };
+    },
+    onAnswer: () => {
+      if (clock.measured) noteClockOffset(clock.offsetMs());
     },
     applyConfig,
     ...(remote ? { appliedConfigVersion: remote.configVersion } : {}),
@@ -189,14 +224,16 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
       s.framesSeen++;
       fpsWindow.push(Date.now());
       if (frame.seq % (settings.frameSkip + 1) !== 0) continue;
-      const roster = rosterSync.active(frame.capturedAt);
+      // Around a class change two classes take sightings: both rosters are compared, and each sighting
+      // goes to the class the server will file it under.
+      const rosters = rosterSync.activeRosters(clock.toServerTime(frame.capturedAt));
       // No class in the room: faces are not even looked at, and no track outlives its class.
-      if (!roster) {
+      if (rosters.length === 0) {
         if (recognizer.useRoster(undefined)) tracker.reset();
         continue;
       }
       try {
-        if (recognizer.useRoster(roster)) tracker.reset();
+        if (recognizer.useRoster(rosters)) tracker.reset();
         const result = await recognizer.recognise(frame.image);
         const decided = tracker.observe(result.observations, frame.capturedAt);
         s.framesProcessed++;
@@ -206,18 +243,24 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
         s.votes += decided.votes;
         s.sightings += decided.sightings.length;
         const records = decided.sightings
-          .map((sighting) =>
-            debouncer.offer(sighting, sighting.seenAt, {
-              sessionId: roster.sessionId,
-              courseId: roster.courseId,
-            }),
-          )
+          .map((sighting) => {
+            // Stamped in the server's time: a Pi clock that runs ahead must not get marks rejected.
+            const at = clock.toServerTime(sighting.seenAt);
+            const roster = rosterForSighting(rosters, sighting.studentId, at) ?? rosters[0];
+            return debouncer.offer(sighting, at, { sessionId: roster.sessionId, courseId: roster.courseId });
+          })
           .filter((r) => r !== undefined);
         if (records.length > 0) {
           const { taken, dropped } = outbox.append(records);
           s.recordsQueued += taken;
           if (dropped > 0) log.error({ dropped, queueDepth: outbox.depth }, 'outbox full: records dropped');
-          log.info({ students: records.map((r) => r.student_id), sessionId: roster.sessionId }, 'recognised');
+          log.info(
+            {
+              students: records.map((r) => r.student_id),
+              sessionIds: [...new Set(records.map((r) => r.session_id))],
+            },
+            'recognised',
+          );
         }
       } catch (err) {
         log.error({ err }, 'frame failed');
@@ -258,6 +301,8 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
     outbox,
     rosterSync,
     uploader,
+    heartbeat,
+    clock,
     source,
     done,
     stats: () => {
@@ -271,6 +316,9 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
         fps: fps(),
         rosterSessionId: r?.sessionId ?? null,
         rosterVersion: r?.rosterVersion ?? null,
+        rosterSessionIds: rosterSync.activeRosters().map((x) => x.sessionId),
+        clockOffsetMs: clock.measured ? Math.round(clock.offsetMs()) : null,
+        deadLetters: outbox.deadLetters.count,
         tracks: { ...tracker.stats },
         rules: settings.rules,
         frameSkip: settings.frameSkip,

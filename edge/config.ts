@@ -9,6 +9,9 @@ import { DEFAULT_EMBEDDER, EMBEDDER_NAMES } from '../models/pipeline/embedderNam
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** The systemd unit's StateDirectory. */
+export const DEFAULT_EDGE_DATA_DIR = '/var/lib/rollcall-edge';
+
 export const FRAME_SOURCES = ['libcamera', 'directory', 'classroom'] as const;
 export type FrameSourceKind = (typeof FRAME_SOURCES)[number];
 
@@ -40,7 +43,7 @@ const schema = z
     FRAME_DIRECTORY: z.string().min(1).optional(),
     /** libcamera: the capture binary; default the first of rpicam-vid, libcamera-vid on PATH. */
     CAMERA_COMMAND: z.string().min(1).optional(),
-    EDGE_DATA_DIR: z.string().min(1).default('/var/lib/rollcall-edge'),
+    EDGE_DATA_DIR: z.string().min(1).default(DEFAULT_EDGE_DATA_DIR),
     EDGE_MODEL_DIR: z
       .string()
       .min(1)
@@ -73,6 +76,14 @@ const schema = z
   });
 
 export type EdgeConfig = z.infer<typeof schema>;
+
+/**
+ * Only EDGE_DATA_DIR, for the operator commands (`npm run edge -- dead-letters`), which must work on a Pi
+ * whose other variables live in the service's EnvironmentFile.
+ */
+export function edgeDataDir(env: EdgeEnv = process.env): string {
+  return env.EDGE_DATA_DIR || DEFAULT_EDGE_DATA_DIR;
+}
 export type EdgeEnv = Record<string, string | undefined>;
 
 export class EdgeConfigError extends Error {

@@ -1,13 +1,15 @@
 /**
- * Every minute: CPU temperature, queue depth, roster version, app version and frames/s to
- * POST /api/v1/heartbeat. A 404 (server without the endpoint yet) is tolerated; a config with a new
- * configVersion (the admin's explicit settings only, lib/contracts/deviceConfig.ts) is handed to the app.
+ * Every minute: CPU temperature, queue depth, roster version, app version, frames/s, the clock offset and
+ * the dead letters (count and newest reason) to POST /api/v1/heartbeat. A 404 (server without the endpoint
+ * yet) is tolerated; a config with a new configVersion (the admin's explicit settings only,
+ * lib/contracts/deviceConfig.ts) is handed to the app.
  */
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import type { DeviceConfig, HeartbeatBody } from '../lib/contracts';
+import { MAX_CLOCK_OFFSET_MS, type DeviceConfig, type HeartbeatBody } from '../lib/contracts';
 import type { ApiClient } from './api';
 import { abortableSleep } from './backoff';
+import type { DeadLetterSummary } from './outbox';
 
 export const THERMAL_ZONE = '/sys/class/thermal/thermal_zone0/temp';
 
@@ -21,15 +23,39 @@ export function readCpuTemperature(file = THERMAL_ZONE): number | undefined {
   }
 }
 
+export interface HeartbeatStatus {
+  queueDepth: number;
+  rosterVersion?: number;
+  fps?: number;
+  /** Records refused since the start because the outbox was full. */
+  droppedEvents?: number;
+  deadLetters?: DeadLetterSummary;
+  /** The device clock's lead over the server's, once measured (edge/clock.ts). */
+  clockOffsetMs?: number;
+}
+
+/** What the server can store of a dead letter's reason: no control characters, at most 500 characters. */
+export function reportableReason(reason: string): string {
+  return reason.replace(/\p{Cc}+/gu, ' ').slice(0, 500);
+}
+
 export interface HeartbeatOptions {
   deviceId: string;
   version: string;
   intervalMs: number;
   thermalZone?: string;
-  status: () => { queueDepth: number; rosterVersion?: number; fps?: number };
+  status: () => HeartbeatStatus;
   applyConfig: (config: DeviceConfig, configVersion: number) => void;
+  /** Called after every answer (the app looks at the clock offset it measured). */
+  onAnswer?: () => void;
   /** The configVersion applied before a restart (persisted by the app), reported until the server answers. */
   appliedConfigVersion?: number;
+}
+
+/** A dead letter's `at` as the contract takes it (a hand-edited file may hold anything). */
+function instant(at: unknown): string | undefined {
+  const ms = typeof at === 'string' ? Date.parse(at) : NaN;
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
 }
 
 export class Heartbeat {
@@ -48,6 +74,8 @@ export class Heartbeat {
   body(): HeartbeatBody {
     const s = this.opts.status();
     const temp = readCpuTemperature(this.opts.thermalZone);
+    const lastDead = s.deadLetters?.last;
+    const lastDeadAt = instant(lastDead?.at);
     // The device is known from its key; the body reports state only.
     return {
       queueDepth: s.queueDepth,
@@ -56,12 +84,25 @@ export class Heartbeat {
       ...(s.rosterVersion === undefined ? {} : { rosterVersion: String(s.rosterVersion) }),
       ...(s.fps === undefined ? {} : { fps: Math.round(s.fps * 100) / 100 }),
       ...(this.lastConfigVersion === undefined ? {} : { configVersion: this.lastConfigVersion }),
+      ...(s.droppedEvents === undefined ? {} : { droppedEvents: s.droppedEvents }),
+      ...(s.clockOffsetMs === undefined
+        ? {}
+        : {
+            clockOffsetMs: Math.max(
+              -MAX_CLOCK_OFFSET_MS,
+              Math.min(MAX_CLOCK_OFFSET_MS, Math.round(s.clockOffsetMs)),
+            ),
+          }),
+      ...(s.deadLetters === undefined ? {} : { deadLetters: s.deadLetters.count }),
+      ...(lastDead ? { lastDeadLetterReason: reportableReason(String(lastDead.reason)) } : {}),
+      ...(lastDeadAt ? { lastDeadLetterAt: lastDeadAt } : {}),
     };
   }
 
   async beat(signal?: AbortSignal): Promise<void> {
     const answer = await this.api.heartbeat(this.body(), signal);
     this.sent++;
+    this.opts.onAnswer?.();
     if (answer.status === 'not-deployed') {
       if (!this.notDeployedLogged)
         this.log.info('the server has no heartbeat endpoint yet (404); carrying on');

@@ -1,16 +1,31 @@
 /**
- * `npm run edge`: the Pi client. Exit codes (systemd restarts on failure): 0 stopped by a signal,
+ * `npm run edge`: the Pi client; `npm run edge -- dead-letters [--json]` lists the records the server
+ * rejected (edge/deadLetters.ts). Exit codes (systemd restarts on failure): 0 stopped by a signal,
  * 78 invalid configuration (EX_CONFIG; fix /etc/rollcall/edge.env, or a model manifest without calibrated
  * recognition rules and no RECOGNITION_* set), 69 camera unavailable (EX_UNAVAILABLE),
- * 1 anything else.
+ * 2 unknown command, 1 anything else.
  */
 import pino from 'pino';
-import { loadEdgeConfig, EdgeConfigError } from './config';
+import { edgeDataDir, loadEdgeConfig, EdgeConfigError } from './config';
+import { deadLettersCommand } from './deadLetters';
 import { startEdge } from './app';
 import { SettingsError } from './settings';
 import { CameraUnavailableError } from './sources/types';
 
 async function main(): Promise<number> {
+  const [command, ...args] = process.argv.slice(2);
+  if (command === 'dead-letters') {
+    return deadLettersCommand(
+      args,
+      edgeDataDir(),
+      (l) => process.stdout.write(`${l}\n`),
+      (l) => process.stderr.write(`${l}\n`),
+    );
+  }
+  if (command !== undefined) {
+    process.stderr.write(`unknown command ${command}\nusage: npm run edge [-- dead-letters [--json]]\n`);
+    return 2;
+  }
   let cfg;
   try {
     cfg = loadEdgeConfig();

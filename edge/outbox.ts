@@ -9,7 +9,8 @@
  *   never returned, so nothing taken is lost).
  * - A crash after an upload but before the ack re-sends that batch on restart: the server answers
  *   `duplicate` for event ids it already has, so nothing is counted twice.
- * - Records the server `rejected` go to `dead-letter.jsonl` with the reason (never retried).
+ * - Records the server `rejected` go to `dead-letter.jsonl` with the reason (never retried); their count and
+ *   the newest reason go out with every heartbeat, and `npm run edge -- dead-letters` lists them.
  * - Bounded: beyond `maxRecords` pending, new records are refused and counted in `dropped`.
  *
  * All file operations are synchronous so that an append and an ack never interleave within the process.
@@ -63,9 +64,18 @@ export interface DrainReport {
 
 const SEGMENT = /^seg-(\d{12})\.jsonl$/;
 
+export interface DeadLetterSummary {
+  /** Records in the dead-letter file. */
+  count: number;
+  /** The newest of them. */
+  last?: DeadLetter;
+}
+
 export class Outbox {
   private pending = 0;
   private droppedTotal = 0;
+  private deadLetterCount: number;
+  private lastDeadLetter: DeadLetter | undefined;
   private active: number;
   private activeBytes: number;
   private ackPos: OutboxPosition;
@@ -101,6 +111,9 @@ export class Outbox {
       const from = s === this.ackPos.segment ? Math.min(this.ackPos.offset, Buffer.byteLength(text)) : 0;
       this.pending += countLines(Buffer.from(text).subarray(from));
     }
+    const dead = fs.existsSync(this.deadLetterFile) ? fs.readFileSync(this.deadLetterFile) : Buffer.alloc(0);
+    this.deadLetterCount = countLines(dead);
+    this.lastDeadLetter = lastDeadLetterIn(dead);
   }
 
   static open(dir: string, opts: OutboxOptions = {}): Outbox {
@@ -116,7 +129,7 @@ export class Outbox {
   }
 
   get deadLetterFile(): string {
-    return path.join(this.dir, 'dead-letter.jsonl');
+    return deadLetterFileIn(this.dir);
   }
 
   /** Called with the new depth after every append (the uploader drains early when a batch is full). */
@@ -190,15 +203,20 @@ export class Outbox {
   deadLetter(entries: readonly DeadLetter[]): void {
     if (entries.length === 0) return;
     appendDurable(this.deadLetterFile, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    this.deadLetterCount += entries.length;
+    this.lastDeadLetter = entries[entries.length - 1];
+  }
+
+  /** How many records were dead-lettered (ever, on this device) and the newest: every heartbeat reports it. */
+  get deadLetters(): DeadLetterSummary {
+    return {
+      count: this.deadLetterCount,
+      ...(this.lastDeadLetter ? { last: this.lastDeadLetter } : {}),
+    };
   }
 
   readDeadLetters(): DeadLetter[] {
-    if (!fs.existsSync(this.deadLetterFile)) return [];
-    return fs
-      .readFileSync(this.deadLetterFile, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as DeadLetter);
+    return readDeadLetterFile(this.deadLetterFile);
   }
 
   /**
@@ -276,6 +294,42 @@ export class Outbox {
       }
     }
     return end;
+  }
+}
+
+export function deadLetterFileIn(outboxDir: string): string {
+  return path.join(outboxDir, 'dead-letter.jsonl');
+}
+
+/**
+ * The dead letters in a file, oldest first, read without opening the outbox (the service may be running).
+ * A line that cannot be parsed is shown raw rather than hidden.
+ */
+export function readDeadLetterFile(file: string): DeadLetter[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      try {
+        return JSON.parse(line) as DeadLetter;
+      } catch {
+        return { record: { raw: line }, reason: 'unreadable line in the dead-letter file', at: '' };
+      }
+    });
+}
+
+/** The last complete line of the dead-letter file, parsed (undefined when there is none or it is unreadable). */
+function lastDeadLetterIn(buf: Buffer): DeadLetter | undefined {
+  const end = buf.lastIndexOf(0x0a);
+  if (end < 0) return undefined;
+  // (lastIndexOf with a negative offset would count from the end.)
+  const start = end === 0 ? 0 : buf.lastIndexOf(0x0a, end - 1) + 1;
+  try {
+    return JSON.parse(buf.subarray(start, end).toString('utf8')) as DeadLetter;
+  } catch {
+    return undefined;
   }
 }
 

@@ -18,37 +18,44 @@ export interface FrameResult {
 export class Recognizer {
   private matcher: Matcher | undefined;
   private rosterKey: string | undefined;
-  private roster: CachedRoster | undefined;
 
   constructor(private readonly pipeline: FacePipeline) {}
 
   /**
-   * Builds the matcher for a roster (cheap to call every frame: rebuilt only when the roster changes).
-   * Returns true when the roster changed (a new class or new faces), so decisions can start afresh.
+   * Builds the matcher for the rosters of the classes taking sightings now (cheap to call every frame:
+   * rebuilt only when they change). Between two classes the faces of both are compared; a student on both
+   * rosters counts once. Returns true when the rosters changed (a new class or new faces), so decisions can
+   * start afresh.
    */
-  useRoster(roster: CachedRoster | undefined): boolean {
-    const key = roster ? `${roster.sessionId}|${roster.etag}|${roster.rosterVersion}` : undefined;
+  useRoster(roster: CachedRoster | readonly CachedRoster[] | undefined): boolean {
+    const rosters: readonly CachedRoster[] =
+      roster === undefined ? [] : 'sessionId' in roster ? [roster] : roster;
+    const key =
+      rosters.length === 0
+        ? undefined
+        : rosters.map((r) => `${r.sessionId}|${r.etag}|${r.rosterVersion}`).join('\n');
     if (key === this.rosterKey) return false;
     this.rosterKey = key;
-    this.roster = roster;
-    if (!roster) {
+    if (rosters.length === 0) {
       this.matcher = undefined;
       return true;
     }
-    if (roster.modelId !== this.pipeline.embedderName || roster.dimension !== this.pipeline.embeddingDim) {
-      throw new Error(
-        `roster uses ${roster.modelId} (${roster.dimension}-d) but the device runs ${this.pipeline.embedderName} (${this.pipeline.embeddingDim}-d)`,
-      );
+    for (const r of rosters) {
+      if (r.modelId !== this.pipeline.embedderName || r.dimension !== this.pipeline.embeddingDim) {
+        throw new Error(
+          `roster uses ${r.modelId} (${r.dimension}-d) but the device runs ${this.pipeline.embedderName} (${this.pipeline.embeddingDim}-d)`,
+        );
+      }
     }
-    // No threshold here: every compared face reports its best student; the tracker decides what votes.
-    this.matcher = new Matcher(roster.dimension, rosterEmbeddings(roster), {
-      threshold: Number.NEGATIVE_INFINITY,
+    const seen = new Set<string>();
+    const rows = rosters.flatMap((r) => {
+      const fresh = { ...r, students: r.students.filter((st) => !seen.has(st.studentId)) };
+      for (const st of fresh.students) seen.add(st.studentId);
+      return rosterEmbeddings(fresh);
     });
+    // No threshold here: every compared face reports its best student; the tracker decides what votes.
+    this.matcher = new Matcher(this.pipeline.embeddingDim, rows, { threshold: Number.NEGATIVE_INFINITY });
     return true;
-  }
-
-  get activeRoster(): CachedRoster | undefined {
-    return this.roster;
   }
 
   async recognise(image: RgbImage): Promise<FrameResult> {

@@ -74,6 +74,8 @@ export function scheduleRoutes(deps: { db: Knex; earlyMinutes: number; graceMinu
       server_time: new Date().toISOString(),
       current: present(current.rows[0]),
       next: present(next.rows[0]),
+      early_minutes: deps.earlyMinutes,
+      grace_minutes: deps.graceMinutes,
     };
     res.json(answer);
   });

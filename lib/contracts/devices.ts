@@ -11,6 +11,12 @@ import {
 
 const finite = z.number().finite();
 
+/**
+ * Bound of a reported clock offset: a Pi without a battery-backed clock that never reached NTP starts in
+ * 1970, some 57 years (1.8e12 ms) behind; beyond a century the value is nonsense.
+ */
+export const MAX_CLOCK_OFFSET_MS = 100 * 366 * 24 * 3_600_000;
+
 export const heartbeatBodySchema = z.strictObject({
   queueDepth: z.number().int().min(0).max(10_000_000).describe('Records waiting in the outbox'),
   version: z.string().trim().min(1).max(64).describe('Edge software version'),
@@ -24,7 +30,38 @@ export const heartbeatBodySchema = z.strictObject({
     .optional()
     .describe('The configVersion the device has applied (the one a heartbeat answer carried)'),
   uptimeSeconds: z.number().int().min(0).optional(),
-  droppedEvents: z.number().int().min(0).optional(),
+  droppedEvents: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('Records refused since the edge started because its outbox was full (OUTBOX_MAX_RECORDS)'),
+  clockOffsetMs: z
+    .number()
+    .int()
+    .min(-MAX_CLOCK_OFFSET_MS)
+    .max(MAX_CLOCK_OFFSET_MS)
+    .optional()
+    .describe(
+      "How far the device's clock is ahead of the server's (negative: behind), in ms, measured from the server_time of the schedule and heartbeat answers. The device subtracts it from the timestamps it sends; absent until measured",
+    ),
+  deadLetters: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      "Records in the device's dead-letter file: rejected by the server (or unreadable on the device), never retried. `npm run edge -- dead-letters` lists them on the device",
+    ),
+  lastDeadLetterReason: z
+    .string()
+    .max(500)
+    .optional()
+    .describe('Why the newest dead-lettered record was rejected (the server\'s per-record reason)'),
+  lastDeadLetterAt: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe('When the newest record was dead-lettered (device clock)'),
 });
 
 function fieldSchema(field: DeviceConfigField) {
@@ -57,6 +94,10 @@ export const heartbeatAnswerSchema = z.object({
     .int()
     .min(0)
     .describe('Counts config changes; the device reports the one it applied'),
+  server_time: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe("The server's clock when it answered; the device measures its clock offset from it"),
 });
 
 export type HeartbeatBody = z.infer<typeof heartbeatBodySchema>;

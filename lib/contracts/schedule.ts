@@ -17,11 +17,33 @@ export const sessionInfoSchema = z.object({
 
 export const scheduleAnswerSchema = z.object({
   room_id: z.string(),
-  server_time: z.iso.datetime({ offset: true }),
+  server_time: z.iso
+    .datetime({ offset: true })
+    .describe("The server's clock when it answered; the device measures its clock offset from it"),
   current: sessionInfoSchema
     .nullable()
     .describe('The class running now, with the early window and grace applied (null: none)'),
-  next: sessionInfoSchema.nullable().describe('The next class in the coming week (null: none)'),
+  next: sessionInfoSchema
+    .nullable()
+    .describe(
+      'The next class in the coming week (null: none); the device fetches its roster ahead and switches to it when its early window opens',
+    ),
+  early_minutes: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      "How long before a class starts the server counts sightings for it (SESSION_EARLY_MINUTES); absent from older servers: 15",
+    ),
+  grace_minutes: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      'How long after a class ends the server still counts sightings for it (SESSION_GRACE_MINUTES); absent from older servers: 10',
+    ),
 });
 
 export const rosterParamsSchema = z.strictObject({ sessionId: z.string().min(1).max(64) });

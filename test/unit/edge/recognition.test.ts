@@ -60,7 +60,7 @@ void describe('edge roster cache', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-roster-'));
     try {
       const store = new RosterStore(dir);
-      assert.equal(store.load(), undefined);
+      assert.deepEqual(store.load(), []);
       const roster: CachedRoster = {
         ...session,
         startsAt: '2026-01-05T09:00:00.000Z',
@@ -77,8 +77,8 @@ void describe('edge roster cache', () => {
         ],
         fetchedAt: '2026-01-05T08:50:00.000Z',
       };
-      store.save(roster);
-      assert.deepEqual(new RosterStore(dir).load(), roster);
+      store.save([roster]);
+      assert.deepEqual(new RosterStore(dir).load(), [roster]);
       assert.equal(fs.statSync(store.file).mode & 0o777, 0o600);
       assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0);
       assert.equal(rosterCoversTime(roster, new Date('2026-01-05T08:46:00Z')), true);
