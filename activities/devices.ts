@@ -28,13 +28,15 @@ export interface DeviceRecord {
 export interface DeviceAlert {
   deviceId: string;
   roomId: string;
-  kind: 'offline' | 'overheating';
+  kind: 'offline' | 'overheating' | 'clock_skew';
   state: 'raised' | 'resolved';
   message: string;
   /** ISO instant (workflow time) at which the condition was detected. */
   at: string;
   lastSeenAt?: string;
   cpuTempC?: number;
+  /** clock_skew: how far the device's clock was ahead of the server's (negative: behind). */
+  clockOffsetMs?: number;
 }
 
 interface DeviceRow {

@@ -146,6 +146,7 @@ export function createApp(deps: AppDeps): Express {
         offlineAfterMs: config().DEVICE_OFFLINE_MINUTES * 60_000,
         cpuTempAlertC: config().DEVICE_CPU_TEMP_ALERT_C,
       },
+      clockSkewMs: (deps.clockSkewSeconds ?? config().CLOCK_SKEW_SECONDS) * 1000,
     }),
   );
   app.use(metricsRoutes());

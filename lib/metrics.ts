@@ -33,6 +33,20 @@ export const deviceQueueDepth = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const deviceClockOffset = new Gauge({
+  name: 'rollcall_device_clock_offset_seconds',
+  help: "How far a device's clock was ahead of the server's at its last heartbeat (negative: behind); the device corrects its timestamps by it",
+  labelNames: ['device'] as const,
+  registers: [metricsRegistry],
+});
+
+export const deviceDeadLetters = new Gauge({
+  name: 'rollcall_device_dead_letters',
+  help: "Records in a device's dead-letter file (rejected by the server, never retried) at its last heartbeat",
+  labelNames: ['device'] as const,
+  registers: [metricsRegistry],
+});
+
 export const deviceLastHeartbeat = new Gauge({
   name: 'rollcall_device_last_heartbeat_timestamp_seconds',
   help: 'Unix time of the last heartbeat the API accepted from a device',

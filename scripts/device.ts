@@ -6,7 +6,7 @@
  *   tsx scripts/device.ts decommission <deviceId> [--reason TEXT] [--no-wait]
  *   tsx scripts/device.ts configure <deviceId> [--threshold N] [--min-margin N] [--votes N] [--frame-skip N] [--fps N]
  *       (each value may be `default`: clears the explicit setting, the device runs its own default again)
- *   tsx scripts/device.ts list [--json]
+ *   tsx scripts/device.ts list [--json]     with each device's clock offset and dead letters (last heartbeat)
  *
  * Needs the database and a running Rollcall (worker) for everything but `list`. The key is printed on
  * stdout only (nothing is logged); store it on the device (edge config) right away.
@@ -20,6 +20,7 @@ import {
   provisionDevice,
   rotateDeviceKey,
   type DeviceAdminDeps,
+  type DeviceListing,
 } from '../api/devices/service';
 import {
   assertValidConfigPatch,
@@ -56,6 +57,20 @@ function setting(v: string | undefined, name: string): number | null | undefined
   const n = Number(v);
   if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number`);
   return n;
+}
+
+/** The clock offset and dead letters of a device's last heartbeat, where it reported them. */
+function telemetry(d: DeviceListing): string {
+  const parts: string[] = [];
+  if (d.clockOffsetMs !== null) {
+    const s = d.clockOffsetMs / 1000;
+    parts.push(`clock ${s >= 0 ? '+' : ''}${s.toFixed(1)} s`);
+  }
+  if (d.deadLetters !== null) {
+    const reason = d.lastDeadLetter ? ` (newest: ${d.lastDeadLetter.reason})` : '';
+    parts.push(`dead letters ${d.deadLetters}${d.deadLetters > 0 ? reason : ''}`);
+  }
+  return parts.length > 0 ? `  ${parts.join('  ')}` : '';
 }
 
 async function main(): Promise<number> {
@@ -136,7 +151,7 @@ async function main(): Promise<number> {
         else {
           for (const d of devices) {
             process.stdout.write(
-              `${d.deviceId.padEnd(16)} ${d.roomId.padEnd(8)} ${d.status.padEnd(14)} last seen ${d.lastSeenAt ?? 'never'}  config v${d.configVersion} ${JSON.stringify(d.config)}\n`,
+              `${d.deviceId.padEnd(16)} ${d.roomId.padEnd(8)} ${d.status.padEnd(14)} last seen ${d.lastSeenAt ?? 'never'}  config v${d.configVersion} ${JSON.stringify(d.config)}${telemetry(d)}\n`,
             );
           }
         }

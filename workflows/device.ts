@@ -1,7 +1,8 @@
 /**
  * One device's life: provisioned → online ⇄ offline → decommissioned. Heartbeats (signals) keep it online;
  * ten minutes of silence mark it offline and raise one alert, the next heartbeat resolves it. A CPU
- * running hot raises one alert per episode. Operators push settings with the `configure` update; the API
+ * running hot raises one alert per episode, and so does a device clock further off than CLOCK_SKEW_SECONDS
+ * (the limit travels with each heartbeat from the API). Operators push settings with the `configure` update; the API
  * hands them to the device in its next heartbeat response. A `decommission` signal revokes the key and
  * ends the workflow.
  *
@@ -11,6 +12,7 @@
  */
 import {
   ActivityFailure,
+  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -33,6 +35,7 @@ import {
   type DeviceConfig,
   type DeviceConfigPatch,
   type DeviceHeartbeat,
+  type HeartbeatLimits,
   type DeviceStatus,
   type DeviceView,
   LEGACY_DEVICE_CONFIG_DEFAULTS,
@@ -47,13 +50,22 @@ export interface DeviceSettings {
   cpuTempAlertC: number;
   /** An overheating episode ends when the CPU is this much below the alert threshold (hysteresis). */
   cpuTempClearMarginC: number;
+  /**
+   * A device clock further off than this raises a clock_skew alert; the heartbeat's limits (the API's
+   * CLOCK_SKEW_SECONDS) take precedence, this applies to heartbeats without them.
+   */
+  clockSkewMs: number;
 }
 
 export const DEFAULT_DEVICE_SETTINGS: DeviceSettings = {
   offlineAfterMs: 10 * 60_000,
   cpuTempAlertC: 70,
   cpuTempClearMarginC: 5,
+  clockSkewMs: 120_000,
 };
+
+/** A clock_skew episode ends when the offset is back within this share of the limit (hysteresis). */
+export const CLOCK_SKEW_CLEAR_RATIO = 0.9;
 
 type Effect =
   | { kind: 'status'; status: DeviceStatus; lastSeenAt?: string }
@@ -74,7 +86,8 @@ export interface DeviceState {
   configExplicitOnly?: boolean;
   configVersion: number;
   appliedConfigVersion: number;
-  alerts: { offline: boolean; overheating: boolean };
+  /** clockSkew is absent in state from code before the clock_skew alert. */
+  alerts: { offline: boolean; overheating: boolean; clockSkew?: boolean };
   effects: Effect[];
   decommission?: DecommissionRequest;
   generation: number;
@@ -114,6 +127,15 @@ const { raiseDeviceAlert } = proxyActivities<DeviceActivities>({
   },
 });
 
+/** The answer to a configure for a device that is not (or no longer) provisioned; retrying cannot help. */
+function deviceUnavailable(deviceId: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'DeviceUnavailable',
+    message: `device ${deviceId} is unknown or decommissioned`,
+    nonRetryable: true,
+  });
+}
+
 function explicitConfig(state: DeviceState): DeviceConfig {
   return state.configExplicitOnly ? state.config : withoutLegacyDefaults(state.config);
 }
@@ -122,12 +144,17 @@ function isoOf(ms: number | undefined): string | undefined {
   return ms === undefined ? undefined : new Date(ms).toISOString();
 }
 
-/** Applies one heartbeat to the state, queueing the effects it causes. Pure: no activities, no clock. */
+/**
+ * Applies one heartbeat to the state, queueing the effects it causes. Pure: no activities, no clock.
+ * `clockSkewMs`: the limit to judge the reported clock offset against; undefined skips the check (a
+ * heartbeat without an offset, or one that older code handled without it, see the device workflow).
+ */
 export function applyHeartbeat(
   state: DeviceState,
   hb: DeviceHeartbeat,
   nowMs: number,
   settings: DeviceSettings,
+  clockSkewMs?: number,
 ): void {
   if (state.status === 'decommissioned' || state.decommission) return;
   state.heartbeats++;
@@ -175,6 +202,36 @@ export function applyHeartbeat(
       });
     }
   }
+  const offset = hb.clockOffsetMs;
+  if (typeof offset === 'number' && clockSkewMs !== undefined) {
+    const off = Math.abs(offset);
+    const describe = `${(off / 1000).toFixed(1)} s ${offset > 0 ? 'ahead of' : 'behind'} the server's`;
+    if (!state.alerts.clockSkew && off > clockSkewMs) {
+      state.alerts.clockSkew = true;
+      state.effects.push({
+        kind: 'alert',
+        alert: {
+          kind: 'clock_skew',
+          state: 'raised',
+          message: `clock ${describe} (limit ${clockSkewMs / 1000} s); the device corrects its timestamps, check its NTP`,
+          at: isoOf(nowMs)!,
+          clockOffsetMs: offset,
+        },
+      });
+    } else if (state.alerts.clockSkew && off <= clockSkewMs * CLOCK_SKEW_CLEAR_RATIO) {
+      state.alerts.clockSkew = false;
+      state.effects.push({
+        kind: 'alert',
+        alert: {
+          kind: 'clock_skew',
+          state: 'resolved',
+          message: `clock back to ${describe}`,
+          at: isoOf(nowMs)!,
+          clockOffsetMs: offset,
+        },
+      });
+    }
+  }
 }
 
 function goOffline(state: DeviceState, nowMs: number, settings: DeviceSettings): void {
@@ -199,14 +256,24 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
   const settings: DeviceSettings = { ...DEFAULT_DEVICE_SETTINGS, ...input.settings };
   const lock = new Lock();
   // Messages that arrive before the state is loaded wait in these buffers (signalWithStart on first contact).
-  const early: { heartbeats: { hb: DeviceHeartbeat; at: number }[]; decommission?: DecommissionRequest } = {
-    heartbeats: [],
-  };
+  const early: {
+    heartbeats: { hb: DeviceHeartbeat; limits?: HeartbeatLimits; at: number }[];
+    decommission?: DecommissionRequest;
+  } = { heartbeats: [] };
   let state: DeviceState | undefined = input.state;
+  /** Set when loadDevice found no active device: the workflow ends, and configure must not wait. */
+  let unknownDevice = false;
 
-  setHandler(heartbeatSignal, (hb) => {
-    if (state) applyHeartbeat(state, hb, workflowNowMs(), settings);
-    else early.heartbeats.push({ hb, at: workflowNowMs() });
+  // Code before the clock_skew alert ignored the offset: a heartbeat that code handled must replay without
+  // the alert's activity, so the check runs only where the patch marker is (or is now being) recorded.
+  const clockSkewLimit = (hb: DeviceHeartbeat, limits: HeartbeatLimits | undefined) =>
+    hb.clockOffsetMs !== undefined && patched('device-clock-skew-alert')
+      ? (limits?.clockSkewMs ?? settings.clockSkewMs)
+      : undefined;
+
+  setHandler(heartbeatSignal, (hb, limits) => {
+    if (state) applyHeartbeat(state, hb, workflowNowMs(), settings, clockSkewLimit(hb, limits));
+    else early.heartbeats.push({ hb, limits, at: workflowNowMs() });
   });
   setHandler(decommissionSignal, (req) => {
     if (state) state.decommission ??= req;
@@ -224,7 +291,18 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
       config: s ? explicitConfig(s) : {},
       configVersion: s?.configVersion ?? 0,
       appliedConfigVersion: s?.appliedConfigVersion ?? 0,
-      alerts: { ...(s?.alerts ?? { offline: false, overheating: false }) },
+      alerts: {
+        offline: s?.alerts.offline ?? false,
+        overheating: s?.alerts.overheating ?? false,
+        clockSkew: s?.alerts.clockSkew ?? false,
+      },
+      ...(s?.lastHeartbeat?.clockOffsetMs === undefined
+        ? {}
+        : { clockOffsetMs: s.lastHeartbeat.clockOffsetMs }),
+      ...(s?.lastHeartbeat?.deadLetters === undefined ? {} : { deadLetters: s.lastHeartbeat.deadLetters }),
+      ...(s?.lastHeartbeat?.lastDeadLetterReason === undefined
+        ? {}
+        : { lastDeadLetterReason: s.lastHeartbeat.lastDeadLetterReason }),
       generation: s?.generation ?? 0,
     };
   });
@@ -232,8 +310,10 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
     configureUpdate,
     (patch: DeviceConfigPatch) =>
       lock.run(async () => {
-        await condition(() => state !== undefined);
-        const s = state!;
+        // An update accepted before the device was loaded waits for the load, and fails if it found nothing.
+        await condition(() => state !== undefined || unknownDevice);
+        const s = state;
+        if (!s) throw deviceUnavailable(input.deviceId);
         const config = applyConfigPatch(explicitConfig(s), patch);
         const configVersion = s.configVersion + 1;
         // Persist first: the API answers heartbeats from the devices row, so the update is only done once
@@ -247,8 +327,9 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
     {
       validator: (patch: DeviceConfigPatch) => {
         assertValidConfigPatch(patch);
-        if (state?.status === 'decommissioned' || state?.decommission)
-          throw new Error('device is decommissioned');
+        if (unknownDevice) throw deviceUnavailable(input.deviceId);
+        if (state?.status === 'decommissioned' || state?.decommission || early.decommission)
+          throw new Error(`device ${input.deviceId} is decommissioned`);
       },
     },
   );
@@ -260,6 +341,9 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
       log.warn('device workflow started for an unknown or decommissioned device; ending', {
         deviceId: input.deviceId,
       });
+      // configure updates waiting for the load fail now (and new ones are rejected) instead of holding the
+      // workflow open for ever.
+      unknownDevice = true;
       await condition(allHandlersFinished);
       return {
         deviceId: input.deviceId,
@@ -287,7 +371,8 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
       effects: [],
       generation: 0,
     };
-    for (const { hb, at } of early.heartbeats.splice(0)) applyHeartbeat(state, hb, at, settings);
+    for (const { hb, limits, at } of early.heartbeats.splice(0))
+      applyHeartbeat(state, hb, at, settings, clockSkewLimit(hb, limits));
     if (early.decommission) state.decommission = early.decommission;
   }
   const s: DeviceState = state;
@@ -372,6 +457,18 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
       kind: 'alert',
       alert: {
         kind: 'overheating',
+        state: 'resolved',
+        message: 'device decommissioned',
+        at: isoOf(workflowNowMs())!,
+      },
+    });
+  }
+  if (s.alerts.clockSkew) {
+    s.alerts.clockSkew = false;
+    s.effects.push({
+      kind: 'alert',
+      alert: {
+        kind: 'clock_skew',
         state: 'resolved',
         message: 'device decommissioned',
         at: isoOf(workflowNowMs())!,

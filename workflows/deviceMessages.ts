@@ -14,6 +14,15 @@ import type { HeartbeatBody } from '../lib/contracts/devices';
 /** What a device reports every minute (POST /api/v1/heartbeat). */
 export type DeviceHeartbeat = HeartbeatBody;
 
+/**
+ * What the API adds to a heartbeat from its own configuration, so a changed limit reaches running device
+ * workflows with the next heartbeat (and replays from history). Absent in signals from older API code.
+ */
+export interface HeartbeatLimits {
+  /** CLOCK_SKEW_SECONDS in ms: a device clock further off than this raises a clock_skew alert. */
+  clockSkewMs: number;
+}
+
 export type { DeviceConfig, DeviceConfigPatch };
 export { applyConfigPatch, assertValidConfigPatch };
 
@@ -40,7 +49,12 @@ export interface DeviceView {
   configVersion: number;
   /** configVersion the device last reported as applied; below configVersion means a change is pending. */
   appliedConfigVersion: number;
-  alerts: { offline: boolean; overheating: boolean };
+  alerts: { offline: boolean; overheating: boolean; clockSkew: boolean };
+  /** How far the device's clock was ahead of the server's at its last heartbeat (absent: not reported). */
+  clockOffsetMs?: number;
+  /** Records in the device's dead-letter file at its last heartbeat, and the newest reason. */
+  deadLetters?: number;
+  lastDeadLetterReason?: string;
   /** How many runs (continue-as-new generations) this device's history has had. */
   generation: number;
 }
@@ -63,7 +77,7 @@ export function withoutLegacyDefaults(config: DeviceConfig): DeviceConfig {
   return out;
 }
 
-export const heartbeatSignal = defineSignal<[DeviceHeartbeat]>('heartbeat');
+export const heartbeatSignal = defineSignal<[DeviceHeartbeat, HeartbeatLimits?]>('heartbeat');
 export const decommissionSignal = defineSignal<[DecommissionRequest]>('decommission');
 export const configureUpdate = defineUpdate<ConfigureResult, [DeviceConfigPatch]>('configure');
 export const deviceStateQuery = defineQuery<DeviceView>('state');

@@ -52,6 +52,20 @@ export const deviceListResponse = z.object({
       configVersion: z.number(),
       config: deviceConfigSchema,
       createdAt: z.string(),
+      clockOffsetMs: z
+        .number()
+        .nullable()
+        .describe(
+          "How far the device's clock was ahead of the server's at its last heartbeat (null: not reported)",
+        ),
+      deadLetters: z
+        .number()
+        .nullable()
+        .describe("Records in the device's dead-letter file at its last heartbeat (null: not reported)"),
+      lastDeadLetter: z
+        .object({ reason: z.string(), at: z.string().nullable() })
+        .nullable()
+        .describe('The newest dead-lettered record: why the server rejected it, and when (device clock)'),
     }),
   ),
 });

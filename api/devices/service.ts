@@ -5,10 +5,17 @@
  * signals the device workflow and answers with the settings an admin set for the device (only those).
  */
 import type { Knex } from 'knex';
-import { WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { generateDeviceKey, hashDeviceKey } from '../../lib/deviceKeys';
-import { deviceCpuTemp, deviceLastHeartbeat, deviceQueueDepth } from '../../lib/metrics';
+import {
+  deviceClockOffset,
+  deviceCpuTemp,
+  deviceDeadLetters,
+  deviceLastHeartbeat,
+  deviceQueueDepth,
+} from '../../lib/metrics';
+import { storableText } from '../../lib/storableText';
 import { withinDeadline } from '../../lib/temporal/connection';
 import type { device, DeviceSettings } from '../../workflows/device';
 import {
@@ -34,6 +41,8 @@ export interface DeviceAdminDeps {
   log: Logger;
   /** Offline limit and temperature threshold handed to new device workflows. */
   settings?: Partial<DeviceSettings>;
+  /** CLOCK_SKEW_SECONDS in ms, sent with every heartbeat signal (the workflow alerts beyond it). */
+  clockSkewMs?: number;
 }
 
 /** A heartbeat that cannot reach Temporal within this answers 503 (the device retries next minute). */
@@ -55,6 +64,10 @@ export interface DeviceListing {
   configVersion: number;
   config: DeviceConfig;
   createdAt: string;
+  /** From the latest heartbeat that reported them (null: never reported, e.g. older edge software). */
+  clockOffsetMs: number | null;
+  deadLetters: number | null;
+  lastDeadLetter: { reason: string; at: string | null } | null;
 }
 
 function startOptions(deps: DeviceAdminDeps, deviceId: string, roomId?: string) {
@@ -158,7 +171,15 @@ export async function configureDevice(
     ...startOptions(deps, deviceId, row.room_id),
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
   });
-  return handle.executeUpdate(configureUpdate, { args: [patch] });
+  try {
+    return await handle.executeUpdate(configureUpdate, { args: [patch] });
+  } catch (err) {
+    // Rejected by the workflow's validator or failed by its handler (a device decommissioned meanwhile).
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new AppError(409, 'device_unavailable', err.cause?.message ?? err.message);
+    }
+    throw err;
+  }
 }
 
 /** Asks the device workflow to revoke the key and finish; returns once Temporal has the signal. */
@@ -182,7 +203,19 @@ export async function decommissionDevice(
 export async function listDevices(db: Knex): Promise<DeviceListing[]> {
   const rows = await db('devices')
     .orderBy('id')
-    .select('id', 'room_id', 'status', 'last_seen', 'config', 'config_version', 'created_at');
+    .select(
+      'id',
+      'room_id',
+      'status',
+      'last_seen',
+      'config',
+      'config_version',
+      'created_at',
+      'clock_offset_ms',
+      'dead_letters',
+      'last_dead_letter_reason',
+      'last_dead_letter_at',
+    );
   return rows.map((r) => ({
     deviceId: r.id,
     roomId: r.room_id,
@@ -191,7 +224,39 @@ export async function listDevices(db: Knex): Promise<DeviceListing[]> {
     configVersion: r.config_version,
     config: r.config ?? {},
     createdAt: new Date(r.created_at).toISOString(),
+    clockOffsetMs: r.clock_offset_ms === null ? null : Number(r.clock_offset_ms),
+    deadLetters: r.dead_letters,
+    lastDeadLetter:
+      r.last_dead_letter_reason === null
+        ? null
+        : {
+            reason: r.last_dead_letter_reason,
+            at: r.last_dead_letter_at ? new Date(r.last_dead_letter_at).toISOString() : null,
+          },
   }));
+}
+
+/** A device-clock instant Postgres can store (a Pi may report anything), else null. */
+function storableInstant(iso: string | undefined): Date | null {
+  const ms = iso === undefined ? NaN : Date.parse(iso);
+  // Postgres refuses year 0; nothing a device dead-letters predates 1970 or lies beyond year 9999.
+  return Number.isFinite(ms) && ms >= 0 && ms < Date.UTC(10_000, 0, 1) ? new Date(ms) : null;
+}
+
+/** The devices row's view of a heartbeat: last_seen, and what it reports about the clock and dead letters. */
+function heartbeatColumns(db: Knex, hb: DeviceHeartbeat): Record<string, unknown> {
+  return {
+    last_seen: db.fn.now(),
+    ...(hb.clockOffsetMs === undefined ? {} : { clock_offset_ms: hb.clockOffsetMs }),
+    ...(hb.deadLetters === undefined
+      ? {}
+      : {
+          dead_letters: hb.deadLetters,
+          last_dead_letter_reason:
+            hb.lastDeadLetterReason === undefined ? null : storableText(hb.lastDeadLetterReason, 500),
+          last_dead_letter_at: storableInstant(hb.lastDeadLetterAt),
+        }),
+  };
 }
 
 /**
@@ -209,7 +274,7 @@ export async function acceptHeartbeat(
       deps.temporal.workflow.signalWithStart('device', {
         ...startOptions(deps, dev.id, dev.roomId),
         signal: heartbeatSignal,
-        signalArgs: [hb],
+        signalArgs: deps.clockSkewMs === undefined ? [hb] : [hb, { clockSkewMs: deps.clockSkewMs }],
       }),
     );
   } catch (err) {
@@ -225,12 +290,20 @@ export async function acceptHeartbeat(
   const row = await deps
     .db('devices')
     .where({ id: dev.id })
-    .update({ last_seen: deps.db.fn.now() })
+    .update(heartbeatColumns(deps.db, hb))
     .returning(['config', 'config_version']);
   deviceLastHeartbeat.set({ device: dev.id }, Date.now() / 1000);
   deviceQueueDepth.set({ device: dev.id }, hb.queueDepth);
   if (typeof hb.cpuTempC === 'number') deviceCpuTemp.set({ device: dev.id }, hb.cpuTempC);
+  if (typeof hb.clockOffsetMs === 'number')
+    deviceClockOffset.set({ device: dev.id }, hb.clockOffsetMs / 1000);
+  if (typeof hb.deadLetters === 'number') deviceDeadLetters.set({ device: dev.id }, hb.deadLetters);
   const current = row[0] ?? { config: {}, config_version: 0 };
-  // Only what an admin set: an absent field leaves the device on its own (calibrated) default.
-  return { config: current.config ?? {}, configVersion: current.config_version };
+  // Only what an admin set: an absent field leaves the device on its own (calibrated) default. The
+  // server's time lets the device measure its clock's offset.
+  return {
+    config: current.config ?? {},
+    configVersion: current.config_version,
+    server_time: new Date().toISOString(),
+  };
 }

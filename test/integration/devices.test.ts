@@ -2,7 +2,8 @@
  * Device lifecycle through the admin API on the real Temporal dev server and real Postgres: provision
  * (one-time key, only its hash stored), heartbeat (workflow started, status online, config answered),
  * configure (delivered in the next heartbeat response), rotate (old key 401), decommission (workflow
- * completes, key revoked: the next call is 401), /metrics shows the device gauges.
+ * completes, key revoked: the next call is 401), /metrics shows the device gauges; clock offset and dead
+ * letters reported by a device are shown to admins and alerted on.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -24,6 +25,12 @@ const heartbeat = (extra: object = {}) => ({
   fps: 7.8,
   rosterVersion: 'r12',
   ...extra,
+});
+
+/** A heartbeat answer without its server_time (the device's clock sample). */
+const settingsOf = (body: { config: object; configVersion: number }) => ({
+  config: body.config,
+  configVersion: body.configVersion,
 });
 
 void describe('device lifecycle (real Temporal + real Postgres)', () => {
@@ -62,7 +69,7 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
       .send(heartbeat());
     assert.equal(hb1.status, 200, JSON.stringify(hb1.body));
     // Nothing set by an admin: the answer overrides nothing (the device keeps its calibrated rules).
-    assert.deepEqual(hb1.body, { config: {}, configVersion: 0 });
+    assert.deepEqual(settingsOf(hb1.body), { config: {}, configVersion: 0 });
     await eventually(
       async () =>
         (await rc.database.db('devices').where({ id: 'pi-lab-7' }).first('status')).status === 'online',
@@ -88,7 +95,10 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
       .post('/api/v1/heartbeat')
       .set('Authorization', `Bearer ${key}`)
       .send(heartbeat());
-    assert.deepEqual(hb2.body, { config: { recognitionThreshold: 0.58, frameSkip: 4 }, configVersion: 1 });
+    assert.deepEqual(settingsOf(hb2.body), {
+      config: { recognitionThreshold: 0.58, frameSkip: 4 },
+      configVersion: 1,
+    });
     await request(rc.app)
       .post('/api/v1/heartbeat')
       .set('Authorization', `Bearer ${key}`)
@@ -107,7 +117,7 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
       .post('/api/v1/heartbeat')
       .set('Authorization', `Bearer ${key}`)
       .send(heartbeat({ configVersion: 1 }));
-    assert.deepEqual(hb3.body, { config: { frameSkip: 4 }, configVersion: 2 });
+    assert.deepEqual(settingsOf(hb3.body), { config: { frameSkip: 4 }, configVersion: 2 });
 
     const metrics = await request(rc.app).get('/metrics');
     assert.equal(metrics.status, 200);
@@ -204,6 +214,86 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
     const r102 = listed.body.devices.find((d: { deviceId: string }) => d.deviceId === 'pi-r102');
     assert.equal(r102.status, 'online');
     assert.ok(r102.lastSeenAt);
+  });
+
+  void test('when a device reports its clock offset and dead letters, then admins see them per device, /metrics has them, and a clock past CLOCK_SKEW_SECONDS raises a clock_skew alert that resolves once back in range', async () => {
+    const send = async (extra: object) => {
+      const res = await request(rc.app)
+        .post('/api/v1/heartbeat')
+        .set('Authorization', 'Bearer demo-key-pi-r101')
+        .send(heartbeat(extra));
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body as { server_time?: string };
+    };
+    const before = Date.now();
+    const answer = await send({
+      clockOffsetMs: 300_000,
+      deadLetters: 2,
+      lastDeadLetterReason: 'student S009 is not enrolled in MATH201',
+      lastDeadLetterAt: '2026-03-02T09:05:00.000Z',
+      droppedEvents: 0,
+    });
+    const serverTime = Date.parse(answer.server_time ?? '');
+    assert.ok(
+      serverTime >= before - 1000 && serverTime <= Date.now() + 1000,
+      'the answer carries server_time',
+    );
+
+    const handle = rc.temporal.client.workflow.getHandle(deviceWorkflowId('pi-r101'));
+    await eventually(async () => (await handle.query(deviceStateQuery)).alerts.clockSkew, 'clock_skew alert');
+    const view = await handle.query(deviceStateQuery);
+    assert.equal(view.clockOffsetMs, 300_000);
+    assert.equal(view.deadLetters, 2);
+    assert.equal(view.lastDeadLetterReason, 'student S009 is not enrolled in MATH201');
+
+    const listed = await request(rc.app).get('/api/v1/admin/devices').set('Authorization', admin);
+    const r101 = listed.body.devices.find((d: { deviceId: string }) => d.deviceId === 'pi-r101');
+    assert.equal(r101.clockOffsetMs, 300_000);
+    assert.equal(r101.deadLetters, 2);
+    assert.deepEqual(r101.lastDeadLetter, {
+      reason: 'student S009 is not enrolled in MATH201',
+      at: '2026-03-02T09:05:00.000Z',
+    });
+    const neverReported = listed.body.devices.find((d: { deviceId: string }) => d.deviceId === 'pi-r100');
+    assert.deepEqual(
+      [neverReported.clockOffsetMs, neverReported.deadLetters, neverReported.lastDeadLetter],
+      [null, null, null],
+    );
+
+    const metrics = (await request(rc.app).get('/metrics')).text;
+    assert.match(
+      metrics,
+      /rollcall_device_clock_offset_seconds\{device="pi-r101",service="rollcall"\} 300\b/,
+    );
+    assert.match(metrics, /rollcall_device_dead_letters\{device="pi-r101",service="rollcall"\} 2\b/);
+    assert.match(
+      metrics,
+      /rollcall_device_alerts_total\{kind="clock_skew",state="raised",service="rollcall"\} 1\b/,
+    );
+
+    // NTP fixed: back within the limit. A NUL byte in a reason is stored visibly, not refused.
+    await send({ clockOffsetMs: -40, deadLetters: 3, lastDeadLetterReason: 'bad\u0000byte' });
+    await eventually(
+      async () => !(await handle.query(deviceStateQuery)).alerts.clockSkew,
+      'clock_skew alert resolved',
+    );
+    assert.match(
+      (await request(rc.app).get('/metrics')).text,
+      /rollcall_device_alerts_total\{kind="clock_skew",state="resolved",service="rollcall"\} 1\b/,
+    );
+    const row = await rc.database
+      .db('devices')
+      .where({ id: 'pi-r101' })
+      .first('clock_offset_ms', 'dead_letters', 'last_dead_letter_reason', 'last_dead_letter_at');
+    assert.deepEqual(
+      { ...row, clock_offset_ms: Number(row.clock_offset_ms) },
+      {
+        clock_offset_ms: -40,
+        dead_letters: 3,
+        last_dead_letter_reason: 'bad\\0byte',
+        last_dead_letter_at: null,
+      },
+    );
   });
 
   void test('when devices carry the defaults older code filled in, then the migration removes them and keeps real settings; down restores them', async () => {

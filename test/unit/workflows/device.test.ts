@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -46,10 +46,19 @@ interface FakeDevices {
   revoked: string[];
 }
 
-function fakeDeviceActivities(record: Partial<DeviceRecord> = {}): FakeDevices {
+/**
+ * In-memory device activities. `record` null: the devices row does not exist. `loaded`: loadDevice
+ * answers only once it resolves (messages can then reach the workflow before its state is loaded).
+ */
+function fakeDeviceActivities(
+  record: Partial<DeviceRecord> | null = {},
+  loaded: Promise<void> = Promise.resolve(),
+): FakeDevices {
   const fake: Omit<FakeDevices, 'activities'> = { alerts: [], statuses: [], configs: [], revoked: [] };
   const activities: DeviceActivities = {
     async loadDevice(input) {
+      await loaded;
+      if (record === null) return null;
       return {
         deviceId: input.deviceId,
         roomId: 'R100',
@@ -185,7 +194,7 @@ void describe('device workflow (time-skipping)', () => {
         assert.equal(view.status, 'online');
         assert.equal(view.heartbeats, 30);
         assert.equal(view.lastHeartbeat?.queueDepth, 29);
-        assert.deepEqual(view.alerts, { offline: false, overheating: false });
+        assert.deepEqual(view.alerts, { offline: false, overheating: false, clockSkew: false });
       });
       assert.equal(fake.alerts.length, 0);
       assert.deepEqual(
@@ -381,6 +390,123 @@ void describe('device workflow (time-skipping)', () => {
         },
         { state: legacy },
       );
+    },
+  );
+
+  void test(
+    'when the device clock is further off than the limit the heartbeat carries, then one clock_skew alert per episode, resolved once back in range',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities();
+      const limits = { clockSkewMs: 120_000 };
+      await withDevice(fake, async (handle) => {
+        // 250 s: same episode; 115 s: within the limit but not yet 10 % inside it; -30 s: back.
+        for (const offset of [500, 300_000, 250_000, 115_000, -30_000, -200_000]) {
+          await handle.signal(heartbeatSignal, hb({ clockOffsetMs: offset }), limits);
+          await env.sleep(MIN);
+        }
+        await until('three alerts', () => fake.alerts.length === 3);
+        let view = await handle.query(deviceStateQuery);
+        assert.equal(view.alerts.clockSkew, true);
+        assert.equal(view.clockOffsetMs, -200_000);
+
+        // An admin raised CLOCK_SKEW_SECONDS: the next heartbeat brings the new limit to this running device.
+        await handle.signal(heartbeatSignal, hb({ clockOffsetMs: -200_000 }), { clockSkewMs: 600_000 });
+        await until('resolved', () => fake.alerts.length === 4);
+        // A heartbeat from an older API (no limits) is judged against the workflow's default, 120 s.
+        await handle.signal(heartbeatSignal, hb({ clockOffsetMs: 130_000 }));
+        await until('raised again', () => fake.alerts.length === 5);
+        view = await handle.query(deviceStateQuery);
+        assert.equal(view.alerts.clockSkew, true);
+        await maybeRecordHistory('device-clock-skew', handle);
+      });
+      assert.deepEqual(
+        fake.alerts.map((a) => `${a.kind}:${a.state}:${a.clockOffsetMs}`),
+        [
+          'clock_skew:raised:300000',
+          'clock_skew:resolved:-30000',
+          'clock_skew:raised:-200000',
+          'clock_skew:resolved:-200000',
+          'clock_skew:raised:130000',
+        ],
+      );
+      assert.match(fake.alerts[0]?.message ?? '', /clock 300\.0 s ahead of the server's \(limit 120 s\)/);
+      assert.match(fake.alerts[2]?.message ?? '', /200\.0 s behind/);
+    },
+  );
+
+  void test(
+    'when heartbeats report dead letters, then the device state shows their count and the newest reason',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities();
+      await withDevice(fake, async (handle) => {
+        await handle.signal(
+          heartbeatSignal,
+          hb({ deadLetters: 3, lastDeadLetterReason: 'student S9 is not enrolled in MATH201' }),
+        );
+        await until('heard', async () => (await handle.query(deviceStateQuery)).heartbeats === 1);
+        const view = await handle.query(deviceStateQuery);
+        assert.equal(view.deadLetters, 3);
+        assert.equal(view.lastDeadLetterReason, 'student S9 is not enrolled in MATH201');
+      });
+    },
+  );
+
+  void test(
+    'when configure reaches the workflow of a device that does not exist, then the update fails with a clear non-retryable error instead of waiting for ever, and the workflow ends',
+    { timeout: 60_000 },
+    async () => {
+      let load!: () => void;
+      const fake = fakeDeviceActivities(null, new Promise<void>((r) => (load = r)));
+      await withDevice(fake, async (handle) => {
+        // Accepted before the load answered: the validator cannot know yet.
+        const update = await handle.startUpdate(configureUpdate, {
+          args: [{ fps: 10 }],
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        });
+        load();
+        const outcome = await Promise.race([
+          update.result().then(
+            () => 'succeeded',
+            (err: unknown) => err,
+          ),
+          new Promise((r) => setTimeout(() => r('still waiting after 15 s'), 15_000)),
+        ]);
+        assert.ok(outcome instanceof WorkflowUpdateFailedError, String(outcome));
+        assert.match(String(outcome.cause?.message), /device pi-test-\d+ is unknown or decommissioned/);
+        assert.equal((outcome.cause as { nonRetryable?: boolean } | undefined)?.nonRetryable, true);
+        assert.equal((await handle.result()).reason, 'unknown_device');
+      });
+      assert.deepEqual(fake.configs, [], 'nothing was saved');
+    },
+  );
+
+  void test(
+    'when a device is being decommissioned before its state has loaded, then configure is rejected before it enters history',
+    { timeout: 60_000 },
+    async () => {
+      let load!: () => void;
+      const fake = fakeDeviceActivities({}, new Promise<void>((r) => (load = r)));
+      const outcome = await withDevice(fake, async (handle) => {
+        await handle.signal(decommissionSignal, { by: 'u-admin', reason: 'stolen' });
+        await assert.rejects(
+          handle.executeUpdate(configureUpdate, { args: [{ fps: 10 }] }),
+          (err: unknown) =>
+            err instanceof WorkflowUpdateFailedError &&
+            /device pi-test-\d+ is decommissioned/.test(String(err.cause?.message)),
+        );
+        load();
+        const result = await handle.result();
+        const events = (await handle.fetchHistory()).events ?? [];
+        assert.ok(
+          events.every((e) => !e.workflowExecutionUpdateAcceptedEventAttributes),
+          'the rejected update left no trace in history',
+        );
+        return result;
+      });
+      assert.equal(outcome.reason, 'decommissioned');
+      assert.deepEqual(fake.configs, [], 'the settings of a decommissioned device were never saved');
     },
   );
 
