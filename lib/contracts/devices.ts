@@ -57,7 +57,7 @@ export const heartbeatBodySchema = z.strictObject({
     .string()
     .max(500)
     .optional()
-    .describe('Why the newest dead-lettered record was rejected (the server\'s per-record reason)'),
+    .describe("Why the newest dead-lettered record was rejected (the server's per-record reason)"),
   lastDeadLetterAt: z.iso
     .datetime({ offset: true })
     .optional()

@@ -34,7 +34,7 @@ export const scheduleAnswerSchema = z.object({
     .min(0)
     .optional()
     .describe(
-      "How long before a class starts the server counts sightings for it (SESSION_EARLY_MINUTES); absent from older servers: 15",
+      'How long before a class starts the server counts sightings for it (SESSION_EARLY_MINUTES); absent from older servers: 15',
     ),
   grace_minutes: z
     .number()
