@@ -88,6 +88,8 @@ export interface DeviceState {
   appliedConfigVersion: number;
   /** clockSkew is absent in state from code before the clock_skew alert. */
   alerts: { offline: boolean; overheating: boolean; clockSkew?: boolean };
+  /** The server's alert limits from the newest heartbeat that carried them (they outrank input.settings). */
+  serverLimits?: Partial<Pick<DeviceSettings, 'offlineAfterMs' | 'cpuTempAlertC'>>;
   effects: Effect[];
   decommission?: DecommissionRequest;
   generation: number;
@@ -253,7 +255,19 @@ function goOffline(state: DeviceState, nowMs: number, settings: DeviceSettings):
 }
 
 export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome> {
-  const settings: DeviceSettings = { ...DEFAULT_DEVICE_SETTINGS, ...input.settings };
+  const startSettings: DeviceSettings = { ...DEFAULT_DEVICE_SETTINGS, ...input.settings };
+  /** The limits in force: the first run's settings, replaced by what the newest heartbeat carried. */
+  const settingsOf = (s: DeviceState | undefined): DeviceSettings => ({
+    ...startSettings,
+    ...s?.serverLimits,
+  });
+  const rememberLimits = (s: DeviceState, limits: HeartbeatLimits | undefined) => {
+    if (limits?.offlineAfterMs === undefined && limits?.cpuTempAlertC === undefined) return;
+    s.serverLimits = {
+      ...(limits.offlineAfterMs === undefined ? {} : { offlineAfterMs: limits.offlineAfterMs }),
+      ...(limits.cpuTempAlertC === undefined ? {} : { cpuTempAlertC: limits.cpuTempAlertC }),
+    };
+  };
   const lock = new Lock();
   // Messages that arrive before the state is loaded wait in these buffers (signalWithStart on first contact).
   const early: {
@@ -268,12 +282,14 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
   // the alert's activity, so the check runs only where the patch marker is (or is now being) recorded.
   const clockSkewLimit = (hb: DeviceHeartbeat, limits: HeartbeatLimits | undefined) =>
     hb.clockOffsetMs !== undefined && patched('device-clock-skew-alert')
-      ? (limits?.clockSkewMs ?? settings.clockSkewMs)
+      ? (limits?.clockSkewMs ?? startSettings.clockSkewMs)
       : undefined;
 
   setHandler(heartbeatSignal, (hb, limits) => {
-    if (state) applyHeartbeat(state, hb, workflowNowMs(), settings, clockSkewLimit(hb, limits));
-    else early.heartbeats.push({ hb, limits, at: workflowNowMs() });
+    if (state) {
+      rememberLimits(state, limits);
+      applyHeartbeat(state, hb, workflowNowMs(), settingsOf(state), clockSkewLimit(hb, limits));
+    } else early.heartbeats.push({ hb, limits, at: workflowNowMs() });
   });
   setHandler(decommissionSignal, (req) => {
     if (state) state.decommission ??= req;
@@ -371,8 +387,10 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
       effects: [],
       generation: 0,
     };
-    for (const { hb, limits, at } of early.heartbeats.splice(0))
-      applyHeartbeat(state, hb, at, settings, clockSkewLimit(hb, limits));
+    for (const { hb, limits, at } of early.heartbeats.splice(0)) {
+      rememberLimits(state, limits);
+      applyHeartbeat(state, hb, at, settingsOf(state), clockSkewLimit(hb, limits));
+    }
     if (early.decommission) state.decommission = early.decommission;
   }
   const s: DeviceState = state;
@@ -424,9 +442,9 @@ export async function device(input: DeviceWorkflowInput): Promise<DeviceOutcome>
     const wake = () =>
       s.heartbeats !== heard || s.effects.length > 0 || s.decommission !== undefined || historyLimitReached();
     if (s.status === 'online' && s.lastSeenMs !== undefined) {
-      const remaining = s.lastSeenMs + settings.offlineAfterMs - workflowNowMs();
+      const remaining = s.lastSeenMs + settingsOf(s).offlineAfterMs - workflowNowMs();
       if (remaining <= 0) {
-        goOffline(s, workflowNowMs(), settings);
+        goOffline(s, workflowNowMs(), settingsOf(s));
         continue;
       }
       await condition(wake, remaining);

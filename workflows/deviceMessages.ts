@@ -21,6 +21,13 @@ export type DeviceHeartbeat = HeartbeatBody;
 export interface HeartbeatLimits {
   /** CLOCK_SKEW_SECONDS in ms: a device clock further off than this raises a clock_skew alert. */
   clockSkewMs: number;
+  /**
+   * DEVICE_OFFLINE_MINUTES and DEVICE_CPU_TEMP_ALERT_C as the server has them now. A device workflow runs
+   * for years through continue-as-new; limits fixed in its first run's input would never change, so the
+   * newest heartbeat's limits replace them. Absent in signals from older API code.
+   */
+  offlineAfterMs?: number;
+  cpuTempAlertC?: number;
 }
 
 export type { DeviceConfig, DeviceConfigPatch };

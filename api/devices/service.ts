@@ -39,7 +39,7 @@ export interface DeviceAdminDeps {
   temporal: Client;
   taskQueue: string;
   log: Logger;
-  /** Offline limit and temperature threshold handed to new device workflows. */
+  /** Offline limit and temperature threshold: handed to new device workflows and sent with every heartbeat. */
   settings?: Partial<DeviceSettings>;
   /** CLOCK_SKEW_SECONDS in ms, sent with every heartbeat signal (the workflow alerts beyond it). */
   clockSkewMs?: number;
@@ -274,7 +274,23 @@ export async function acceptHeartbeat(
       deps.temporal.workflow.signalWithStart('device', {
         ...startOptions(deps, dev.id, dev.roomId),
         signal: heartbeatSignal,
-        signalArgs: deps.clockSkewMs === undefined ? [hb] : [hb, { clockSkewMs: deps.clockSkewMs }],
+        // The server's limits travel with every heartbeat, so a changed setting reaches workflows that were
+        // started long ago (their first run's settings are carried through continue-as-new).
+        signalArgs:
+          deps.clockSkewMs === undefined
+            ? [hb]
+            : [
+                hb,
+                {
+                  clockSkewMs: deps.clockSkewMs,
+                  ...(deps.settings?.offlineAfterMs === undefined
+                    ? {}
+                    : { offlineAfterMs: deps.settings.offlineAfterMs }),
+                  ...(deps.settings?.cpuTempAlertC === undefined
+                    ? {}
+                    : { cpuTempAlertC: deps.settings.cpuTempAlertC }),
+                },
+              ],
       }),
     );
   } catch (err) {

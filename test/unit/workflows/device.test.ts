@@ -206,6 +206,29 @@ void describe('device workflow (time-skipping)', () => {
   );
 
   void test(
+    'when the server lowers its offline limit, then a device workflow started with the old one alerts at the new limit, also after continue-as-new',
+    { timeout: 60_000 },
+    async () => {
+      const fake = fakeDeviceActivities();
+      await withDevice(
+        fake,
+        async (handle) => {
+          // Enough heartbeats to continue-as-new at least once; the limits travel with each of them.
+          for (let i = 0; i < 8; i++) {
+            await handle.signal(heartbeatSignal, hb(), { clockSkewMs: 120_000, offlineAfterMs: 3 * MIN });
+            await env.sleep(MIN / 2);
+          }
+          await until('online', () => fake.statuses.length >= 1);
+          await env.sleep(4 * MIN);
+          await until('offline alert', () => offlineAlerts(fake, 'raised').length === 1);
+        },
+        { maxHistoryEventsBeforeContinue: 20 },
+      );
+      assert.match(offlineAlerts(fake, 'raised')[0].message, /limit 3 min/);
+    },
+  );
+
+  void test(
     'when the device falls silent, then after 10 minutes exactly one offline alert is raised, and a heartbeat resolves it',
     { timeout: 60_000 },
     async () => {
