@@ -7,7 +7,7 @@ export type {
   FacePipelineConfig,
   PipelineFace,
 } from './pipeline/face-pipeline';
-export type { EmbedderName } from './pipeline/embedders';
+export type { EmbedderName, EmbedderRecipe } from './pipeline/embedders';
 export { Matcher } from './pipeline/matcher';
 export type { MatchResult, MatcherOptions, RosterEmbedding } from './pipeline/matcher';
 export { ImageDecodeError, InvalidImageError, EmbeddingDimensionError } from './pipeline/errors';

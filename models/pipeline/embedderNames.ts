@@ -1,8 +1,9 @@
 /**
  * The embedders by name, and the default: dependency-free, so configuration (server and edge) can validate
- * a name without loading onnxruntime.
+ * a name without loading onnxruntime. `dlib-flip` runs dlib's network on the chip and on its mirror image
+ * (models/pipeline/embedders.ts, fusion.ts); the others run one network once.
  */
-export const EMBEDDER_NAMES = ['dlib', 'faceres', 'mobileface', 'faceplugin'] as const;
+export const EMBEDDER_NAMES = ['dlib', 'dlib-flip', 'faceres', 'mobileface', 'faceplugin'] as const;
 export type EmbedderName = (typeof EMBEDDER_NAMES)[number];
 
 /**

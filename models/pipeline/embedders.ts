@@ -1,7 +1,9 @@
 /**
- * Face embedders: ONNX models that turn an aligned crop into an L2-normalised vector.
- * Each spec records the model's input layout, pixel normalisation and the crop it was trained on. The
- * match threshold is not here: it is calibrated per embedder (models/calibration.json → manifest).
+ * Face embedders. A network is an ONNX model that turns an aligned crop into an L2-normalised vector; its
+ * spec records the input layout, pixel normalisation and the crop it was trained on. An embedder — the name
+ * that is configured, stored with every embedding (model id) and calibrated — runs one network or several,
+ * with or without mirror test-time augmentation (its recipe; models/pipeline/fusion.ts runs it). The match
+ * threshold is not here: it is calibrated per embedder (models/calibration.json → manifest).
  */
 import * as ort from 'onnxruntime-node';
 import type { ModelId } from '../manifest';
@@ -10,8 +12,11 @@ import type { EmbedderName } from './embedderNames';
 
 export type { EmbedderName } from './embedderNames';
 
-export interface EmbedderSpec {
-  name: EmbedderName;
+export const NETWORK_NAMES = ['mobileface', 'faceres', 'faceplugin', 'dlib'] as const;
+export type NetworkName = (typeof NETWORK_NAMES)[number];
+
+export interface NetworkSpec {
+  name: NetworkName;
   /** The ONNX file in the model manifest. */
   modelId: ModelId;
   dim: number;
@@ -25,7 +30,7 @@ export interface EmbedderSpec {
   batchable: boolean;
 }
 
-export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
+export const NETWORK_SPECS: Readonly<Record<NetworkName, NetworkSpec>> = {
   mobileface: {
     name: 'mobileface',
     modelId: 'mobileface',
@@ -76,6 +81,49 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
   },
 };
 
+/** What an embedder computes for a face: one network or several, with or without mirrored chips. */
+export interface EmbedderRecipe {
+  /** The model id embeddings are stored and calibrated under. */
+  name: string;
+  /**
+   * Networks whose unit vectors are joined, each scaled by √(weight / total weight), so the cosine of two
+   * joined vectors is the weighted mean of the networks' cosines (one network: weight 1).
+   */
+  parts: readonly { network: NetworkName; weight: number }[];
+  /** Also embed every chip's left-right mirror and use the mean direction of the two. */
+  mirror: boolean;
+}
+
+/** Length of a recipe's vectors: its networks' dimensions joined. */
+export function recipeDim(recipe: EmbedderRecipe): number {
+  return recipe.parts.reduce((sum, p) => sum + NETWORK_SPECS[p.network].dim, 0);
+}
+
+export interface EmbedderSpec {
+  name: EmbedderName;
+  /** Values per embedding (what rosters and stored embeddings carry). */
+  dim: number;
+  recipe: EmbedderRecipe;
+}
+
+function embedder(name: EmbedderName, parts: EmbedderRecipe['parts'], mirror: boolean): EmbedderSpec {
+  const recipe = { name, parts, mirror };
+  return { name, dim: recipeDim(recipe), recipe };
+}
+
+export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
+  dlib: embedder('dlib', [{ network: 'dlib', weight: 1 }], false),
+  /**
+   * dlib's ResNet with mirror test-time augmentation: on bench:face's report half (celebrities) TAR at FAR
+   * 0.1% 83.6% vs 80.2%, rank-1 99.6% vs 99.0%, strangers accepted 0 vs 1 of 862 (att: 1 vs 3 of 724), for
+   * one more 150×150 chip in the same batch (about 4 ms per face).
+   */
+  'dlib-flip': embedder('dlib-flip', [{ network: 'dlib', weight: 1 }], true),
+  faceres: embedder('faceres', [{ network: 'faceres', weight: 1 }], false),
+  mobileface: embedder('mobileface', [{ network: 'mobileface', weight: 1 }], false),
+  faceplugin: embedder('faceplugin', [{ network: 'faceplugin', weight: 1 }], false),
+};
+
 export function l2Normalise(v: Float32Array): Float32Array {
   let sum = 0;
   for (let i = 0; i < v.length; i++) sum += (v[i] ?? 0) * (v[i] ?? 0);
@@ -85,14 +133,15 @@ export function l2Normalise(v: Float32Array): Float32Array {
   return out;
 }
 
+/** One network's ONNX session. */
 export class FaceEmbedder {
   private constructor(
     private readonly session: ort.InferenceSession,
-    readonly spec: EmbedderSpec,
+    readonly spec: NetworkSpec,
   ) {}
 
   static async create(
-    spec: EmbedderSpec,
+    spec: NetworkSpec,
     modelPath: string,
     sessionOptions: ort.InferenceSession.SessionOptions = {},
   ): Promise<FaceEmbedder> {

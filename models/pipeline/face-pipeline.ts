@@ -1,17 +1,17 @@
 /**
  * The face pipeline shared by the edge device and enrollment:
- * decode → detect → quality → align → embed (L2-normalised).
+ * decode → detect → quality → align → embed (L2-normalised; the embedder may mirror and fuse, see fusion.ts).
  */
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { recognitionDefaults, type RecognitionDefaults } from '../calibration';
 import { manifestEntry, readModelManifest, type ModelId, type ModelManifest } from '../manifest';
-import { alignFace } from './align';
 import { BlazeFaceDetector } from './detectors/blazeface';
 import type { DetectedFace, FaceDetector } from './detectors/types';
 import { UltraFaceDetector } from './detectors/ultraface';
 import { DEFAULT_EMBEDDER } from './embedderNames';
-import { EMBEDDER_SPECS, FaceEmbedder, type EmbedderName } from './embedders';
+import { EMBEDDER_SPECS, type EmbedderName, type EmbedderRecipe } from './embedders';
+import { RecipeEmbedder } from './fusion';
 import { decodeImage, type ImageInput } from './image';
 import {
   assessQuality,
@@ -26,7 +26,8 @@ export interface FacePipelineConfig {
   modelDir: string;
   /** 'blazeface' is the 256 "back" model (smaller faces); 'blazeface-front' the 128 one. */
   detector?: DetectorName;
-  embedder?: EmbedderName;
+  /** A configured embedder by name, or a recipe of networks (benchmarks compare recipes that ship under no name). */
+  embedder?: EmbedderName | EmbedderRecipe;
   /** BlazeFace only: n x n overlapping tiles in addition to the whole frame (classroom frames). */
   tileGrid?: number;
   detectorScoreThreshold?: number;
@@ -45,7 +46,8 @@ export interface EmbeddedFace extends PipelineFace {
 
 export interface FacePipeline {
   readonly detectorName: string;
-  readonly embedderName: EmbedderName;
+  /** The model id its embeddings are stored and calibrated under (an EmbedderName unless built from a recipe). */
+  readonly embedderName: string;
   readonly embeddingDim: number;
   detectFaces(image: ImageInput): Promise<PipelineFace[]>;
   embedFaces(image: ImageInput): Promise<EmbeddedFace[]>;
@@ -104,11 +106,18 @@ export async function createFacePipeline(config: FacePipelineConfig): Promise<Fa
     logSeverityLevel: 3,
     ...(config.intraOpNumThreads ? { intraOpNumThreads: config.intraOpNumThreads } : {}),
   };
-  const embedderName = config.embedder ?? DEFAULT_EMBEDDER;
-  const spec = EMBEDDER_SPECS[embedderName];
+  const recipe =
+    typeof config.embedder === 'object'
+      ? config.embedder
+      : EMBEDDER_SPECS[config.embedder ?? DEFAULT_EMBEDDER].recipe;
+  const embedderName = recipe.name;
   const [detector, embedder] = await Promise.all([
     createDetector(config, manifest, sessionOptions),
-    FaceEmbedder.create(spec, modelPath(config.modelDir, manifest, spec.modelId), sessionOptions),
+    RecipeEmbedder.create(
+      recipe,
+      (spec) => modelPath(config.modelDir, manifest, spec.modelId),
+      sessionOptions,
+    ),
   ]);
   const thresholds: QualityThresholds = { ...DEFAULT_QUALITY_THRESHOLDS, ...config.quality };
 
@@ -124,15 +133,17 @@ export async function createFacePipeline(config: FacePipelineConfig): Promise<Fa
     image: Awaited<ReturnType<typeof decodeImage>>,
     faces: readonly PipelineFace[],
   ): Promise<EmbeddedFace[]> => {
-    const crops = faces.map((face) => alignFace(image, face.landmarks, spec.crop).pixels);
-    const embeddings = await embedder.embed(crops);
+    const embeddings = await embedder.embed(
+      image,
+      faces.map((face) => face.landmarks),
+    );
     return faces.map((face, i) => ({ ...face, embedding: embeddings[i] as Float32Array }));
   };
 
   return {
     detectorName: detector.name,
     embedderName,
-    embeddingDim: spec.dim,
+    embeddingDim: embedder.dim,
     detectFaces: async (input) => detectDecoded(await decodeImage(input)),
     embedFaces: async (input) => {
       const image = await decodeImage(input);

@@ -7,7 +7,7 @@
  * Everything is fetched from PyPI with pip, once; later runs only check hashes.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { assertSha256, sha256OfFile } from '../../models/setup/hash';
 
@@ -44,11 +44,31 @@ export interface DlibChipReference {
   descriptor: number[];
 }
 
+/** dlib's whole pipeline on one image: HOG face detector, 5-point predictor, chip, ResNet. */
+export interface DlibFaceReference {
+  /** dlib's HOG detection (upsampled once), left/top/right/bottom: the largest face. */
+  box: [number, number, number, number];
+  /** shape_predictor_5_face_landmarks parts, in its order. */
+  points: [number, number][];
+  /** compute_face_descriptor(image, shape): dlib's chip, no jitter; not normalised. */
+  descriptor: number[];
+  /** The same averaged over `jitters` random jitters of the chip (dlib's own augmentation), when asked for. */
+  jittered?: number[];
+  /** Milliseconds of detection and of landmarks + descriptor, measured by the helper when it ran. */
+  ms: { detect: number; describe: number };
+}
+
 export interface DlibReference {
   /** compute_face_descriptor on each already aligned 150x150 chip (PNG files). */
   descriptors(chipFiles: readonly string[]): number[][];
   /** The largest HOG face of each image (PNG files), its 5 points, dlib's chip and descriptor. */
   chips(imageFiles: readonly string[]): (DlibChipReference | null)[];
+  /**
+   * dlib's pipeline on each image (PNG files; null: no face found). Results are cached per image content and
+   * jitter count in .data/cache/dlib/faces (dlib is deterministic but slow: ~0.1 s an image, jitter N ~N times
+   * more), so only new images run.
+   */
+  faces(imageFiles: readonly string[], options?: { jitters?: number }): (DlibFaceReference | null)[];
 }
 
 function pip(args: readonly string[]): void {
@@ -133,7 +153,41 @@ export function ensureDlibReference(options: { repoRoot: string; log?: (m: strin
         stdio: ['ignore', 'pipe', 'inherit'],
       }).toString('utf8'),
     );
+  const faceCache = join(cacheDir, 'faces');
+  const faces = (files: readonly string[], jitters: number): (DlibFaceReference | null)[] => {
+    mkdirSync(faceCache, { recursive: true });
+    const cached = files.map((file) => join(faceCache, `${sha256OfFile(file)}-j${jitters}.json`));
+    const missing = files.filter((_, i) => !existsSync(cached[i] as string));
+    if (missing.length > 0) {
+      log(`dlib reference: ${missing.length} of ${files.length} images not cached, running dlib`);
+      const listing = join(faceCache, `list-${process.pid}.txt`);
+      writeFileSync(listing, `${missing.join('\n')}\n`);
+      try {
+        const found = (
+          run([
+            '--shape-model',
+            models.shape5,
+            '--jitters',
+            String(jitters),
+            'faces',
+            '--files-from',
+            listing,
+          ]) as { faces: (DlibFaceReference | null)[] }
+        ).faces;
+        const index = new Map(missing.map((file, i) => [file, found[i] ?? null]));
+        files.forEach((file, i) => {
+          if (index.has(file)) writeFileSync(cached[i] as string, JSON.stringify({ face: index.get(file) }));
+        });
+      } finally {
+        rmSync(listing, { force: true });
+      }
+    }
+    return cached.map(
+      (path) => (JSON.parse(readFileSync(path, 'utf8')) as { face: DlibFaceReference | null }).face,
+    );
+  };
   return {
+    faces: (files, options) => faces(files, options?.jitters ?? 0),
     descriptors: (files) => (run(['descriptors', ...files]) as { descriptors: number[][] }).descriptors,
     chips: (files) =>
       (

@@ -12,12 +12,19 @@ Prints one JSON document on stdout.
       geometry get_face_chip_details(shape, 150, 0.25) (rect left/top/right/bottom and angle) and
       the descriptor of the chip dlib itself extracts (get_face_chip).
 
+  dlib_reference.py --recognition-model R --shape-model S [--jitters N] faces --files-from LIST
+      The same per image, for the images named one per line in LIST (benchmarks: thousands of frames),
+      without the chip geometry, with the milliseconds of detection and of landmarks + descriptor; with
+      --jitters N > 1 also "jittered", the descriptor dlib averages over N random jitters of the chip
+      (compute_face_descriptor(img, shape, N)). Progress goes to stderr.
+
 Images are read with dlib.load_rgb_image; callers pass PNG so both sides see the same pixels.
 """
 
 import argparse
 import json
 import sys
+import time
 
 import dlib
 
@@ -62,20 +69,60 @@ def landmarks(recognizer, predictor, paths):
     return {"faces": faces}
 
 
+def faces(recognizer, predictor, paths, jitters):
+    detector = dlib.get_frontal_face_detector()
+    out = []
+    for n, path in enumerate(paths):
+        image = dlib.load_rgb_image(path)
+        started = time.perf_counter()
+        found = detector(image, 1)
+        detected = time.perf_counter()
+        if len(found) == 0:
+            out.append(None)
+        else:
+            box = max(found, key=lambda r: r.width() * r.height())
+            shape = predictor(image, box)
+            descriptor = list(recognizer.compute_face_descriptor(image, shape, 0, CHIP_PADDING))
+            described = time.perf_counter()
+            face = {
+                "box": [box.left(), box.top(), box.right(), box.bottom()],
+                "points": [[shape.part(i).x, shape.part(i).y] for i in range(shape.num_parts)],
+                "descriptor": descriptor,
+                "ms": {"detect": 1000 * (detected - started), "describe": 1000 * (described - detected)},
+            }
+            if jitters > 1:
+                face["jittered"] = list(recognizer.compute_face_descriptor(image, shape, jitters, CHIP_PADDING))
+            out.append(face)
+        if (n + 1) % 100 == 0:
+            print(f"dlib reference: {n + 1}/{len(paths)} images", file=sys.stderr, flush=True)
+    return {"faces": out}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recognition-model", required=True)
     parser.add_argument("--shape-model")
-    parser.add_argument("mode", choices=["descriptors", "landmarks"])
-    parser.add_argument("files", nargs="+")
+    parser.add_argument("--jitters", type=int, default=0)
+    parser.add_argument("--files-from")
+    parser.add_argument("mode", choices=["descriptors", "landmarks", "faces"])
+    parser.add_argument("files", nargs="*")
     args = parser.parse_args()
+    if args.files_from:
+        with open(args.files_from, encoding="utf-8") as listing:
+            args.files += [line.rstrip("\n") for line in listing if line.strip()]
+    if not args.files:
+        parser.error("no image files given")
     recognizer = dlib.face_recognition_model_v1(args.recognition_model)
     if args.mode == "descriptors":
         result = descriptors(recognizer, args.files)
     else:
         if not args.shape_model:
-            parser.error("landmarks needs --shape-model (the 5-point predictor)")
-        result = landmarks(recognizer, dlib.shape_predictor(args.shape_model), args.files)
+            parser.error(f"{args.mode} needs --shape-model (the 5-point predictor)")
+        predictor = dlib.shape_predictor(args.shape_model)
+        if args.mode == "landmarks":
+            result = landmarks(recognizer, predictor, args.files)
+        else:
+            result = faces(recognizer, predictor, args.files, args.jitters)
     json.dump(result, sys.stdout)
 
 

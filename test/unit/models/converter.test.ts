@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { alignFace } from '../../../models/pipeline/align';
 import { createFacePipeline } from '../../../models';
 import { decodeImage } from '../../../models/pipeline/image';
-import { EMBEDDER_SPECS, type EmbedderName } from '../../../models/pipeline/embedders';
+import { NETWORK_SPECS, type NetworkName } from '../../../models/pipeline/embedders';
 import { loadTfjsGraph } from '../../../models/convert/tfjs-graph';
 import { convertTfjsGraphToOnnx, UnsupportedTfjsOpError } from '../../../models/convert/tfjs-to-onnx';
 import { ensureModels, facePhoto, repoRoot } from '../../support/faces';
@@ -32,7 +32,7 @@ async function loadTfjsReference(name: string): Promise<tf.GraphModel> {
 
 void describe('TFJS graph → ONNX converter', () => {
   let modelDir = '';
-  const crops = new Map<EmbedderName, Float32Array>();
+  const crops = new Map<NetworkName, Float32Array>();
 
   before(async () => {
     modelDir = ensureModels();
@@ -44,7 +44,7 @@ void describe('TFJS graph → ONNX converter', () => {
     await pipeline.dispose();
     assert.ok(face, 'the test portrait has a face');
     for (const name of ['mobileface', 'faceres'] as const) {
-      const spec = EMBEDDER_SPECS[name];
+      const spec = NETWORK_SPECS[name];
       crops.set(name, Float32Array.from(alignFace(image, face.landmarks, spec.crop).pixels, spec.normalise));
     }
   });
@@ -54,7 +54,7 @@ void describe('TFJS graph → ONNX converter', () => {
     ['faceres', 'faceres.onnx'],
   ] as const) {
     void it(`when ${name} runs on a real face crop, then ONNX output equals TFJS output within 1e-4 relative`, async () => {
-      const spec = EMBEDDER_SPECS[name];
+      const spec = NETWORK_SPECS[name];
       const input = crops.get(name) as Float32Array;
       const shape = [1, spec.crop.size, spec.crop.size, 3];
       const reference = await loadTfjsReference(name);

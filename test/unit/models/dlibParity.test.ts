@@ -18,7 +18,7 @@ import {
 } from '../../../models/convert/dlib-resnet';
 import { manifestEntry, readModelManifest } from '../../../models/manifest';
 import { alignFace, DLIB_TEMPLATE_5, dlibChipTransform } from '../../../models/pipeline/align';
-import { EMBEDDER_SPECS, l2Normalise } from '../../../models/pipeline/embedders';
+import { NETWORK_SPECS, l2Normalise } from '../../../models/pipeline/embedders';
 import {
   applySimilarity,
   invertSimilarity,
@@ -31,7 +31,7 @@ import { ensureModels, facePhotos, repoRoot } from '../../support/faces';
 
 const FACES_DIR = resolve(repoRoot, '..', 'shared', 'faces');
 const MAX_ABS_DIFF = 1e-4;
-const SPEC = EMBEDDER_SPECS.dlib;
+const SPEC = NETWORK_SPECS.dlib;
 const CHIP = SPEC.crop.size;
 
 interface Sample {

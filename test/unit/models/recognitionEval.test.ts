@@ -7,6 +7,7 @@ import {
   countTracks,
   enrol,
   openSetFolds,
+  dot,
   pairScores,
   rank1,
   rosterOf,
@@ -78,6 +79,34 @@ void describe('recognition measures', () => {
     assert.ok(Math.abs(a.reduce((s, v) => s + v * v, 0) - 1) < 1e-6);
     assert.ok(a[0]! > 0.98);
     assert.equal(rosterOf(e.enrolled, 'max').length, 6);
+  });
+
+  void it('when a mean-score template is built, then a probe scores the mean of its cosines with the enrolment photos', () => {
+    const e = enrol(people(5), ['a', 'b'], 3, 4);
+    const [row] = rosterOf(e.enrolled, 'mean-score');
+    const probe = e.probes.find((p) => p.identity === 'a');
+    assert.ok(row && probe);
+    const photos = e.enrolled.get('a') ?? [];
+    const meanCosine = photos.reduce((s, p) => s + dot(p.embedding, probe.embedding), 0) / photos.length;
+    assert.ok(Math.abs(dot(row.embedding, probe.embedding) - meanCosine) < 1e-6);
+    // Unlike the mean direction, the row is not rescaled: photos that disagree lower every score.
+    assert.ok(dot(row.embedding, row.embedding) < 1);
+  });
+
+  void it('when enrolment is chosen from a pool by quality, then the best photos are enrolled and the probes stay those of the seeded choice', () => {
+    const faces = people(9).map((f, i) => ({ ...f, quality: (i * 7) % 9 }));
+    const seeded = enrol(faces, ['a', 'b', 'c'], 3, 5, { pool: 6, choose: 'seeded' });
+    const best = enrol(faces, ['a', 'b', 'c'], 3, 5, { pool: 6, choose: 'quality' });
+    assert.deepEqual(best.probes, seeded.probes);
+    assert.equal(best.probes.length, 3 * 3);
+    for (const [id, photos] of best.enrolled) {
+      const pool = faces.filter((f) => f.identity === id && !best.probes.includes(f));
+      assert.equal(pool.length, 6);
+      const top = [...pool].sort((x, y) => (y.quality ?? 0) - (x.quality ?? 0)).slice(0, 3);
+      assert.deepEqual(photos.map((p) => p.quality).sort(), top.map((p) => p.quality).sort());
+    }
+    // A person with no photo beyond the pool is not enrolled.
+    assert.equal(enrol(people(6), ['a'], 3, 5, { pool: 6, choose: 'seeded' }).enrolled.size, 0);
   });
 
   void it('when an operating point is applied, then each face is a hit, a wrong person, a miss, or a stranger accepted', () => {
