@@ -36,6 +36,7 @@ for (const config of [
   { detector: 'blazeface', embedder: 'mobileface', namesObama2: false },
   { detector: 'ultraface', embedder: 'faceplugin', namesObama2: true },
   { detector: 'blazeface', embedder: 'dlib', namesObama2: true },
+  { detector: 'blazeface', embedder: 'dlib-flip', namesObama2: true },
 ] as const) {
   void describe(`face pipeline ${config.detector}+${config.embedder} on real photos`, () => {
     let pipeline: FacePipeline;
