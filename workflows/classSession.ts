@@ -39,8 +39,8 @@ export interface ClassSessionInput {
 
 const { openSession, recordMarks, finaliseSession, enrolledStudents } = proxyActivities<SessionActivities>({
   startToCloseTimeout: '30 seconds',
-  // Data and integrity failures are non-retryable (activities/errors.ts): a poison mark is quarantined by
-  // the activity instead of holding the session's lock through endless retries.
+  // A mark the database refuses for its data is quarantined by recordMarks (activities/dataErrors.ts)
+  // instead of holding the session's lock through endless retries; other failures are retried.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
