@@ -92,6 +92,12 @@ export function verifyToken(settings: JwtSettings, token: string, nowMs = Date.n
     throw new TokenError('malformed', 'token has no lifetime');
   if (c.exp + LEEWAY_SECONDS <= now) throw new TokenError('expired', 'token has expired');
   if (c.iat - LEEWAY_SECONDS > now) throw new TokenError('not_yet_valid', 'token is not valid yet');
+  if (typeof c.nbf === 'number' && c.nbf - LEEWAY_SECONDS > now)
+    throw new TokenError('not_yet_valid', 'token is not valid yet');
+  // This API never issues a token longer-lived than its TTL: a longer one was not issued by it (a forged
+  // 50-year admin token signed with a leaked or development key is refused, not honoured for decades).
+  if (c.exp - c.iat > settings.ttlSeconds + LEEWAY_SECONDS)
+    throw new TokenError('malformed', 'token lifetime exceeds the maximum this API issues');
   return { sub: c.sub, role: c.role, iat: c.iat, exp: c.exp };
 }
 

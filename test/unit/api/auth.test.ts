@@ -51,6 +51,33 @@ void describe('JWT (HS256 with key ids)', () => {
     );
   });
 
+  void test('when a correctly signed token lives longer than this API ever issues, or is not valid before a later time, then it is rejected', () => {
+    const long = settings(A, 50 * 365 * 86_400); // what a forger with the signing key would mint
+    const { token } = signToken(long, { sub: 'u-admin', role: 'admin' });
+    assert.equal(
+      reason(() => verifyToken(settings(A, 600), token)),
+      'malformed',
+    );
+    assert.equal(
+      reason(() => verifyToken(long, token)),
+      'accepted',
+    );
+    const s = settings(A, 600);
+    const [h, ,] = signToken(s, { sub: 'u1', role: 'teacher' }).token.split('.');
+    const iat = Math.floor(Date.now() / 1000);
+    const p = Buffer.from(
+      JSON.stringify({ iss: 'rollcall', sub: 'u1', role: 'teacher', iat, exp: iat + 600, nbf: iat + 300 }),
+    ).toString('base64url');
+    const sig = crypto
+      .createHmac('sha256', Buffer.from(A.split(':')[1]!, 'utf8'))
+      .update(`${h}.${p}`)
+      .digest('base64url');
+    assert.equal(
+      reason(() => verifyToken(s, `${h}.${p}.${sig}`)),
+      'not_yet_valid',
+    );
+  });
+
   void test('when a token is tampered with, unsigned or garbage, then it is rejected', () => {
     const s = settings(A);
     const { token } = signToken(s, { sub: 'u1', role: 'teacher' });
