@@ -35,6 +35,7 @@ interface ExistingMark {
   status: AttendanceStatus;
   source: MarkSource;
   marked_at: Date;
+  device_id: string | null;
 }
 
 const PG_NO_PARTITION = '23514';
@@ -67,7 +68,7 @@ async function writeMarks(trx: Knex.Transaction, input: RecordMarksInput): Promi
   if (input.marks.length === 0) return result;
   await lockSessionMarks(trx, input.sessionId);
   const rows: (ExistingMark & { student_id: string })[] = await trx('attendance_logs')
-    .select('student_id', 'event_id', 'status', 'source', 'marked_at')
+    .select('student_id', 'event_id', 'status', 'source', 'marked_at', 'device_id')
     .where('session_id', input.sessionId)
     .whereIn(
       'student_id',
@@ -132,7 +133,12 @@ async function writeMarks(trx: Knex.Transaction, input: RecordMarksInput): Promi
         updated_at: trx.fn.now(),
       });
     result.updated++;
-    await audit(trx, input.sessionId, [m], () => ({ status: row.status, source: row.source }));
+    // The device stays in the before-state: recognition_accuracy_ratio counts overrides per device.
+    await audit(trx, input.sessionId, [m], () => ({
+      status: row.status,
+      source: row.source,
+      device_id: row.device_id,
+    }));
   }
   return result;
 }

@@ -14,18 +14,19 @@ import { errorHandler, notFound } from './errors';
 import { healthRoutes } from './health/routes';
 import { reportRoutes } from './reports/routes';
 import { scheduleRoutes } from './schedule/routes';
-import { config, type Config } from '../lib/config';
+import { config, type Config, type TrustProxy } from '../lib/config';
 import { enrollmentSettingsFromConfig, type EnrollmentSettings } from '../lib/enrollment';
 import { enrollmentRoutes } from './enrollment/routes';
 import { rosterRoutes } from './roster/routes';
 import { jwtSettingsFromConfig, type JwtSettings } from '../lib/jwt';
-import { TokenBuckets } from '../lib/tokenBucket';
+import { RateLimiter } from '../lib/rateLimiter';
 import { scheduleAdminRoutes } from './admin/schedules';
 import { authRoutes } from './auth/routes';
 import { authenticateUser } from './auth/user';
 import { privacyRoutes } from './privacy/routes';
 import { securityHeaders } from './security/headers';
-import { setDeviceLimiter } from './security/rateLimit';
+import { setDeviceLimiters } from './security/rateLimit';
+import { ROUTING_OPTIONS } from './router';
 import { sessionRoutes } from './sessions/routes';
 import { dashboardApiRoutes } from './dashboard/overview';
 import { pageRoutes } from './dashboard/pages';
@@ -50,8 +51,21 @@ export interface AppDeps {
   enrollmentUploadLimit?: string;
   /** JWT keys and lifetime; from config when omitted. */
   jwt?: JwtSettings;
-  /** Requests per minute per device key and per client IP on login; from config when omitted. */
-  rateLimits?: { devicePerMinute: number; loginPerMinute: number };
+  /**
+   * Per minute, counted in Postgres: requests per device key, login attempts per client IP and e-mail (and
+   * per e-mail, per IP), wrong device keys per client IP. From config when omitted, field by field.
+   */
+  rateLimits?: {
+    devicePerMinute: number;
+    loginPerMinute: number;
+    loginEmailPerMinute?: number;
+    loginIpPerMinute?: number;
+    deviceAuthFailuresPerMinute?: number;
+  };
+  /** Express `trust proxy` (which peers may name the client in X-Forwarded-For); config TRUST_PROXY when omitted. */
+  trustProxy?: TrustProxy;
+  /** Bearer token of /metrics; null: none (loopback clients only); config METRICS_TOKEN when omitted. */
+  metricsToken?: string | null;
   /** Send HSTS (the API is reached over TLS); config API_HSTS when omitted. */
   hsts?: boolean;
   /** Temporal Web UI base for the dashboard's links; config TEMPORAL_UI_URL or the local dev server's. */
@@ -73,7 +87,11 @@ export function appSettingsFrom(
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // The app's own router follows the same rules as every feature router (api/router.ts).
+  app.set('case sensitive routing', ROUTING_OPTIONS.caseSensitive);
+  app.set('strict routing', ROUTING_OPTIONS.strict);
+  // Nobody by default: X-Forwarded-For names the client only when it comes from a configured proxy.
+  app.set('trust proxy', deps.trustProxy ?? config().TRUST_PROXY);
   app.use(
     pinoHttp({
       logger: deps.log,
@@ -88,11 +106,19 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestMetrics());
   app.use(securityHeaders({ hsts: deps.hsts ?? config().API_HSTS }));
   const jwt = deps.jwt ?? jwtSettingsFromConfig(config());
+  const perMinute = (name: string, limit: number) =>
+    new RateLimiter(deps.db, { name, limit, windowSeconds: 60 });
   const limits = deps.rateLimits ?? {
     devicePerMinute: config().RATE_LIMIT_DEVICE_PER_MINUTE,
     loginPerMinute: config().RATE_LIMIT_LOGIN_PER_MINUTE,
   };
-  setDeviceLimiter(app, new TokenBuckets(limits.devicePerMinute));
+  setDeviceLimiters(app, {
+    perDevice: perMinute('device', limits.devicePerMinute),
+    authFailuresPerIp: perMinute(
+      'device-auth-failures-ip',
+      limits.deviceAuthFailuresPerMinute ?? config().RATE_LIMIT_DEVICE_AUTH_FAILURES_PER_MINUTE,
+    ),
+  });
   // Verifies a JWT if one is presented (device keys pass through); routes decide with requireUser.
   app.use(authenticateUser({ db: deps.db, jwt }));
   const enrollment = deps.enrollment ?? enrollmentSettingsFromConfig(config());
@@ -125,7 +151,20 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(scheduleRoutes({ db: deps.db, earlyMinutes: deps.earlyMinutes, graceMinutes: deps.graceMinutes }));
   app.use(reportRoutes(deps.db));
-  app.use(authRoutes({ db: deps.db, jwt, loginLimiter: new TokenBuckets(limits.loginPerMinute) }));
+  app.use(
+    authRoutes({
+      db: deps.db,
+      jwt,
+      loginLimiters: {
+        perIpAndEmail: perMinute('login-ip-email', limits.loginPerMinute),
+        perEmail: perMinute(
+          'login-email',
+          limits.loginEmailPerMinute ?? config().RATE_LIMIT_LOGIN_EMAIL_PER_MINUTE,
+        ),
+        perIp: perMinute('login-ip', limits.loginIpPerMinute ?? config().RATE_LIMIT_LOGIN_IP_PER_MINUTE),
+      },
+    }),
+  );
   app.use(sessionRoutes({ db: deps.db, temporal: deps.temporal }));
   app.use(
     scheduleAdminRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log }),
@@ -149,7 +188,11 @@ export function createApp(deps: AppDeps): Express {
       clockSkewMs: (deps.clockSkewSeconds ?? config().CLOCK_SKEW_SECONDS) * 1000,
     }),
   );
-  app.use(metricsRoutes());
+  app.use(
+    metricsRoutes(
+      deps.metricsToken === undefined ? config().METRICS_TOKEN : (deps.metricsToken ?? undefined),
+    ),
+  );
   app.use(pageRoutes());
   app.use(notFound);
   app.use(errorHandler(deps.log));

@@ -9,17 +9,25 @@
  *                                           knex's migration lock makes concurrent replicas safe)
  */
 import http from 'node:http';
-import { config } from '../lib/config';
+import { assertSafeListenAddress, config } from '../lib/config';
 import { createDb } from '../lib/db';
 import { logger } from '../lib/logger';
 import { migrateLatest } from '../lib/migrate';
 import { connectClient } from '../lib/temporal/connection';
 import { startMaintenance } from '../lib/temporal/maintenanceSchedules';
+import { startOpsMetrics } from '../lib/opsMetrics';
 import { appSettingsFrom, createApp } from './app';
 
 async function main(): Promise<void> {
   const cfg = config();
   const log = logger();
+  // Before anything else: with the public development keys, only this machine may reach the API.
+  try {
+    assertSafeListenAddress(cfg);
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(2);
+  }
   if (!cfg.DATABASE_URL) {
     log.fatal('a standalone API needs DATABASE_URL (npm start runs an all-in-one stack)');
     process.exit(2);
@@ -44,6 +52,8 @@ async function main(): Promise<void> {
       log.error({ err }, 'maintenance schedules could not be ensured; the next start retries');
     }
   }
+  // Postgres and Temporal facts for /metrics (backups, WAL, devices, Schedules, task-queue backlog).
+  startOpsMetrics({ db, temporal: client, taskQueues: [cfg.TEMPORAL_TASK_QUEUE], log });
   const app = createApp({ db, temporal: client, log, ...appSettingsFrom(cfg) });
   const server = http.createServer(app);
   // Behind a load balancer: keep idle connections longer than its idle timeout (nginx: 60 s).

@@ -32,7 +32,7 @@ import {
 } from './devices/routes';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
-type Auth = 'none' | 'device' | 'user' | 'admin';
+type Auth = 'none' | 'device' | 'user' | 'admin' | 'metrics';
 
 export interface Operation {
   method: Method;
@@ -44,12 +44,31 @@ export interface Operation {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** The route reads a missing body as `{}`. */
+  bodyOptional?: boolean;
   /** Non-JSON request bodies, by media type. */
   rawBody?: string[];
   response?: z.ZodType;
   /** Default: 200 JSON. */
-  produces?: 'json' | 'json+csv' | 'html' | 'asset';
+  produces?: 'json' | 'json+csv' | 'html' | 'asset' | 'prometheus';
   status?: number;
+  /**
+   * Statuses the operation answers besides its success, the input and auth errors every operation of its
+   * kind has (see `responses`): another success (below 400, same body) or a domain error.
+   */
+  also?: number[];
+  /** Examples of path and query parameters (the demo school's ids), for people and generators alike. */
+  examples?: Record<string, string | number>;
+  /** Follow-up operations fed from this one's answer (OpenAPI links), so a client can chain create → read. */
+  links?: Record<string, Link>;
+}
+
+/** An OpenAPI link from an operation's success answer to another operation (named by method and path). */
+interface Link {
+  to: { method: Method; path: string };
+  /** Parameter name → runtime expression (`$response.body#/schedule/id`, `$request.path.id`). */
+  parameters: Record<string, string>;
+  description: string;
 }
 
 const csv = 'json+csv' as const;
@@ -59,6 +78,14 @@ export const operations: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/attendance',
+    also: [422],
+    links: {
+      session: {
+        to: { method: 'get', path: '/api/v1/sessions/:id' },
+        parameters: { id: '$response.body#/results/0/session_id' },
+        description: 'The roster of the session the first accepted record counts for',
+      },
+    },
     tag: 'device',
     auth: 'device',
     summary: 'Upload a batch of recognitions (idempotent event ids); 202 once Temporal has them',
@@ -69,6 +96,14 @@ export const operations: Operation[] = [
   {
     method: 'get',
     path: '/api/v1/schedule',
+    examples: { room_id: 'R100' },
+    links: {
+      roster: {
+        to: { method: 'get', path: '/api/v1/roster/:sessionId' },
+        parameters: { sessionId: '$response.body#/current/session_id' },
+        description: 'The faces of the class running now',
+      },
+    },
     tag: 'device',
     auth: 'device',
     summary: "The device room's current and next class, with session id and roster version",
@@ -78,6 +113,7 @@ export const operations: Operation[] = [
   {
     method: 'get',
     path: '/api/v1/roster/:sessionId',
+    also: [304, 404],
     tag: 'device',
     auth: 'device',
     summary: 'Embeddings of the students enrolled in the session (ETag / 304)',
@@ -88,6 +124,7 @@ export const operations: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/auth/login',
+    also: [401],
     tag: 'people',
     auth: 'none',
     summary: 'Sign in: email + password → JWT (rate-limited per IP)',
@@ -98,6 +135,8 @@ export const operations: Operation[] = [
   {
     method: 'get',
     path: '/api/v1/attendance/student/:id',
+    also: [404],
+    examples: { id: 'S001' },
     tag: 'people',
     auth: 'user',
     summary: "A student's history (teachers: their courses only)",
@@ -108,6 +147,8 @@ export const operations: Operation[] = [
   {
     method: 'get',
     path: '/api/v1/attendance/course/:id',
+    also: [404],
+    examples: { id: 'DEMO100' },
     tag: 'people',
     auth: 'user',
     summary: 'Course grid: students × sessions with percentages (teacher of the course or admin)',
@@ -118,16 +159,25 @@ export const operations: Operation[] = [
   {
     method: 'get',
     path: '/api/v1/sessions/:id',
+    links: {
+      override: {
+        to: { method: 'post', path: '/api/v1/sessions/:id/overrides' },
+        parameters: { id: '$request.path.id' },
+        description: "Override a student's mark in this session",
+      },
+    },
+    also: [404],
     tag: 'people',
     auth: 'user',
     summary: 'Session roster with marks',
-    params: idParam,
+    params: sessionParams,
     query: sessionQuery,
     produces: csv,
   },
   {
     method: 'post',
     path: '/api/v1/sessions/:id/overrides',
+    also: [404, 409, 422],
     tag: 'people',
     auth: 'user',
     summary: "Override one student's mark (workflow update, or directly once the session has ended); audited",
@@ -147,6 +197,7 @@ export const operations: Operation[] = [
   {
     method: 'get',
     path: '/api/v1/reports/consecutive-absences',
+    also: [404],
     tag: 'people',
     auth: 'user',
     summary: 'Students absent from their latest N sessions of a course',
@@ -156,6 +207,21 @@ export const operations: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/students/:id/consent',
+    bodyOptional: true,
+    also: [200, 404],
+    examples: { id: 'S001' },
+    links: {
+      enrollment: {
+        to: { method: 'get', path: '/api/v1/students/:id/enrollment' },
+        parameters: { id: '$request.path.id' },
+        description: "The student's enrollment status",
+      },
+      revoke: {
+        to: { method: 'delete', path: '/api/v1/students/:id/consent' },
+        parameters: { id: '$request.path.id' },
+        description: 'Revoke the consent just recorded',
+      },
+    },
     tag: 'people',
     auth: 'user',
     summary: 'Record biometric enrollment consent (admin, or a teacher of the student)',
@@ -166,6 +232,9 @@ export const operations: Operation[] = [
   {
     method: 'delete',
     path: '/api/v1/students/:id/consent',
+    bodyOptional: true,
+    also: [404, 409],
+    examples: { id: 'S001' },
     tag: 'people',
     auth: 'user',
     summary: "Revoke consent (deletes the student's embeddings)",
@@ -175,6 +244,15 @@ export const operations: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/students/:id/photos',
+    also: [404, 409, 413, 415],
+    examples: { id: 'S001' },
+    links: {
+      enrollment: {
+        to: { method: 'get', path: '/api/v1/students/:id/enrollment' },
+        parameters: { id: '$request.path.id' },
+        description: 'Follow the enrollment just started',
+      },
+    },
     tag: 'people',
     auth: 'user',
     summary: 'Upload enrollment photos (base64 JSON, or one raw image with ?by=) and start enrollStudent',
@@ -187,6 +265,8 @@ export const operations: Operation[] = [
   {
     method: 'get',
     path: '/api/v1/students/:id/enrollment',
+    also: [404],
+    examples: { id: 'S001' },
     tag: 'people',
     auth: 'user',
     summary: 'Status of the latest enrollment workflow',
@@ -204,6 +284,8 @@ export const operations: Operation[] = [
   {
     method: 'delete',
     path: '/api/v1/students/:id/biometrics',
+    also: [404],
+    examples: { id: 'S001' },
     tag: 'admin',
     auth: 'admin',
     summary: 'Erase biometric data: embeddings, staged photos, consent; bumps roster versions; audited',
@@ -214,6 +296,19 @@ export const operations: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/admin/schedules',
+    also: [409, 422],
+    links: {
+      replace: {
+        to: { method: 'put', path: '/api/v1/admin/schedules/:id' },
+        parameters: { id: '$response.body#/schedule/id' },
+        description: 'Replace the timetable row just created',
+      },
+      delete: {
+        to: { method: 'delete', path: '/api/v1/admin/schedules/:id' },
+        parameters: { id: '$response.body#/schedule/id' },
+        description: 'Delete the timetable row just created',
+      },
+    },
     tag: 'admin',
     auth: 'admin',
     summary: 'Create a timetable row; starts timetable:sync',
@@ -224,6 +319,7 @@ export const operations: Operation[] = [
   {
     method: 'put',
     path: '/api/v1/admin/schedules/:id',
+    also: [404, 409, 422],
     tag: 'admin',
     auth: 'admin',
     summary: 'Replace a timetable row; starts timetable:sync',
@@ -234,6 +330,7 @@ export const operations: Operation[] = [
   {
     method: 'delete',
     path: '/api/v1/admin/schedules/:id',
+    also: [404, 409],
     tag: 'admin',
     auth: 'admin',
     summary: 'Delete a timetable row without sessions; starts timetable:sync',
@@ -252,6 +349,13 @@ export const operations: Operation[] = [
   {
     method: 'get',
     path: '/api/v1/admin/devices',
+    links: {
+      rotate: {
+        to: { method: 'post', path: '/api/v1/admin/devices/:id/rotate-key' },
+        parameters: { id: '$response.body#/devices/0/deviceId' },
+        description: 'Rotate the key of the first device listed',
+      },
+    },
     tag: 'admin',
     auth: 'admin',
     summary: 'Devices with status, last heartbeat and configuration',
@@ -260,6 +364,24 @@ export const operations: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/admin/devices',
+    also: [409, 422],
+    links: {
+      configure: {
+        to: { method: 'post', path: '/api/v1/admin/devices/:id/config' },
+        parameters: { id: '$response.body#/device_id' },
+        description: 'Configure the device just provisioned',
+      },
+      rotate: {
+        to: { method: 'post', path: '/api/v1/admin/devices/:id/rotate-key' },
+        parameters: { id: '$response.body#/device_id' },
+        description: 'Replace the key just answered',
+      },
+      decommission: {
+        to: { method: 'post', path: '/api/v1/admin/devices/:id/decommission' },
+        parameters: { id: '$response.body#/device_id' },
+        description: 'Decommission the device just provisioned',
+      },
+    },
     tag: 'admin',
     auth: 'admin',
     summary: 'Provision a device: starts its workflow, answers its API key once',
@@ -270,6 +392,7 @@ export const operations: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/admin/devices/:id/rotate-key',
+    also: [404, 409],
     tag: 'admin',
     auth: 'admin',
     summary: 'Replace the device key (the old one stops working at once); answers the new key once',
@@ -279,6 +402,7 @@ export const operations: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/admin/devices/:id/config',
+    also: [404, 409],
     tag: 'admin',
     auth: 'admin',
     summary:
@@ -290,9 +414,11 @@ export const operations: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/admin/devices/:id/decommission',
+    bodyOptional: true,
+    also: [404, 409],
     tag: 'admin',
     auth: 'admin',
-    summary: 'Decommission: the device workflow revokes the key and completes',
+    summary: 'Decommission: the key is revoked before the answer; the device workflow then completes',
     params: deviceParams,
     body: decommissionBody,
     status: 202,
@@ -319,9 +445,9 @@ export const operations: Operation[] = [
     method: 'get',
     path: '/metrics',
     tag: 'ops',
-    auth: 'none',
+    auth: 'metrics',
     summary: 'Prometheus metrics of this process (devices, backups, API latency)',
-    produces: 'asset',
+    produces: 'prometheus',
   },
   // Pages
   {
@@ -362,7 +488,8 @@ function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   return s;
 }
 
-function parameters(where: 'path' | 'query', schema: z.ZodObject | undefined) {
+function parameters(op: Operation, where: 'path' | 'query') {
+  const schema = where === 'path' ? op.params : op.query;
   if (!schema) return [];
   const s = jsonSchema(schema) as { properties?: Record<string, unknown>; required?: string[] };
   return Object.entries(s.properties ?? {}).map(([name, prop]) => ({
@@ -370,7 +497,12 @@ function parameters(where: 'path' | 'query', schema: z.ZodObject | undefined) {
     in: where,
     required: where === 'path' || (s.required ?? []).includes(name),
     schema: prop,
+    ...(op.examples?.[name] !== undefined ? { example: op.examples[name] } : {}),
   }));
+}
+
+export function operationId(method: Method, expressPath: string): string {
+  return `${method}${openApiPath(expressPath).replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`;
 }
 
 const errorResponse = {
@@ -378,39 +510,101 @@ const errorResponse = {
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 };
 
-function responses(op: Operation) {
-  const ok: Record<string, unknown> = { description: 'Success' };
-  if (op.produces === 'html') ok.content = { 'text/html': { schema: { type: 'string' } } };
-  else if (op.produces === 'asset')
-    ok.content = {
-      'application/javascript': { schema: { type: 'string' } },
-      'text/css': { schema: { type: 'string' } },
-    };
-  else {
-    const content: Record<string, unknown> = {
-      'application/json': { schema: op.response ? jsonSchema(op.response) : { type: 'object' } },
-    };
-    if (op.produces === 'json+csv') content['text/csv'] = { schema: { type: 'string' } };
-    ok.content = content;
+function successContent(op: Operation): Record<string, unknown> {
+  const text = { schema: { type: 'string' } };
+  switch (op.produces) {
+    case 'html':
+      return { 'text/html': text };
+    case 'asset':
+      return { 'application/javascript': text, 'text/css': text };
+    case 'prometheus':
+      return { 'text/plain': { ...text, description: 'Prometheus text exposition format 0.0.4' } };
+    default:
+      return {
+        'application/json': { schema: op.response ? jsonSchema(op.response) : { type: 'object' } },
+        ...(op.produces === 'json+csv' ? { 'text/csv': text } : {}),
+      };
   }
-  const out: Record<string, unknown> = { [String(op.status ?? 200)]: ok };
-  if (op.method !== 'get' || op.params || op.query) out['400'] = errorResponse;
-  if (op.auth !== 'none') out['401'] = errorResponse;
-  if (op.auth === 'user' || op.auth === 'admin' || op.auth === 'device') out['403'] = errorResponse;
-  if (op.auth === 'device' || op.path === '/api/v1/auth/login')
-    out['429'] = { ...errorResponse, description: 'Rate limited (see Retry-After)' };
-  if (op.body) out['413'] = errorResponse;
-  out.default = errorResponse;
+}
+
+const ERROR_STATUSES: Record<number, string> = {
+  400: 'The request is invalid; the message names the first bad field',
+  401: 'No valid credentials',
+  403: 'Not allowed for this user or device',
+  404: 'No such resource',
+  409: 'Conflicts with the current state',
+  413: 'Request body too large',
+  415: 'Unsupported body type or encoding',
+  422: 'Understood but refused (the message says why)',
+  429: 'Rate limited (see Retry-After)',
+  503: 'A dependency (Postgres, Temporal) is unavailable; retry after Retry-After',
+};
+
+/** Operations that answer from memory, never touching Postgres or Temporal. */
+const STATIC_PATHS = new Set([
+  '/health',
+  '/health/live',
+  '/openapi.json',
+  '/docs',
+  '/dashboard',
+  '/assets/:file',
+]);
+
+/** Every status an operation answers: its success(es), the errors of its kind of input and auth, `also`. */
+export function responseStatuses(op: Operation): number[] {
+  const s = new Set<number>([op.status ?? 200, ...(op.also ?? [])]);
+  if (op.params || op.query || op.body) s.add(400);
+  if (op.auth !== 'none') s.add(401);
+  if (op.auth !== 'none' && op.auth !== 'device') s.add(403);
+  if (op.auth === 'device') [403, 429].forEach((c) => s.add(c));
+  if (op.path === '/api/v1/auth/login') s.add(429);
+  if (op.body) [413, 415].forEach((c) => s.add(c));
+  if (!STATIC_PATHS.has(op.path)) s.add(503);
+  return [...s].sort((a, b) => a - b);
+}
+
+function responses(op: Operation) {
+  const out: Record<string, unknown> = {};
+  for (const status of responseStatuses(op)) {
+    if (status === 304) out[status] = { description: 'Not modified (If-None-Match matched the ETag)' };
+    else if (status < 400)
+      out[status] = {
+        description: 'Success',
+        content: successContent(op),
+        ...(op.links ? { links: links(op.links) } : {}),
+      };
+    else out[status] = { ...errorResponse, description: ERROR_STATUSES[status] ?? 'Error' };
+  }
   return out;
+}
+
+function links(from: Record<string, Link>) {
+  return Object.fromEntries(
+    Object.entries(from).map(([name, l]) => [
+      name,
+      {
+        operationId: operationId(l.to.method, l.to.path),
+        parameters: l.parameters,
+        description: l.description,
+      },
+    ]),
+  );
 }
 
 export function buildOpenApi(opts: { version?: string } = {}) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of operations) {
-    const security = op.auth === 'none' ? [] : op.auth === 'device' ? [{ deviceKey: [] }] : [{ userJwt: [] }];
+    const security = {
+      none: [],
+      device: [{ deviceKey: [] }],
+      user: [{ userJwt: [] }],
+      admin: [{ userJwt: [] }],
+      // Without METRICS_TOKEN, loopback clients need none.
+      metrics: [{}, { metricsToken: [] }],
+    }[op.auth];
     const requestBody = op.body
       ? {
-          required: true,
+          required: !op.bodyOptional,
           content: {
             'application/json': { schema: jsonSchema(op.body) },
             ...Object.fromEntries(
@@ -421,12 +615,12 @@ export function buildOpenApi(opts: { version?: string } = {}) {
       : undefined;
     paths[openApiPath(op.path)] ??= {};
     paths[openApiPath(op.path)]![op.method] = {
-      operationId: `${op.method}${openApiPath(op.path).replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
+      operationId: operationId(op.method, op.path),
       tags: [op.tag],
       summary: op.summary,
       ...(op.auth === 'admin' ? { description: 'Requires the admin role.' } : {}),
       security,
-      parameters: [...parameters('path', op.params), ...parameters('query', op.query)],
+      parameters: [...parameters(op, 'path'), ...parameters(op, 'query')],
       ...(requestBody ? { requestBody } : {}),
       responses: responses(op),
     };
@@ -453,6 +647,7 @@ export function buildOpenApi(opts: { version?: string } = {}) {
       securitySchemes: {
         deviceKey: { type: 'http', scheme: 'bearer', description: 'Device key (or X-Device-Key header)' },
         userJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN' },
       },
       schemas: {
         Error: {

@@ -16,6 +16,7 @@ import {
 } from '../lib/contracts';
 import { parseRetryAfter } from './backoff';
 import type { EdgeClock } from './clock';
+import type { FetchLike } from './httpsWithCa';
 import type { OutboxRecord, RecordOutcome } from './outbox';
 
 export class ApiError extends Error {
@@ -55,6 +56,8 @@ export interface ApiClientOptions {
   timeoutMs: number;
   /** Fed with the server_time of every answer that carries one (schedule, heartbeat). */
   clock?: EdgeClock;
+  /** The HTTP client: global fetch, or one that also trusts the school's CA (edge/httpsWithCa.ts). */
+  fetch?: FetchLike;
 }
 
 export class ApiClient {
@@ -149,7 +152,7 @@ export class ApiClient {
   ): Promise<Response> {
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     try {
-      return await fetch(`${this.opts.baseUrl}${route}`, {
+      return await (this.opts.fetch ?? fetch)(`${this.opts.baseUrl}${route}`, {
         method,
         headers: {
           Authorization: `Bearer ${this.opts.apiKey}`,

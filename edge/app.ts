@@ -15,6 +15,8 @@ import { ApiClient } from './api';
 import { EdgeClock } from './clock';
 import type { EdgeConfig } from './config';
 import { Debouncer } from './debounce';
+import { DetectionLatency } from './detectionLatency';
+import { fetchWithCa, readCaFile } from './httpsWithCa';
 import { Heartbeat } from './heartbeat';
 import { Outbox } from './outbox';
 import { Recognizer } from './recognizer';
@@ -122,7 +124,17 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
     apiKey: cfg.API_KEY,
     timeoutMs: cfg.HTTP_TIMEOUT_SECONDS * 1000,
     clock,
+    ...(cfg.ROLLCALL_CA_FILE ? { fetch: fetchWithCa(readCaFile(cfg.ROLLCALL_CA_FILE)) } : {}),
   });
+  if (
+    !cfg.API_BASE_URL.startsWith('https:') &&
+    !/^http:\/\/(127\.|localhost[:/]|\[::1\])/.test(cfg.API_BASE_URL)
+  ) {
+    log.warn(
+      { apiBaseUrl: cfg.API_BASE_URL },
+      'API_BASE_URL is plain HTTP: the device key and marks travel unencrypted',
+    );
+  }
   const rosterSync = new RosterSync(api, new RosterStore(cfg.EDGE_DATA_DIR), log, {
     classroomId: cfg.CLASSROOM_ID,
     pollMs: cfg.SCHEDULE_POLL_SECONDS * 1000,
@@ -161,6 +173,7 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
     recordsQueued: 0,
   };
   const fpsWindow: number[] = [];
+  const detectionLatency = new DetectionLatency();
   const fps = () => {
     const now = Date.now();
     while (fpsWindow.length > 0 && (fpsWindow[0] as number) < now - 10_000) fpsWindow.shift();
@@ -207,6 +220,7 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
         deadLetters: outbox.deadLetters,
         ...(r ? { rosterVersion: r.rosterVersion } : {}),
         ...(clock.measured ? { clockOffsetMs: clock.offsetMs() } : {}),
+        detectionLatency: detectionLatency.take(),
       };
     },
     onAnswer: () => {
@@ -235,6 +249,7 @@ export async function startEdge(cfg: EdgeConfig, deps: EdgeDeps = {}): Promise<E
       try {
         if (recognizer.useRoster(rosters)) tracker.reset();
         const result = await recognizer.recognise(frame.image);
+        detectionLatency.record(result.detectMs);
         const decided = tracker.observe(result.observations, frame.capturedAt);
         s.framesProcessed++;
         s.facesSeen += result.faces;

@@ -15,6 +15,10 @@ export const DEFAULT_EDGE_DATA_DIR = '/var/lib/rollcall-edge';
 export const FRAME_SOURCES = ['libcamera', 'directory', 'classroom'] as const;
 export type FrameSourceKind = (typeof FRAME_SOURCES)[number];
 
+/** The camera's rate and the frames skipped between analysed ones when the device's environment does not say. */
+export const DEFAULT_CAMERA_FPS = 8;
+export const DEFAULT_FRAME_SKIP = 2;
+
 const schema = z
   .object({
     DEVICE_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'letters, digits and . _ : - (max 64)'),
@@ -23,6 +27,8 @@ const schema = z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://rollcall.school.example' })
       .transform((u) => u.replace(/\/+$/, '')),
     API_KEY: z.string().min(8, 'the device key is at least 8 characters'),
+    /** A PEM CA that signed the server's certificate (self-signed or internal PKI), trusted besides the public CAs. */
+    ROLLCALL_CA_FILE: z.string().min(1).optional(),
     /**
      * The recognition rules (edge/tracker.ts); unset: the model manifest's calibrated values. A setting an
      * admin pushes from the server (lib/contracts/deviceConfig.ts) wins over these.
@@ -34,8 +40,8 @@ const schema = z
     RECOGNITION_VOTES: int(1, 30).optional(),
     DEBOUNCE_SECONDS: z.coerce.number().min(0).max(3600).default(30),
     /** Camera frames skipped between two analysed frames: 0 analyses every frame, 2 every third. */
-    FRAME_SKIP: int(0, 1000).default(2),
-    CAMERA_FPS: z.coerce.number().positive().max(60).default(8),
+    FRAME_SKIP: int(0, 1000).default(DEFAULT_FRAME_SKIP),
+    CAMERA_FPS: z.coerce.number().positive().max(60).default(DEFAULT_CAMERA_FPS),
     CAMERA_WIDTH: int(64, 4096).default(640),
     CAMERA_HEIGHT: int(48, 4096).default(480),
     FRAME_SOURCE: z.enum(FRAME_SOURCES).default('libcamera'),

@@ -6,8 +6,8 @@
  */
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { MAX_CLOCK_OFFSET_MS, type DeviceConfig, type HeartbeatBody } from '../lib/contracts';
-import type { ApiClient } from './api';
+import { MAX_CLOCK_OFFSET_MS, toText, type DeviceConfig, type HeartbeatBody } from '../lib/contracts';
+import { ApiError, type ApiClient, type HeartbeatAnswer } from './api';
 import { abortableSleep } from './backoff';
 import type { DeadLetterSummary } from './outbox';
 
@@ -32,11 +32,13 @@ export interface HeartbeatStatus {
   deadLetters?: DeadLetterSummary;
   /** The device clock's lead over the server's, once measured (edge/clock.ts). */
   clockOffsetMs?: number;
+  /** Detection time per analysed frame since the previous heartbeat (edge/detectionLatency.ts). */
+  detectionLatency?: HeartbeatBody['detectionLatency'];
 }
 
-/** What the server can store of a dead letter's reason: no control characters, at most 500 characters. */
+/** What the server takes of a dead letter's reason (the heartbeat contract's string rule, 500 characters). */
 export function reportableReason(reason: string): string {
-  return reason.replace(/\p{Cc}+/gu, ' ').slice(0, 500);
+  return toText(reason, 500);
 }
 
 export interface HeartbeatOptions {
@@ -58,8 +60,18 @@ function instant(at: unknown): string | undefined {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
 }
 
+function withoutDetection(body: HeartbeatBody): HeartbeatBody {
+  const { detectionLatency: _omitted, ...rest } = body;
+  return rest;
+}
+
+function mentions(body: unknown, word: string): boolean {
+  return JSON.stringify(body ?? null).includes(word);
+}
+
 export class Heartbeat {
   private notDeployedLogged = false;
+  private omitDetectionLatency = false;
   lastConfigVersion: number | undefined;
   sent = 0;
 
@@ -96,11 +108,24 @@ export class Heartbeat {
       ...(s.deadLetters === undefined ? {} : { deadLetters: s.deadLetters.count }),
       ...(lastDead ? { lastDeadLetterReason: reportableReason(String(lastDead.reason)) } : {}),
       ...(lastDeadAt ? { lastDeadLetterAt: lastDeadAt } : {}),
+      ...(s.detectionLatency ? { detectionLatency: s.detectionLatency } : {}),
     };
   }
 
   async beat(signal?: AbortSignal): Promise<void> {
-    const answer = await this.api.heartbeat(this.body(), signal);
+    const body = this.body();
+    let answer: HeartbeatAnswer;
+    try {
+      answer = await this.api.heartbeat(this.omitDetectionLatency ? withoutDetection(body) : body, signal);
+    } catch (err) {
+      // A server older than the detectionLatency field refuses unknown fields (400): send without it from
+      // now on rather than fall silent (and be reported offline) until the server is upgraded.
+      if (!(err instanceof ApiError && err.status === 400 && mentions(err.body, 'detectionLatency')))
+        throw err;
+      this.omitDetectionLatency = true;
+      this.log.info('the server does not know detectionLatency yet; heartbeats go without it');
+      answer = await this.api.heartbeat(withoutDetection(body), signal);
+    }
     this.sent++;
     this.opts.onAnswer?.();
     if (answer.status === 'not-deployed') {

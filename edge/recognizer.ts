@@ -10,6 +10,8 @@ import { rosterEmbeddings, type CachedRoster } from './roster';
 import type { FaceObservation } from './tracker';
 
 export interface FrameResult {
+  /** Wall time of face detection on this frame (reported in the heartbeat as face_detection_latency). */
+  detectMs: number;
   faces: number;
   lowQuality: number;
   observations: FaceObservation[];
@@ -59,7 +61,9 @@ export class Recognizer {
   }
 
   async recognise(image: RgbImage): Promise<FrameResult> {
+    const detectStarted = performance.now();
     const faces = await this.pipeline.detectFaces(image);
+    const detectMs = performance.now() - detectStarted;
     const good = faces.filter((f) => f.quality.ok);
     const observations: FaceObservation[] = faces.filter((f) => !f.quality.ok).map((f) => ({ box: f.box }));
     if (this.matcher && good.length > 0) {
@@ -74,6 +78,6 @@ export class Recognizer {
     } else {
       observations.push(...good.map((f) => ({ box: f.box })));
     }
-    return { faces: faces.length, lowQuality: faces.length - good.length, observations };
+    return { detectMs, faces: faces.length, lowQuality: faces.length - good.length, observations };
   }
 }

@@ -3,6 +3,7 @@
  * process with a message naming the variable. Documented in the README's configuration table.
  */
 import { DEFAULT_EMBEDDER, EMBEDDER_NAMES } from '../models/pipeline/embedderNames';
+import net from 'node:net';
 import { z } from 'zod';
 import { defaultCacheDir, defaultDataDir } from './paths';
 
@@ -100,10 +101,45 @@ const schema = z.object({
     .min(1)
     .max(7 * 24 * 60)
     .default(60),
-  /** Token bucket per device key (requests per minute, also the burst). */
+  /** The audience (`aud`) of people's JWTs: issued with it, and a token without it or for another is refused. */
+  JWT_AUDIENCE: z
+    .string()
+    .regex(/^[A-Za-z0-9._:/-]{1,200}$/, 'letters, digits and . _ : / -')
+    .default('rollcall-api'),
+  /** Requests per minute per device key (all device routes), counted in Postgres across API replicas. */
   RATE_LIMIT_DEVICE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(100),
-  /** Token bucket per client IP for POST /api/v1/auth/login. */
+  /** POST /api/v1/auth/login attempts per minute per client IP and e-mail address. */
   RATE_LIMIT_LOGIN_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** Login attempts per minute for one e-mail address from all addresses together (password guessing from many IPs). */
+  RATE_LIMIT_LOGIN_EMAIL_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
+  /** Login attempts per minute from one client IP for all e-mail addresses together (password spraying). */
+  RATE_LIMIT_LOGIN_IP_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** Wrong device keys per minute from one client IP; beyond it every device request from there answers 429. */
+  RATE_LIMIT_DEVICE_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
+  /**
+   * Which peers may set X-Forwarded-For (Express `trust proxy`): unset = none (the socket's address is the
+   * client); a hop count (`1`); or a comma list of addresses, CIDRs and `loopback`, `linklocal`,
+   * `uniquelocal`. Set it to the reverse proxy in front of the API, never wider.
+   */
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return trustProxyFrom(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /**
+   * Bearer token for GET /metrics (the API's and a standalone worker's). Unset: /metrics answers only
+   * clients on the loopback interface that came through no proxy.
+   */
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]{32,512}$/, 'at least 32 printable characters, no spaces (openssl rand -hex 32)')
+    .optional(),
   /** Send Strict-Transport-Security: set when the API is served over TLS (directly or behind a TLS proxy). */
   API_HSTS: bool.default(false),
   /** Raw recognition_events older than this are purged by purgeRecognitionEvents (marks are kept). */
@@ -139,6 +175,81 @@ const schema = z.object({
 });
 
 export type Config = z.infer<typeof schema>;
+
+/** Express `trust proxy`: false (nobody), a hop count, or addresses/CIDRs/named ranges. */
+export type TrustProxy = false | number | string[];
+
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** Parses TRUST_PROXY; throws naming the bad entry. `true` / `*` (trust anyone) are refused on purpose. */
+export function trustProxyFrom(spec: string | undefined): TrustProxy {
+  const v = spec?.trim() ?? '';
+  if (v === '' || v === '0' || v === 'false') return false;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    if (hops > 10) throw new Error('a hop count above 10 is not a real proxy chain');
+    return hops;
+  }
+  const entries = v.split(',').map((e) => e.trim());
+  for (const e of entries) {
+    if (TRUST_PROXY_NAMES.has(e)) continue;
+    const [addr = '', prefix, extra] = e.split('/');
+    const family = net.isIP(addr);
+    const maxPrefix = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
+    if (family === 0 || !prefixOk || extra !== undefined)
+      throw new Error(
+        `${JSON.stringify(e)} is not an address, a CIDR or one of loopback, linklocal, uniquelocal (trusting every peer is not offered)`,
+      );
+  }
+  return entries;
+}
+
+/** True for an address or host name that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1') return true;
+  if (h.startsWith('::ffff:')) return isLoopbackHost(h.slice(7));
+  return net.isIPv4(h) && h.startsWith('127.');
+}
+
+/**
+ * The variables whose unset value means a PUBLIC development secret is in use (see jwtSettingsFromConfig
+ * and embeddingCipherFromConfig): anyone can forge tokens or read embeddings with them.
+ */
+export function publicDevelopmentSecrets(cfg: Pick<Config, 'JWT_SIGNING_KEYS' | 'EMBEDDING_KEYS'>): string[] {
+  return [
+    ...(cfg.JWT_SIGNING_KEYS ? [] : ['JWT_SIGNING_KEYS']),
+    ...(cfg.EMBEDDING_KEYS ? [] : ['EMBEDDING_KEYS']),
+  ];
+}
+
+/**
+ * The API with the public development keys is a laptop's: it refuses to listen where another machine can
+ * reach it, and says what to set.
+ */
+export function assertSafeListenAddress(
+  cfg: Pick<Config, 'API_HOST' | 'JWT_SIGNING_KEYS' | 'EMBEDDING_KEYS'>,
+): void {
+  const missing = publicDevelopmentSecrets(cfg);
+  if (missing.length === 0 || isLoopbackHost(cfg.API_HOST)) return;
+  throw new ConfigError(
+    `API_HOST=${cfg.API_HOST} is reachable from other machines, but ${missing.join(' and ')} ` +
+      `${missing.length > 1 ? 'are' : 'is'} unset, so the API would use the PUBLIC development keys ` +
+      '(anyone could forge an admin token). Set ' +
+      missing
+        .map((m) =>
+          m === 'JWT_SIGNING_KEYS'
+            ? 'JWT_SIGNING_KEYS=k1:$(openssl rand -base64 48)'
+            : 'EMBEDDING_KEYS=k1:$(openssl rand -base64 32)',
+        )
+        .join(' and ') +
+      ', or keep API_HOST=127.0.0.1.',
+  );
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -21,12 +21,15 @@ export interface JwtSettings {
   /** kid → secret; the first entry signs. */
   keys: ReadonlyMap<string, Buffer>;
   ttlSeconds: number;
+  /** `aud` of every token issued; a token without it, or for another audience, is refused. */
+  audience: string;
 }
 
 export class TokenError extends Error {
   override readonly name = 'TokenError';
   constructor(
-    readonly reason: 'malformed' | 'bad_signature' | 'unknown_key' | 'expired' | 'not_yet_valid',
+    readonly reason:
+      'malformed' | 'bad_signature' | 'unknown_key' | 'expired' | 'not_yet_valid' | 'wrong_audience',
     message: string,
   ) {
     super(message);
@@ -34,6 +37,7 @@ export class TokenError extends Error {
 }
 
 const ISSUER = 'rollcall';
+export const DEFAULT_JWT_AUDIENCE = 'rollcall-api';
 const LEEWAY_SECONDS = 30;
 export const DEV_JWT_KEY_ID = 'dev';
 
@@ -52,7 +56,9 @@ export function signToken(
   const iat = Math.floor(nowMs / 1000);
   const exp = iat + settings.ttlSeconds;
   const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid }));
-  const payload = b64url(JSON.stringify({ iss: ISSUER, sub: claims.sub, role: claims.role, iat, exp }));
+  const payload = b64url(
+    JSON.stringify({ iss: ISSUER, aud: settings.audience, sub: claims.sub, role: claims.role, iat, exp }),
+  );
   const signature = b64url(hmac(secret, `${header}.${payload}`));
   return { token: `${header}.${payload}.${signature}`, expiresAt: new Date(exp * 1000).toISOString() };
 }
@@ -69,7 +75,7 @@ function parseJson(part: string): Record<string, unknown> {
   throw new TokenError('malformed', 'token is not a JWT');
 }
 
-/** Verifies signature (constant-time), algorithm, issuer and lifetime; returns the claims. */
+/** Verifies signature (constant-time), algorithm, issuer, audience and lifetime; returns the claims. */
 export function verifyToken(settings: JwtSettings, token: string, nowMs = Date.now()): TokenClaims {
   if (token.length > 4096 || !JWT_SHAPE.test(token)) throw new TokenError('malformed', 'token is not a JWT');
   const [h, p, s] = token.split('.') as [string, string, string];
@@ -88,6 +94,10 @@ export function verifyToken(settings: JwtSettings, token: string, nowMs = Date.n
   if (c.iss !== ISSUER || typeof c.sub !== 'string' || (c.role !== 'admin' && c.role !== 'teacher')) {
     throw new TokenError('malformed', 'token claims are invalid');
   }
+  // A token minted for another service that shares the key (or an older token without aud) is not ours.
+  const audiences = Array.isArray(c.aud) ? c.aud : [c.aud];
+  if (!audiences.includes(settings.audience))
+    throw new TokenError('wrong_audience', `token is not issued for this API (aud ${settings.audience})`);
   if (typeof c.exp !== 'number' || typeof c.iat !== 'number')
     throw new TokenError('malformed', 'token has no lifetime');
   if (c.exp + LEEWAY_SECONDS <= now) throw new TokenError('expired', 'token has expired');
@@ -117,11 +127,13 @@ let warnedDevKey = false;
 
 /** Production refuses to start without JWT_SIGNING_KEYS; development and test use a public key, loudly. */
 export function jwtSettingsFromConfig(
-  cfg: Pick<Config, 'NODE_ENV' | 'JWT_SIGNING_KEYS' | 'JWT_TTL_MINUTES'>,
+  cfg: Pick<Config, 'NODE_ENV' | 'JWT_SIGNING_KEYS' | 'JWT_TTL_MINUTES'> &
+    Partial<Pick<Config, 'JWT_AUDIENCE'>>,
   warn: (message: string) => void = (m) => process.stderr.write(`\n!!! ${m}\n\n`),
 ): JwtSettings {
   const ttlSeconds = cfg.JWT_TTL_MINUTES * 60;
-  if (cfg.JWT_SIGNING_KEYS) return { keys: parseJwtKeys(cfg.JWT_SIGNING_KEYS), ttlSeconds };
+  const audience = cfg.JWT_AUDIENCE ?? DEFAULT_JWT_AUDIENCE;
+  if (cfg.JWT_SIGNING_KEYS) return { keys: parseJwtKeys(cfg.JWT_SIGNING_KEYS), ttlSeconds, audience };
   if (cfg.NODE_ENV === 'production')
     throw new ConfigError('JWT_SIGNING_KEYS is required in production (people sign in with JWTs)');
   if (!warnedDevKey) {
@@ -132,5 +144,5 @@ export function jwtSettingsFromConfig(
     );
   }
   const devKey = crypto.createHash('sha256').update('rollcall development JWT key — not secret').digest();
-  return { keys: new Map([[DEV_JWT_KEY_ID, devKey]]), ttlSeconds };
+  return { keys: new Map([[DEV_JWT_KEY_ID, devKey]]), ttlSeconds, audience };
 }

@@ -38,7 +38,7 @@ export function findPgBinaries(): PgBinaries {
 }
 
 /** Postgres refuses to run as root; as root we run it as the `postgres` system user. */
-function runAsIds(): { uid?: number; gid?: number } {
+export function runAsIds(): { uid?: number; gid?: number } {
   if (process.getuid?.() !== 0) return {};
   const line = fs
     .readFileSync('/etc/passwd', 'utf8')
@@ -63,6 +63,10 @@ export interface LocalPostgresOptions {
   dataDir: string;
   port: number;
   log?: (msg: string) => void;
+  /** More `-c name=value` settings, for this start only (a restored cluster starts with archive_mode=off). */
+  settings?: Record<string, string>;
+  /** How long pg_ctl waits for the server to accept connections (a restore replays WAL first); 60 s. */
+  startTimeoutSeconds?: number;
 }
 
 export async function startLocalPostgres(opts: LocalPostgresOptions): Promise<LocalPostgres> {
@@ -90,10 +94,24 @@ export async function startLocalPostgres(opts: LocalPostgresOptions): Promise<Lo
       `-k ${pgData}`,
       `-c max_connections=200`,
       `-c fsync=on`,
+      // pg_ctl hands -o to a shell: each value is single-quoted.
+      ...Object.entries(opts.settings ?? {}).map(([k, v]) => `-c '${k}=${v.replace(/'/g, `'\\''`)}'`),
     ].join(' ');
+    const startTimeout = String(opts.startTimeoutSeconds ?? 60);
     await runChecked(
       pgCtl,
-      ['-D', pgData, '-l', path.join(pgData, 'server.log'), '-o', serverOpts, '-w', '-t', '60', 'start'],
+      [
+        '-D',
+        pgData,
+        '-l',
+        path.join(pgData, 'server.log'),
+        '-o',
+        serverOpts,
+        '-w',
+        '-t',
+        startTimeout,
+        'start',
+      ],
       spawnOpts,
     );
   }

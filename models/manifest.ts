@@ -37,7 +37,6 @@ export interface ModelManifestEntry {
   sha256: string;
   obtainedBy:
     | 'extracted from tarball'
-    | 'copied from node_modules'
     | 'converted tfjs-graph to onnx'
     | 'built as onnx from float32 weights';
   source: ModelSourceRecord;

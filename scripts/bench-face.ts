@@ -8,6 +8,9 @@
  *   npm run bench:face -- --reference dlib          also dlib's own pipeline (PyPI dlib-bin: HOG detector,
  *                                                   5-point predictor, its chip and ResNet) on the same frames
  *   npm run bench:face -- --reference dlib --reference-jitters 10   … and dlib's 10-jitter descriptor too
+ *   npm run bench:face -- --no-classroom            without the classroom scenes (the edge's recognizer and
+ *                                                   tracker on composited scenes: the default embedder, or
+ *                                                   each method --embedders names)
  *
  * Data (read at run time, never copied into the repository): the labelled sets in ../shared/faces
  * (ROLLCALL_FACES_DIR), celebrities (tight crops, padded to 2x on grey) and att, each measured on its own,
@@ -64,12 +67,26 @@ import {
   type PipelineFace,
 } from '../models';
 import {
+  DLIB_TTA_SHIFTS,
   EMBEDDER_SPECS,
   l2Normalise,
+  type ChipJitter,
   type EmbedderName,
   type EmbedderRecipe,
 } from '../models/pipeline/embedders';
 import { readModelManifest } from '../models/manifest';
+import {
+  castClassroom,
+  classroomNotes,
+  classroomRow,
+  CLASSROOM_COLUMNS,
+  DEFAULT_CLASSROOM_PLAN,
+  describeClassroom,
+  runClassroom,
+  type ClassroomPlanOptions,
+  type ClassroomReport,
+} from '../models/bench/classroom';
+import { DEFAULT_EMBEDDER } from '../models/pipeline/embedderNames';
 import { setupModels } from '../models/setup/setup-models';
 import { ensureDlibReference, type DlibFaceReference } from '../test/support/dlibReference';
 
@@ -82,6 +99,14 @@ const reportPath = join(repoRoot, '.data', 'bench-face.json');
 const SEED = 14;
 const DETECTOR: DetectorName = 'blazeface';
 const QUICK = { photosPerCelebrity: 12, strangers: 150 } as const;
+/** Classroom scenes (models/bench/classroom.ts); with --quick one scene per student. */
+const CLASSROOM_PLAN: ClassroomPlanOptions = { ...DEFAULT_CLASSROOM_PLAN, seed: SEED };
+const QUICK_CLASSROOM_PLAN: ClassroomPlanOptions = {
+  ...CLASSROOM_PLAN,
+  scenes: 10,
+  studentAppearances: 1,
+  strangerAppearances: 1,
+};
 const TIMING = { rounds: 3, frames: 40 } as const;
 
 /**
@@ -108,10 +133,55 @@ const FUSIONS: readonly EmbedderRecipe[] = [
   },
 ];
 
+/**
+ * Other test-time augmentation sets for dlib (bench-only, run when named with --embedders): each adds views
+ * of the chip, mirrored too, to the mean direction. `dlib-tta` (four shifts) is the shipped one.
+ */
+const jitter = (scale: number, rotateDeg: number, dx: number, dy: number): ChipJitter => ({
+  scale,
+  rotateDeg,
+  dx,
+  dy,
+});
+const TTA_VARIANTS: readonly EmbedderRecipe[] = [
+  {
+    name: 'dlib-tta-shift-x',
+    parts: [{ network: 'dlib', weight: 1 }],
+    mirror: true,
+    jitter: [jitter(1, 0, 0.02, 0), jitter(1, 0, -0.02, 0)],
+  },
+  {
+    name: 'dlib-tta-shift-y',
+    parts: [{ network: 'dlib', weight: 1 }],
+    mirror: true,
+    jitter: [jitter(1, 0, 0, 0.02), jitter(1, 0, 0, -0.02)],
+  },
+  {
+    name: 'dlib-tta-scale',
+    parts: [{ network: 'dlib', weight: 1 }],
+    mirror: true,
+    jitter: [jitter(1.05, 0, 0, 0), jitter(0.95, 0, 0, 0)],
+  },
+  {
+    name: 'dlib-tta-rotate',
+    parts: [{ network: 'dlib', weight: 1 }],
+    mirror: true,
+    jitter: [jitter(1, 4, 0, 0), jitter(1, -4, 0, 0)],
+  },
+  {
+    name: 'dlib-tta-rotate-shift',
+    parts: [{ network: 'dlib', weight: 1 }],
+    mirror: true,
+    jitter: [...DLIB_TTA_SHIFTS, jitter(1, 4, 0, 0), jitter(1, -4, 0, 0)],
+  },
+];
+
 interface Method {
   name: string;
   role: string;
   embedder: EmbedderName | EmbedderRecipe;
+  /** Measured only when named with --embedders. */
+  onRequest?: boolean;
 }
 
 const METHODS: readonly Method[] = [
@@ -120,6 +190,13 @@ const METHODS: readonly Method[] = [
   { name: 'faceplugin', role: 'benchmark-only comparison (licence provenance risk)', embedder: 'faceplugin' },
   { name: 'dlib', role: 'dlib ResNet (public domain), one chip', embedder: 'dlib' },
   { name: 'dlib-flip', role: 'dlib ResNet + mirror TTA', embedder: 'dlib-flip' },
+  { name: 'dlib-tta', role: 'dlib ResNet + mirror + 4 shifted chips (TTA)', embedder: 'dlib-tta' },
+  ...TTA_VARIANTS.map((recipe) => ({
+    name: recipe.name,
+    role: `bench-only TTA variant: ${1 + (recipe.jitter?.length ?? 0)} views, mirrored`,
+    embedder: recipe,
+    onRequest: true,
+  })),
   ...FUSIONS.map((recipe) => ({
     name: recipe.name,
     role: `bench-only fusion: ${recipe.parts.map((p) => `${p.network} ${p.weight}`).join(' + ')}, mirror TTA`,
@@ -127,7 +204,7 @@ const METHODS: readonly Method[] = [
   })),
 ];
 /** Methods whose quality-aware variants are measured (the dlib ones: the candidates for the default). */
-const QUALITY_METHODS: readonly string[] = ['dlib', 'dlib-flip'];
+const QUALITY_METHODS: readonly string[] = ['dlib', 'dlib-flip', 'dlib-tta'];
 /** Stricter gate: the detector-confidence percentile of the calibration half's used faces raised to. */
 const STRICTER_GATE_PERCENTILE = 0.1;
 const ENROLMENT_POOL = 6;
@@ -174,6 +251,8 @@ interface MethodReport {
   };
   /** Per usable face, for the same-faces comparison with dlib's reference. */
   faces: EmbeddedPhoto[];
+  /** Classroom scenes through the edge's recognizer and tracker at the method's operating point. */
+  classroom?: ClassroomReport;
 }
 
 class UsageError extends Error {
@@ -186,6 +265,7 @@ interface Options {
   methods: string[] | undefined;
   reference: boolean;
   referenceJitters: number;
+  classroom: boolean;
 }
 
 function parseOptions(): Options {
@@ -198,6 +278,7 @@ function parseOptions(): Options {
         embedders: { type: 'string' },
         reference: { type: 'string' },
         'reference-jitters': { type: 'string', default: '0' },
+        'no-classroom': { type: 'boolean', default: false },
       },
     }));
   } catch (error) {
@@ -222,6 +303,7 @@ function parseOptions(): Options {
     methods,
     reference: values.reference === 'dlib',
     referenceJitters: jitters,
+    classroom: !values['no-classroom'],
   };
 }
 
@@ -434,10 +516,27 @@ function coverageOf(
   );
 }
 
+/** Classroom scenes of report-half people at the method's operating point (models/bench/classroom.ts). */
+function benchClassroom(
+  pipeline: FacePipeline,
+  rules: RecognitionDefaults,
+  corpus: Corpus,
+  plan: ClassroomPlanOptions,
+  log: (m: string) => void,
+): Promise<ClassroomReport> {
+  const cast = castClassroom(
+    corpus.sets.map((s) => ({ name: s.name, photos: s.photos, report: s.split.report })),
+    corpus.strangers.report,
+    SEED,
+  );
+  return runClassroom({ pipeline, rules, cast, plan, log });
+}
+
 async function benchMethod(
   method: Method,
   detections: ReadonlyMap<GroupKey, readonly Detected[]>,
   corpus: Corpus,
+  classroomPlan: ClassroomPlanOptions | undefined,
   log: (m: string) => void,
 ): Promise<MethodReport> {
   const pipeline = await createFacePipeline({
@@ -470,6 +569,9 @@ async function benchMethod(
       swapped,
       quality,
       speed: await timeFrames(pipeline, timingPhotos),
+      ...(classroomPlan
+        ? { classroom: await benchClassroom(pipeline, evaluation.shipped, corpus, classroomPlan, log) }
+        : {}),
       faces,
     };
   } finally {
@@ -806,6 +908,20 @@ function printReport(
     ),
   );
 
+  const classrooms = reports.filter((r) => r.classroom);
+  const firstClassroom = classrooms[0]?.classroom;
+  if (firstClassroom) {
+    out.push(`\n### Classroom scenes (report half, tracks): ${describeClassroom(firstClassroom)}\n`);
+    out.push(
+      table(
+        CLASSROOM_COLUMNS,
+        classrooms.map((r) => classroomRow(r.method, r.classroom as ClassroomReport)),
+      ),
+    );
+    const notes = classrooms.flatMap((r) => classroomNotes(r.method, r.classroom as ClassroomReport));
+    if (notes.length > 0) out.push(`\n${notes.join('\n')}`);
+  }
+
   out.push(
     `\n### Multi-photo templates: nearest of the ${CALIBRATION_TARGETS.enrolPhotos} enrolment photos (max, what the Matcher does), cosine to their mean direction (mean), mean of the cosines (mean-score); each calibrated on the calibration half, reported on the report half and swapped\n`,
   );
@@ -1019,7 +1135,7 @@ async function main(): Promise<void> {
   const options = parseOptions();
   const log = (m: string): void => console.error(m);
   const load: number[][] = [loadavg()];
-  setupModels({ repoRoot, modelDir, cacheDir: join(repoRoot, 'models', '.cache'), log });
+  setupModels({ repoRoot, modelDir, cacheDir: join(repoRoot, 'models', '.cache'), log, benchmarkOnly: true });
 
   const lookup = findLabelledFaces(labelledFacesDir(repoRoot, config().ROLLCALL_FACES_DIR));
   if (!lookup.found) {
@@ -1063,7 +1179,7 @@ async function main(): Promise<void> {
 
   const reports: MethodReport[] = [];
   const skipped: { embedder: string; reason: string }[] = [];
-  const methods = METHODS.filter((m) => !options.methods || options.methods.includes(m.name));
+  const methods = METHODS.filter((m) => (options.methods ? options.methods.includes(m.name) : !m.onRequest));
   let detections: Map<GroupKey, Detected[]> | undefined;
   try {
     const detector = await createFacePipeline({
@@ -1081,10 +1197,25 @@ async function main(): Promise<void> {
     if (!(error instanceof ModelsNotInstalledError)) throw error;
     for (const m of methods) skipped.push({ embedder: m.name, reason: error.message });
   }
+  // Classroom scenes take minutes a method: the default embedder's, or those of every method named.
+  const classroomPlanOf = (method: Method): ClassroomPlanOptions | undefined =>
+    options.classroom && (options.methods !== undefined || method.name === DEFAULT_EMBEDDER)
+      ? options.quick
+        ? QUICK_CLASSROOM_PLAN
+        : CLASSROOM_PLAN
+      : undefined;
   for (const method of detections ? methods : []) {
     log(`benchmarking ${method.name}…`);
     try {
-      reports.push(await benchMethod(method, detections as Map<GroupKey, Detected[]>, corpus, log));
+      reports.push(
+        await benchMethod(
+          method,
+          detections as Map<GroupKey, Detected[]>,
+          corpus,
+          classroomPlanOf(method),
+          log,
+        ),
+      );
     } catch (error) {
       if (!(error instanceof ModelsNotInstalledError)) throw error;
       skipped.push({ embedder: method.name, reason: error.message });
@@ -1130,7 +1261,13 @@ async function main(): Promise<void> {
       generatedBy: 'npm run bench:face -- --write-calibration (scripts/bench-face.ts)',
       embedders,
     });
-    setupModels({ repoRoot, modelDir, cacheDir: join(repoRoot, 'models', '.cache'), log });
+    setupModels({
+      repoRoot,
+      modelDir,
+      cacheDir: join(repoRoot, 'models', '.cache'),
+      log,
+      benchmarkOnly: true,
+    });
     log(
       `wrote ${CALIBRATION_FILE} (${named.map((r) => r.method).join(', ')}) and copied it into the model manifest`,
     );

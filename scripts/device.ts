@@ -142,7 +142,7 @@ async function main(): Promise<number> {
         if (!values['no-wait']) {
           await d.temporal.workflow.getHandle(deviceWorkflowId(deviceId!)).result();
           process.stderr.write(`${deviceId} decommissioned; its key is revoked\n`);
-        } else process.stderr.write(`decommission of ${deviceId} requested\n`);
+        } else process.stderr.write(`${deviceId}: key revoked; its workflow completes shortly\n`);
         return 0;
       }
       case 'list': {

@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import { NativeConnection } from '@temporalio/worker';
-import { config } from '../lib/config';
+import { assertSafeListenAddress, config } from '../lib/config';
 import { createDb } from '../lib/db';
 import { ensurePostgres, ensureTemporal } from '../lib/infra';
 import { logger } from '../lib/logger';
@@ -19,6 +19,7 @@ import { runChecked } from '../lib/process';
 import path from 'node:path';
 import { syncTimetable } from '../workflows/syncTimetable';
 import { startMaintenance } from '../lib/temporal/maintenanceSchedules';
+import { startOpsMetrics } from '../lib/opsMetrics';
 
 async function main(): Promise<void> {
   const cfg = config();
@@ -41,6 +42,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
 
+  // npm start signs with the public development keys unless told otherwise: refuse a reachable address
+  // before starting anything.
+  try {
+    assertSafeListenAddress(cfg);
+  } catch (err) {
+    process.stderr.write(`\n${(err as Error).message}\n\n`);
+    process.exit(2);
+  }
   try {
     const pg = await ensurePostgres(cfg, log);
     stops.push(pg.stop);
@@ -87,6 +96,7 @@ async function main(): Promise<void> {
       log.info(await startMaintenance(client, cfg), 'maintenance schedules ready');
     }
 
+    startOpsMetrics({ db, temporal: client, taskQueues: [cfg.TEMPORAL_TASK_QUEUE], log });
     const app = createApp({ db, temporal: client, log, ...appSettingsFrom(cfg) });
     const server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -100,7 +110,7 @@ async function main(): Promise<void> {
       '',
       'Rollcall is ready.',
       `  API           ${api}   (health: ${api}/health/ready)`,
-      `  Temporal UI   ${temporal.uiUrl ?? '(external cluster: see your Temporal UI)'}`,
+      `  Temporal UI   ${temporal.uiUrl ? `${temporal.uiUrl}   (no authentication: this machine only)` : '(external cluster: see your Temporal UI)'}`,
       `  Temporal gRPC ${temporal.address}   namespace ${cfg.TEMPORAL_NAMESPACE}, task queue ${cfg.TEMPORAL_TASK_QUEUE}`,
       `  Postgres      ${pg.local ? pg.url : '(DATABASE_URL)'}`,
     ];

@@ -16,6 +16,7 @@ import { repoRoot } from '../lib/paths';
 import { startLocalPostgres } from '../lib/postgres';
 import { freePort, runChecked } from '../lib/process';
 import { resolveTemporalCli } from '../lib/temporal/cli';
+import { resolveVersitygw } from './lib/s3Server';
 import { ensureTimeSkippingServer } from '../lib/temporal/testServer';
 
 function findTests(dir: string): string[] {
@@ -61,6 +62,10 @@ async function main(): Promise<void> {
     version: cfg.TEMPORAL_CLI_VERSION,
     log: say,
   });
+  if (files.some((f) => path.basename(f) === 'pitr.test.ts')) {
+    say('resolving the S3 server of the restore drill (built from the Go module proxy on a new machine)');
+    await resolveVersitygw(cfg.ROLLCALL_CACHE_DIR, say);
+  }
   say('resolving the Java time-skipping test server (Maven Central on a new machine)');
   await ensureTimeSkippingServer({ log: say });
 

@@ -31,7 +31,8 @@ async function main(): Promise<void> {
   });
   const running = worker.run();
   // Device-status and backup metrics are set by activities, so a worker apart from the API exposes its own.
-  const metricsServer = cfg.WORKER_METRICS_PORT > 0 ? await serveMetrics(cfg.WORKER_METRICS_PORT) : undefined;
+  const metricsServer =
+    cfg.WORKER_METRICS_PORT > 0 ? await serveMetrics(cfg.WORKER_METRICS_PORT, cfg.METRICS_TOKEN) : undefined;
   const stop = async () => {
     log.info('worker draining');
     metricsServer?.close();

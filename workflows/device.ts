@@ -3,8 +3,8 @@
  * ten minutes of silence mark it offline and raise one alert, the next heartbeat resolves it. A CPU
  * running hot raises one alert per episode, and so does a device clock further off than CLOCK_SKEW_SECONDS
  * (the limit travels with each heartbeat from the API). Operators push settings with the `configure` update; the API
- * hands them to the device in its next heartbeat response. A `decommission` signal revokes the key and
- * ends the workflow.
+ * hands them to the device in its next heartbeat response. A `decommission` signal (the API sends it once it
+ * has revoked the key itself) revokes the key, idempotently, resolves open alerts and ends the workflow.
  *
  * Handlers only change state and queue effects; the main loop runs the effects' activities one at a time,
  * so transitions are persisted in the order they happened. The state (including effects not yet run)

@@ -4,11 +4,13 @@
  * that was already running when the row changed may have read the old table: the change waits for it and
  * starts one more (in the background; the answer does not wait for Temporal).
  */
-import { Router } from 'express';
+import type { Router } from 'express';
+import { featureRouter } from '../router';
 import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { calendarDate, key, wholeNumber } from '../../lib/contracts/text';
 import type { syncTimetable } from '../../workflows/syncTimetable';
 import { currentUser, requireUser } from '../auth/user';
 import { AppError } from '../errors';
@@ -16,24 +18,18 @@ import { parseOr400 } from '../validate';
 
 export const TIMETABLE_SYNC_WORKFLOW_ID = 'timetable:sync';
 
-const code = z
-  .string()
-  .trim()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'only letters, digits and . _ : -');
-const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'expected HH:MM');
+const time = key({ max: 8, pattern: /^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, message: 'expected HH:MM' });
 const minutes = (t: string) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
 
 export const scheduleBody = z
   .strictObject({
-    course_id: code,
-    room_id: code,
+    course_id: key(),
+    room_id: key(),
     day_of_week: z.number().int().min(1).max(7).describe('ISO day: 1 = Monday … 7 = Sunday'),
     start_time: time,
     end_time: time,
-    effective_from: z.iso.date().optional(),
-    effective_to: z.iso.date().nullable().optional(),
+    effective_from: calendarDate().optional(),
+    effective_to: calendarDate().nullable().optional(),
     late_after_minutes: z.number().int().min(0).max(240).default(10),
     active: z.boolean().default(true),
   })
@@ -45,7 +41,7 @@ export const scheduleBody = z
     message: 'effective_to must not be before effective_from',
     path: ['effective_to'],
   });
-export const scheduleParams = z.strictObject({ id: z.coerce.number().int().min(1).max(2_147_483_647) });
+export const scheduleParams = z.strictObject({ id: wholeNumber(/^[1-9][0-9]{0,8}$/, 'from 1 to 999999999') });
 export const scheduleView = z.object({
   id: z.number(),
   course_id: z.string(),
@@ -139,7 +135,7 @@ export async function requestTimetableSync(
 }
 
 export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
-  const router = Router();
+  const router = featureRouter();
   const admin = requireUser(['admin']);
 
   const audit = (trx: Knex, actor: string, action: string, id: number, before: unknown, after: unknown) =>

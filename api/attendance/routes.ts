@@ -1,4 +1,5 @@
-import { Router } from 'express';
+import type { Router } from 'express';
+import { featureRouter } from '../router';
 import { requireDevice } from '../auth/device';
 import { AppError } from '../errors';
 import { parseOr400 } from '../validate';
@@ -6,7 +7,7 @@ import { attendanceBatchSchema } from '../../lib/contracts';
 import { acceptBatch, type AttendanceDeps } from './service';
 
 export function attendanceRoutes(deps: AttendanceDeps): Router {
-  const router = Router();
+  const router = featureRouter();
   router.post('/api/v1/attendance', requireDevice(deps.db), async (req, res) => {
     const batch = parseOr400(attendanceBatchSchema, req.body, 'body');
     const result = await acceptBatch(deps, req.device!, batch);

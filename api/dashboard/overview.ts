@@ -3,7 +3,8 @@
  * device health from the devices table, and links into the Temporal Web UI. Admins see the whole school;
  * a teacher sees their own courses' sessions and the devices of the rooms those courses use.
  */
-import { Router } from 'express';
+import type { Router } from 'express';
+import { featureRouter } from '../router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { currentUser, requireUser, type AuthenticatedUser } from '../auth/user';
@@ -152,7 +153,7 @@ async function overview(
 }
 
 export function dashboardApiRoutes(deps: { db: Knex; settings: DashboardSettings }): Router {
-  const router = Router();
+  const router = featureRouter();
   router.get('/api/v1/dashboard/overview', requireUser(['admin', 'teacher']), async (req, res) => {
     res.json(await overview(deps.db, deps.settings, currentUser(req)));
   });

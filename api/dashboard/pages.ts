@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Router } from 'express';
+import type { Router } from 'express';
+import { featureRouter } from '../router';
 import { z } from 'zod';
 import { buildOpenApi, operations } from '../openapi';
 import { parseOr400 } from '../validate';
@@ -118,7 +119,7 @@ ${params ? `<ul>${params}</ul>` : ''}${body}<p class="muted">Responses: ${escape
 }
 
 export function pageRoutes(): Router {
-  const router = Router();
+  const router = featureRouter();
   const spec = buildOpenApi();
   const docs = docsHtml(spec);
   router.get('/openapi.json', (_req, res) => void res.json(spec));

@@ -2,13 +2,14 @@
  * POST /api/v1/heartbeat (device key) and the admin device lifecycle under /api/v1/admin/devices (admin
  * JWT). Provisioning and rotation answer with the device key once; it is never stored or logged.
  */
-import { Router } from 'express';
+import type { Router } from 'express';
+import { featureRouter } from '../router';
 import { z } from 'zod';
 import { requireDevice } from '../auth/device';
 import { currentUser, requireUser } from '../auth/user';
-import { parseOr400 } from '../validate';
+import { deviceIdSchema, parseOr400 } from '../validate';
 import { deviceConfigPatchSchema, deviceConfigSchema, heartbeatBodySchema } from '../../lib/contracts';
-import { DEVICE_ID_PATTERN } from '../../workflows/deviceMessages';
+import { key, text } from '../../lib/contracts/text';
 import {
   acceptHeartbeat,
   configureDevice,
@@ -19,12 +20,10 @@ import {
   type DeviceAdminDeps,
 } from './service';
 
-export const deviceParams = z.strictObject({
-  id: z.string().regex(DEVICE_ID_PATTERN, 'lowercase letters, digits and -'),
-});
+export const deviceParams = z.strictObject({ id: deviceIdSchema });
 export const provisionBody = z.strictObject({
-  device_id: z.string().regex(DEVICE_ID_PATTERN, 'lowercase letters, digits and -, up to 63 characters'),
-  room_id: z.string().trim().min(1).max(64),
+  device_id: deviceIdSchema,
+  room_id: key(),
 });
 export const provisionResponse = z.object({
   device_id: z.string(),
@@ -34,13 +33,7 @@ export const provisionResponse = z.object({
 });
 export const rotateResponse = z.object({ device_id: z.string(), api_key: z.string() });
 export const decommissionBody = z.strictObject({
-  reason: z
-    .string()
-    .trim()
-    .min(1)
-    .max(500)
-    .regex(/^[^\p{Cc}]*$/u, 'no control characters')
-    .optional(),
+  reason: text(500).optional(),
 });
 export const deviceListResponse = z.object({
   devices: z.array(
@@ -71,7 +64,7 @@ export const deviceListResponse = z.object({
 });
 
 export function deviceRoutes(deps: DeviceAdminDeps): Router {
-  const router = Router();
+  const router = featureRouter();
   const admin = requireUser(['admin']);
 
   router.post('/api/v1/heartbeat', requireDevice(deps.db), async (req, res) => {
@@ -107,8 +100,9 @@ export function deviceRoutes(deps: DeviceAdminDeps): Router {
     const { id } = parseOr400(deviceParams, req.params, 'params');
     const body = parseOr400(decommissionBody, req.body ?? {}, 'body');
     const r = await decommissionDevice(deps, { deviceId: id, by: currentUser(req).id, reason: body.reason });
-    // 202: the workflow revokes the key (within seconds while a worker runs).
-    res.status(202).json({ device_id: r.deviceId, workflow_id: r.workflowId, status: 'decommissioning' });
+    // The key is revoked (committed) before this answers; 202: the device workflow still resolves its open
+    // alerts and completes.
+    res.status(202).json({ device_id: r.deviceId, workflow_id: r.workflowId, status: 'decommissioned' });
   });
   return router;
 }

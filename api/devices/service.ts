@@ -1,7 +1,7 @@
 /**
  * Device lifecycle as use cases shared by the admin API and the CLI (scripts/device.ts): provision (a
  * one-time key; only its hash is stored), rotate the key, configure (the workflow's `configure` update),
- * decommission (the workflow revokes the key and completes), list; and the device-facing heartbeat, which
+ * decommission (the key is revoked at once; the workflow resolves alerts and completes), list; and the device-facing heartbeat, which
  * signals the device workflow and answers with the settings an admin set for the device (only those).
  */
 import type { Knex } from 'knex';
@@ -14,6 +14,7 @@ import {
   deviceDeadLetters,
   deviceLastHeartbeat,
   deviceQueueDepth,
+  recordDetectionLatency,
 } from '../../lib/metrics';
 import { storableText } from '../../lib/storableText';
 import { withinDeadline } from '../../lib/temporal/connection';
@@ -89,12 +90,14 @@ async function audit(
   deviceId: string,
   after: object,
   reason?: string,
+  before?: object,
 ): Promise<void> {
   await db('audit_log').insert({
     actor: by,
     action,
     entity: 'device',
     entity_id: deviceId,
+    before: before === undefined ? null : JSON.stringify(before),
     after: JSON.stringify(after),
     reason: reason ?? null,
   });
@@ -105,7 +108,7 @@ export async function provisionDevice(
   input: { deviceId: string; roomId: string; by: string },
 ): Promise<ProvisionedDevice> {
   const apiKey = generateDeviceKey();
-  await deps.db.transaction(async (trx) => {
+  const reprovisioned = await deps.db.transaction(async (trx) => {
     const room = await trx('classrooms').where({ id: input.roomId }).first('id');
     if (!room) throw new AppError(422, 'unknown_room', `room ${input.roomId} does not exist`);
     const existing = await trx('devices').where({ id: input.deviceId }).forUpdate().first('status');
@@ -130,10 +133,15 @@ export async function provisionDevice(
     if (existing) await trx('devices').where({ id: input.deviceId }).update(row);
     else await trx('devices').insert(row);
     await audit(trx, input.by, 'device.provision', input.deviceId, { roomId: input.roomId });
+    return existing !== undefined;
   });
   const handle = await deps.temporal.workflow.start('device', {
     ...startOptions(deps, input.deviceId, input.roomId),
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    // A decommissioned id's old workflow may still be winding down (its decommission signal not yet handled):
+    // it must not revoke the new key, so it gives way to a fresh one.
+    workflowIdConflictPolicy: reprovisioned
+      ? WorkflowIdConflictPolicy.TERMINATE_EXISTING
+      : WorkflowIdConflictPolicy.USE_EXISTING,
   });
   deps.log.info({ deviceId: input.deviceId, roomId: input.roomId, by: input.by }, 'device provisioned');
   return { deviceId: input.deviceId, roomId: input.roomId, apiKey, workflowId: handle.workflowId };
@@ -182,21 +190,39 @@ export async function configureDevice(
   }
 }
 
-/** Asks the device workflow to revoke the key and finish; returns once Temporal has the signal. */
+/**
+ * Revokes the key and writes the audit row in one transaction, then tells the device workflow (which
+ * resolves open alerts and completes). The key is dead before this returns: a decommission the API answers
+ * never leaves it valid, whatever happens to the signal afterwards. Repeating it (the signal failed, say)
+ * only signals again.
+ */
 export async function decommissionDevice(
   deps: DeviceAdminDeps,
   input: { deviceId: string; by: string; reason?: string },
 ): Promise<{ deviceId: string; workflowId: string }> {
-  const row = await deps.db('devices').where({ id: input.deviceId }).first('room_id', 'status');
-  if (!row) throw new AppError(404, 'device_not_found', `no device ${input.deviceId}`);
-  if (row.status === 'decommissioned')
-    return { deviceId: input.deviceId, workflowId: deviceWorkflowId(input.deviceId) };
+  const roomId = await deps.db.transaction(async (trx) => {
+    const row = await trx('devices').where({ id: input.deviceId }).forUpdate().first('room_id', 'status');
+    if (!row) throw new AppError(404, 'device_not_found', `no device ${input.deviceId}`);
+    if (row.status !== 'decommissioned') {
+      await trx('devices').where({ id: input.deviceId }).update({ key_hash: null, status: 'decommissioned' });
+      await audit(
+        trx,
+        input.by,
+        'device.decommission',
+        input.deviceId,
+        { status: 'decommissioned' },
+        input.reason,
+        { status: row.status },
+      );
+    }
+    return row.room_id as string;
+  });
   const handle = await deps.temporal.workflow.signalWithStart('device', {
-    ...startOptions(deps, input.deviceId, row.room_id),
+    ...startOptions(deps, input.deviceId, roomId),
     signal: decommissionSignal,
     signalArgs: [{ by: input.by, reason: input.reason }],
   });
-  deps.log.info({ deviceId: input.deviceId, by: input.by }, 'device decommission requested');
+  deps.log.info({ deviceId: input.deviceId, by: input.by }, 'device decommissioned; key revoked');
   return { deviceId: input.deviceId, workflowId: handle.workflowId };
 }
 
@@ -269,6 +295,8 @@ export async function acceptHeartbeat(
   dev: AuthenticatedDevice,
   hb: DeviceHeartbeat,
 ): Promise<HeartbeatAnswer> {
+  // Detection timings are for /metrics only; the workflow's history need not carry them every minute.
+  const { detectionLatency, ...forWorkflow } = hb;
   try {
     await withinDeadline(deps.temporal, HEARTBEAT_SIGNAL_DEADLINE_MS, () =>
       deps.temporal.workflow.signalWithStart('device', {
@@ -278,9 +306,9 @@ export async function acceptHeartbeat(
         // started long ago (their first run's settings are carried through continue-as-new).
         signalArgs:
           deps.clockSkewMs === undefined
-            ? [hb]
+            ? [forWorkflow]
             : [
-                hb,
+                forWorkflow,
                 {
                   clockSkewMs: deps.clockSkewMs,
                   ...(deps.settings?.offlineAfterMs === undefined
@@ -314,6 +342,7 @@ export async function acceptHeartbeat(
   if (typeof hb.clockOffsetMs === 'number')
     deviceClockOffset.set({ device: dev.id }, hb.clockOffsetMs / 1000);
   if (typeof hb.deadLetters === 'number') deviceDeadLetters.set({ device: dev.id }, hb.deadLetters);
+  if (detectionLatency) recordDetectionLatency(dev.id, detectionLatency);
   const current = row[0] ?? { config: {}, config_version: 0 };
   // Only what an admin set: an absent field leaves the device on its own (calibrated) default. The
   // server's time lets the device measure its clock's offset.

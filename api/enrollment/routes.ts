@@ -9,13 +9,15 @@
  * body is read). The actor recorded is the signed-in user; `grantedBy`/`revokedBy`/`by` are optional and,
  * when sent, must name that same user.
  */
-import express, { Router } from 'express';
+import express, { type Router } from 'express';
+import { featureRouter } from '../router';
 import { z } from 'zod';
-import { MAX_PHOTOS_PER_ENROLLMENT, STUDENT_ID_PATTERN } from '../../lib/enrollment';
+import { text } from '../../lib/contracts/text';
+import { MAX_PHOTOS_PER_ENROLLMENT } from '../../lib/enrollment';
 import type { RequestHandler } from 'express';
 import { assertStudentAccess, currentUser, requireUser } from '../auth/user';
 import { AppError } from '../errors';
-import { parseOr400 } from '../validate';
+import { parseOr400, studentIdSchema } from '../validate';
 import {
   enrollmentStatus,
   grantConsent,
@@ -24,17 +26,22 @@ import {
   type EnrollmentDeps,
 } from './service';
 
-export const studentParams = z.strictObject({ id: z.string().regex(STUDENT_ID_PATTERN, 'not a student id') });
-const actor = z.string().trim().min(1).max(128).optional();
+export const studentParams = z.strictObject({ id: studentIdSchema });
+const actor = text(128).optional();
 export const consentBody = z.strictObject({
   grantedBy: actor,
   kind: z.literal('biometric_enrollment').default('biometric_enrollment'),
 });
-export const revokeBody = z.strictObject({ revokedBy: actor, reason: z.string().max(500).optional() });
+export const revokeBody = z.strictObject({
+  revokedBy: actor,
+  reason: text(500, { allowEmpty: true }).optional(),
+});
 const base64 = z
   .string()
   .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'not base64')
-  .min(8);
+  .min(8)
+  // 20 MiB of image; the body limit (ENROLLMENT_UPLOAD_LIMIT) usually stops a request before this.
+  .max(28_000_000);
 export const photosBody = z.strictObject({
   by: actor,
   images: z.array(base64).min(1).max(MAX_PHOTOS_PER_ENROLLMENT),
@@ -56,7 +63,7 @@ function actorOf(req: express.Request, claimed: string | undefined): string {
 }
 
 export function enrollmentRoutes(deps: EnrollmentDeps): Router {
-  const router = Router();
+  const router = featureRouter();
   const smallJson = express.json({ limit: '16kb', strict: true });
   const mayManage: RequestHandler = async (req, _res, next) => {
     const { id } = parseOr400(studentParams, req.params, 'params');

@@ -85,7 +85,11 @@ export async function grantConsent(
   });
 }
 
-/** Revoking consent deletes the student's embeddings in the same transaction (devices drop them on their next roster fetch). */
+/**
+ * Revoking consent deletes the student's embeddings with the audit row in one transaction; the delete's
+ * trigger (face_embeddings_roster_delete) bumps the roster version of the student's courses in that same
+ * transaction, so devices see a new ETag and drop the faces at their next roster fetch — all or nothing.
+ */
 export async function revokeConsent(
   db: Knex,
   studentId: string,

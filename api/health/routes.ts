@@ -1,4 +1,5 @@
-import { Router } from 'express';
+import type { Router } from 'express';
+import { featureRouter } from '../router';
 import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import { requireUser } from '../auth/user';
@@ -20,7 +21,7 @@ async function probe(
 }
 
 export function healthRoutes(db: Knex, temporal: Client): Router {
-  const router = Router();
+  const router = featureRouter();
   const checks = async () => ({
     database: await probe(() => db.raw('SELECT 1')),
     temporal: await probe(() => temporal.workflowService.getSystemInfo({})),

@@ -1,15 +1,16 @@
 /** DELETE /api/v1/students/:id/biometrics (admin): the right to erasure for face data. */
-import { Router } from 'express';
+import type { Router } from 'express';
+import { featureRouter } from '../router';
 import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { STUDENT_ID_PATTERN } from '../../lib/enrollment';
+import { text } from '../../lib/contracts/text';
 import { currentUser, requireUser } from '../auth/user';
-import { parseOr400 } from '../validate';
+import { parseOr400, studentIdSchema } from '../validate';
 import { eraseBiometrics } from './service';
 
-export const erasureParams = z.strictObject({ id: z.string().regex(STUDENT_ID_PATTERN, 'not a student id') });
-export const erasureQuery = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
+export const erasureParams = z.strictObject({ id: studentIdSchema });
+export const erasureQuery = z.strictObject({ reason: text(500).optional() });
 export const erasureResponse = z.object({
   student_id: z.string(),
   consents_revoked: z.number(),
@@ -20,7 +21,7 @@ export const erasureResponse = z.object({
 });
 
 export function privacyRoutes(deps: { db: Knex; temporal: Client; stagingDir: string }): Router {
-  const router = Router();
+  const router = featureRouter();
   router.delete('/api/v1/students/:id/biometrics', requireUser(['admin']), async (req, res) => {
     const { id } = parseOr400(erasureParams, req.params, 'params');
     const { reason } = parseOr400(erasureQuery, req.query, 'query');

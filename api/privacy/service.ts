@@ -1,9 +1,10 @@
 /**
- * Erasure of a student's biometric data (admin): in one transaction revoke the biometric consent (so no
- * enrollment can store faces again without a new one — the enrollment activity re-checks consent under a
- * lock), delete every face embedding and bump the roster version of each of the student's courses (devices
- * see a new ETag and drop the faces at their next sync); then cancel a running enrollment and delete staged
- * photos. The audit_log row records counts, never data. Attendance marks are not biometric and are kept.
+ * Erasure of a student's biometric data (admin), all in one transaction with its audit_log row: revoke the
+ * biometric consent (so no enrollment can store faces again without a new one — the enrollment activity
+ * re-checks consent under a lock), delete every face embedding and bump the roster version of each of the
+ * student's courses (devices see a new ETag and drop the faces at their next sync); then, still before the
+ * commit, stop a running enrollment and delete staged photos. Nothing is erased unless the audit row is
+ * written. The audit row records counts, never data. Attendance marks are not biometric and are kept.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -48,16 +49,20 @@ export async function eraseBiometrics(
   actor: string,
   reason: string | undefined,
 ): Promise<ErasureResult> {
-  if (!(await deps.db('students').where({ id: studentId }).first('id')))
-    throw new AppError(404, 'not_found', `student ${studentId} does not exist`);
-  let enrollmentCancelled = false;
-  try {
-    await deps.temporal.workflow.getHandle(enrollWorkflowId(studentId)).terminate('biometric data erased');
-    enrollmentCancelled = true;
-  } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
-  }
-  const result = await deps.db.transaction(async (trx) => {
+  return deps.db.transaction(async (trx) => {
+    if (!(await trx('students').where({ id: studentId }).first('id')))
+      throw new AppError(404, 'not_found', `student ${studentId} does not exist`);
+    // The audit row first: a value it cannot hold (a NUL in the reason) fails the request before anything
+    // is erased, and an erasure can never commit without its audit row.
+    const [audit] = await trx('audit_log')
+      .insert({
+        actor,
+        action: 'biometrics.erase',
+        entity: 'student',
+        entity_id: studentId,
+        reason: reason ?? null,
+      })
+      .returning('id');
     const consentsRevoked = await trx('consents')
       .where({ student_id: studentId, kind: 'biometric_enrollment' })
       .whereNull('revoked_at')
@@ -68,29 +73,34 @@ export async function eraseBiometrics(
       .increment('roster_version', 1)
       .returning('id')
       .then((rows: { id: string }[]) => rows.map((r) => r.id).sort());
-    return { consentsRevoked, embeddingsDeleted, courses };
+    // Effects outside the database come last, once every row is written. A running enrollment cannot store
+    // faces meanwhile: its activity re-checks consent under a lock this transaction holds until it commits.
+    let enrollmentCancelled = false;
+    try {
+      await deps.temporal.workflow.getHandle(enrollWorkflowId(studentId)).terminate('biometric data erased');
+      enrollmentCancelled = true;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    const photosDeleted = await deleteStagedPhotos(deps.stagingDir, studentId);
+    await trx('audit_log')
+      .where({ id: (audit as { id: string }).id })
+      .update({
+        after: JSON.stringify({
+          consentsRevoked,
+          embeddingsDeleted,
+          photosDeleted,
+          coursesBumped: courses,
+          enrollmentCancelled,
+        }),
+      });
+    return {
+      student_id: studentId,
+      consents_revoked: consentsRevoked,
+      embeddings_deleted: embeddingsDeleted,
+      photos_deleted: photosDeleted,
+      courses_bumped: courses,
+      enrollment_cancelled: enrollmentCancelled,
+    };
   });
-  const photosDeleted = await deleteStagedPhotos(deps.stagingDir, studentId);
-  await deps.db('audit_log').insert({
-    actor,
-    action: 'biometrics.erase',
-    entity: 'student',
-    entity_id: studentId,
-    after: JSON.stringify({
-      consentsRevoked: result.consentsRevoked,
-      embeddingsDeleted: result.embeddingsDeleted,
-      photosDeleted,
-      coursesBumped: result.courses,
-      enrollmentCancelled,
-    }),
-    reason: reason ?? null,
-  });
-  return {
-    student_id: studentId,
-    consents_revoked: result.consentsRevoked,
-    embeddings_deleted: result.embeddingsDeleted,
-    photos_deleted: photosDeleted,
-    courses_bumped: result.courses,
-    enrollment_cancelled: enrollmentCancelled,
-  };
 }

@@ -1,6 +1,9 @@
-import { Router } from 'express';
+import type { Router } from 'express';
+import { featureRouter } from '../router';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { calendarDate, key, wholeNumber } from '../../lib/contracts/text';
+import { sessionParams } from '../sessions/routes';
 import { sendTable } from '../csv';
 import {
   assertCourseAccess,
@@ -15,15 +18,15 @@ import { consecutiveAbsences, courseMatrix, studentHistory, unregisteredClasses 
 
 const format = z.enum(['json', 'csv']).optional();
 export const dateRange = z.strictObject({
-  from: z.iso.date().optional(),
-  to: z.iso.date().optional(),
+  from: calendarDate().optional(),
+  to: calendarDate().optional(),
   format,
 });
-export const idParam = z.strictObject({ id: z.string().min(1).max(64) });
+export const idParam = z.strictObject({ id: key() });
 export const sessionQuery = z.strictObject({ format });
 export const absencesQuery = z.strictObject({
-  min: z.coerce.number().int().min(1).max(100).default(3),
-  course_id: z.string().min(1).max(64).optional(),
+  min: wholeNumber(/^(?:[1-9][0-9]?|100)$/, 'from 1 to 100').default(3),
+  course_id: key().optional(),
   format,
 });
 
@@ -32,7 +35,7 @@ function today(): string {
 }
 
 export function reportRoutes(db: Knex): Router {
-  const router = Router();
+  const router = featureRouter();
   // Every report is people-facing: admins see all, teachers only their own courses (README "Security").
   router.use(
     ['/api/v1/attendance/student', '/api/v1/attendance/course', '/api/v1/sessions', '/api/v1/reports'],
@@ -88,7 +91,7 @@ export function reportRoutes(db: Knex): Router {
   });
 
   router.get('/api/v1/sessions/:id', async (req, res) => {
-    const { id } = parseOr400(idParam, req.params, 'params');
+    const { id } = parseOr400(sessionParams, req.params, 'params');
     parseOr400(sessionQuery, req.query, 'query');
     const session = await db('class_sessions').where({ id }).first();
     if (!session) throw new AppError(404, 'not_found', `session ${id} does not exist`);

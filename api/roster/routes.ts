@@ -5,7 +5,8 @@
  * the device revalidate for free (304) and only download when the class's faces changed.
  */
 import crypto from 'node:crypto';
-import { Router } from 'express';
+import type { Router } from 'express';
+import { featureRouter } from '../router';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { rosterParamsSchema, type RosterAnswer } from '../../lib/contracts';
@@ -49,7 +50,7 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 }
 
 export function rosterRoutes(deps: RosterDeps): Router {
-  const router = Router();
+  const router = featureRouter();
   const modelId = deps.settings.embedder;
 
   router.get('/api/v1/roster/:sessionId', requireDevice(deps.db), async (req, res) => {

@@ -3,7 +3,8 @@
  * (with the early window and grace applied, as the attendance path resolves it) and the next one, each
  * with the session id to fetch its roster and the roster version to cache against.
  */
-import { Router } from 'express';
+import type { Router } from 'express';
+import { featureRouter } from '../router';
 import type { Knex } from 'knex';
 import { scheduleQuerySchema, type ScheduleAnswer, type SessionInfo } from '../../lib/contracts';
 import { sessionWorkflowId } from '../../workflows/messages';
@@ -38,7 +39,7 @@ function present(row: SlotRow | undefined): SessionInfo | null {
 }
 
 export function scheduleRoutes(deps: { db: Knex; earlyMinutes: number; graceMinutes: number }): Router {
-  const router = Router();
+  const router = featureRouter();
   router.get('/api/v1/schedule', requireDevice(deps.db), async (req, res) => {
     const { room_id } = parseOr400(scheduleQuerySchema, req.query, 'query');
     if (room_id !== req.device!.roomId) {

@@ -1,9 +1,10 @@
 /**
- * Rate limits as middleware over lib/tokenBucket. Device routes share one limiter per app, looked up by
- * `requireDevice` once it knows the device (so every device route, present and future, is covered).
+ * Rate limits over lib/rateLimiter (counters in Postgres, one limit across API replicas). Device routes share
+ * one set of limiters per app, looked up by `requireDevice` (so every device route, present and future, is
+ * covered): per device, and wrong keys per client IP. Login has its own (api/auth/routes.ts).
  */
-import type { Application, Request, RequestHandler } from 'express';
-import type { TokenBuckets } from '../../lib/tokenBucket';
+import type { Application, Response } from 'express';
+import type { RateLimitResult, RateLimiter } from '../../lib/rateLimiter';
 import { AppError } from '../errors';
 
 export function tooManyRequests(retryAfterSeconds: number, what: string): AppError {
@@ -18,26 +19,38 @@ export function tooManyRequests(retryAfterSeconds: number, what: string): AppErr
   );
 }
 
-export function rateLimited(
-  limiter: TokenBuckets,
-  keyOf: (req: Request) => string,
-  what = 'client',
-): RequestHandler {
-  return (req, res, next) => {
-    const r = limiter.take(keyOf(req));
-    res.setHeader('RateLimit-Limit', String(limiter.capacity));
-    res.setHeader('RateLimit-Remaining', String(r.remaining));
-    if (!r.ok) return next(tooManyRequests(r.retryAfterSeconds, what));
-    next();
-  };
+/**
+ * Counts one hit on each limiter (every one, even when an earlier one is over: a client that keeps knocking
+ * keeps all its windows full) and throws 429 with the longest Retry-After when any is over; RateLimit-*
+ * headers describe the tightest.
+ */
+export async function enforceLimits(
+  res: Response,
+  hits: readonly { limiter: RateLimiter; subject: string }[],
+  what: string,
+): Promise<void> {
+  const results: RateLimitResult[] = [];
+  for (const h of hits) results.push(await h.limiter.hit(h.subject));
+  const tightest = results.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+  res.setHeader('RateLimit-Limit', String(tightest.limit));
+  res.setHeader('RateLimit-Remaining', String(tightest.remaining));
+  const over = results.filter((r) => !r.ok);
+  if (over.length > 0) throw tooManyRequests(Math.max(...over.map((r) => r.retryAfterSeconds)), what);
 }
 
-const deviceLimiters = new WeakMap<Application, TokenBuckets>();
-
-export function setDeviceLimiter(app: Application, limiter: TokenBuckets): void {
-  deviceLimiters.set(app, limiter);
+export interface DeviceLimiters {
+  /** Requests per device (all device routes). */
+  perDevice: RateLimiter;
+  /** Wrong device keys per client IP; once used up, every device request from that IP is 429. */
+  authFailuresPerIp: RateLimiter;
 }
 
-export function deviceLimiterOf(app: Application): TokenBuckets | undefined {
+const deviceLimiters = new WeakMap<Application, DeviceLimiters>();
+
+export function setDeviceLimiters(app: Application, limiters: DeviceLimiters): void {
+  deviceLimiters.set(app, limiters);
+}
+
+export function deviceLimitersOf(app: Application): DeviceLimiters | undefined {
   return deviceLimiters.get(app);
 }

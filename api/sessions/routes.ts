@@ -1,18 +1,20 @@
 /** POST /api/v1/sessions/:id/overrides — a teacher (of the course) or an admin corrects one student's mark. */
-import { Router } from 'express';
+import type { Router } from 'express';
+import { featureRouter } from '../router';
 import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { STUDENT_ID_PATTERN } from '../../lib/enrollment';
+import { sessionIdSchema } from '../../lib/contracts/schedule';
+import { text } from '../../lib/contracts/text';
 import { currentUser, requireUser } from '../auth/user';
-import { parseOr400 } from '../validate';
+import { parseOr400, studentIdSchema } from '../validate';
 import { overrideMark } from './service';
 
-export const sessionParams = z.strictObject({ id: z.string().min(1).max(64) });
+export const sessionParams = z.strictObject({ id: sessionIdSchema });
 export const overrideBody = z.strictObject({
-  student_id: z.string().regex(STUDENT_ID_PATTERN, 'not a student id'),
+  student_id: studentIdSchema,
   status: z.enum(['present', 'late', 'absent', 'excused']),
-  reason: z.string().trim().min(1).max(500),
+  reason: text(500),
 });
 export const overrideResponse = z.object({
   session_id: z.string(),
@@ -24,7 +26,7 @@ export const overrideResponse = z.object({
 });
 
 export function sessionRoutes(deps: { db: Knex; temporal: Client }): Router {
-  const router = Router();
+  const router = featureRouter();
   router.post('/api/v1/sessions/:id/overrides', requireUser(['admin', 'teacher']), async (req, res) => {
     const { id } = parseOr400(sessionParams, req.params, 'params');
     const body = parseOr400(overrideBody, req.body, 'body');

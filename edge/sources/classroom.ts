@@ -26,8 +26,9 @@ export function walkStep(f: number, steps: number): number {
   return p < steps ? p : period - p;
 }
 
+/** `people`: photo files, or encoded images (the benchmark passes photos it padded or rescaled). */
 export async function renderScene(
-  people: readonly string[],
+  people: readonly (string | Buffer)[],
   width: number,
   height: number,
   offset: { x: number; y: number } = { x: 0, y: 0 },

@@ -1,25 +1,16 @@
 /** POST /api/v1/attendance: the batch a device uploads and the per-record answer. */
 import { z } from 'zod';
+import { key } from './text';
 
-const id = z
-  .string()
-  .trim()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'only letters, digits and . _ : -');
+const id = key();
 
 export const recognitionRecordSchema = z.strictObject({
-  event_id: z
-    .string()
-    .min(8)
-    .max(128)
-    .regex(/^[A-Za-z0-9._:-]+$/, 'only letters, digits and . _ : -')
-    .describe('Idempotency key of this sighting, chosen by the device (a uuid); a resend answers duplicate'),
+  event_id: key({ min: 8, max: 128 }).describe(
+    'Idempotency key of this sighting, chosen by the device (a uuid); a resend answers duplicate',
+  ),
   student_id: id.describe('The student one face track of the device settled on'),
   course_id: id.optional().describe('The course the device believed was running; checked by the server'),
-  session_id: z
-    .string()
-    .max(64)
+  session_id: key()
     .optional()
     .describe('session:{scheduleId}:{date} the device believed was running; checked by the server'),
   timestamp: z.iso

@@ -8,6 +8,7 @@ import {
   type DeviceConfigKey,
   type DeviceConfigPatch,
 } from './deviceConfig';
+import { text } from './text';
 
 const finite = z.number().finite();
 
@@ -19,9 +20,11 @@ export const MAX_CLOCK_OFFSET_MS = 100 * 366 * 24 * 3_600_000;
 
 export const heartbeatBodySchema = z.strictObject({
   queueDepth: z.number().int().min(0).max(10_000_000).describe('Records waiting in the outbox'),
-  version: z.string().trim().min(1).max(64).describe('Edge software version'),
+  version: text(64).describe('Edge software version'),
   cpuTempC: finite.min(-40).max(150).optional(),
-  rosterVersion: z.string().max(128).optional().describe('Roster version of the class the device recognises'),
+  rosterVersion: text(128, { allowEmpty: true })
+    .optional()
+    .describe('Roster version of the class the device recognises'),
   fps: finite.min(0).max(240).optional().describe('Camera frames per second the device receives'),
   configVersion: z
     .number()
@@ -53,15 +56,24 @@ export const heartbeatBodySchema = z.strictObject({
     .describe(
       "Records in the device's dead-letter file: rejected by the server (or unreadable on the device), never retried. `npm run edge -- dead-letters` lists them on the device",
     ),
-  lastDeadLetterReason: z
-    .string()
-    .max(500)
+  lastDeadLetterReason: text(500, { allowEmpty: true })
     .optional()
     .describe("Why the newest dead-lettered record was rejected (the server's per-record reason)"),
   lastDeadLetterAt: z.iso
     .datetime({ offset: true })
     .optional()
     .describe('When the newest record was dead-lettered (device clock)'),
+  detectionLatency: z
+    .strictObject({
+      frames: z.number().int().min(1).max(10_000_000),
+      p50Ms: finite.min(0).max(600_000),
+      p95Ms: finite.min(0).max(600_000),
+      maxMs: finite.min(0).max(600_000),
+    })
+    .optional()
+    .describe(
+      'Face detection time per analysed frame since the previous heartbeat (median, 95th percentile, maximum). Absent when no frame was analysed, or from an edge that does not measure it',
+    ),
 });
 
 function fieldSchema(field: DeviceConfigField) {

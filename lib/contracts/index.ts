@@ -7,3 +7,4 @@ export * from './attendance';
 export * from './deviceConfig';
 export * from './devices';
 export * from './schedule';
+export * from './text';

@@ -1,7 +1,14 @@
 /** GET /api/v1/schedule and GET /api/v1/roster/{sessionId}: what a device needs to recognise its class. */
 import { z } from 'zod';
+import { key, keyEndingInDate } from './text';
 
-export const scheduleQuerySchema = z.strictObject({ room_id: z.string().min(1).max(64) });
+/** `session:{scheduleId}:{YYYY-MM-DD}`, as workflows/messages.ts writes (sessionWorkflowId) and reads it. */
+export const sessionIdSchema = keyEndingInDate(
+  'session:[0-9]{1,9}:',
+  'not a session id (session:{scheduleId}:{YYYY-MM-DD})',
+);
+
+export const scheduleQuerySchema = z.strictObject({ room_id: key() });
 
 export const sessionInfoSchema = z.object({
   session_id: z.string().describe('session:{scheduleId}:{YYYY-MM-DD}; the id of its roster'),
@@ -46,7 +53,7 @@ export const scheduleAnswerSchema = z.object({
     ),
 });
 
-export const rosterParamsSchema = z.strictObject({ sessionId: z.string().min(1).max(64) });
+export const rosterParamsSchema = z.strictObject({ sessionId: sessionIdSchema });
 
 export const rosterAnswerSchema = z.object({
   sessionId: z.string(),

@@ -79,6 +79,36 @@ async function withLock<T>(lockDir: string, fn: () => Promise<T>, log: (m: strin
 }
 
 async function buildTemporalCli(target: string, version: string, log: (m: string) => void): Promise<void> {
+  await goInstallCached({
+    target,
+    module: TEMPORAL_CLI_MODULE,
+    version,
+    what: 'the Temporal CLI',
+    hint: 'put `temporal` on PATH, or set TEMPORAL_CLI_PATH',
+    log,
+  });
+}
+
+export interface GoInstallOptions {
+  /** Where the binary ends up (its directory is created; a lock beside it serialises builds). */
+  target: string;
+  /** The main package, e.g. github.com/temporalio/cli/cmd/temporal. */
+  module: string;
+  version: string;
+  /** For log lines: 'the Temporal CLI'. */
+  what: string;
+  /** Another way to provide the binary, for the error without Go. */
+  hint?: string;
+  log: (m: string) => void;
+}
+
+/**
+ * `go install module@version` into a private GOBIN, then an atomic rename to `target`: one build at a time
+ * per target across processes, never a half-written binary. Tools the project builds from the Go module
+ * proxy (the Temporal CLI, the S3 server of the backup tests) share it.
+ */
+export async function goInstallCached(opts: GoInstallOptions): Promise<void> {
+  const { target, module, version, what, log } = opts;
   const dir = path.dirname(target);
   fs.mkdirSync(dir, { recursive: true });
   await withLock(
@@ -88,17 +118,14 @@ async function buildTemporalCli(target: string, version: string, log: (m: string
       const go = onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
       if (!go) {
         throw new Error(
-          'No Temporal CLI found and no Go toolchain to build one. Install Go (>= 1.24), put `temporal` on ' +
-            'PATH, or set TEMPORAL_CLI_PATH.',
+          `${what} was not found and there is no Go toolchain to build it. Install Go (>= 1.24)${opts.hint ? `, ${opts.hint}` : ''}.`,
         );
       }
-      log(
-        `building the Temporal CLI ${version} from the Go module proxy into ${dir} (first run only, a few minutes)`,
-      );
+      log(`building ${what} ${version} from the Go module proxy into ${dir} (first run only, a few minutes)`);
       const started = Date.now();
       const tmpBin = fs.mkdtempSync(path.join(dir, '.build-'));
       await new Promise<void>((resolve, reject) => {
-        const child = spawn(go, ['install', `${TEMPORAL_CLI_MODULE}@${version}`], {
+        const child = spawn(go, ['install', `${module}@${version}`], {
           env: { ...process.env, GOBIN: tmpBin, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -107,7 +134,7 @@ async function buildTemporalCli(target: string, version: string, log: (m: string
         const ticker = setInterval(
           () =>
             log(
-              `  …still building Temporal (${Math.round((Date.now() - started) / 1000)} s, ${downloaded} modules fetched)`,
+              `  …still building ${what} (${Math.round((Date.now() - started) / 1000)} s, ${downloaded} modules fetched)`,
             ),
           20_000,
         );
@@ -123,13 +150,12 @@ async function buildTemporalCli(target: string, version: string, log: (m: string
         child.on('close', (code) => {
           clearInterval(ticker);
           if (code === 0) resolve();
-          else
-            reject(new Error(`go install ${TEMPORAL_CLI_MODULE}@${version} failed (exit ${code}):\n${tail}`));
+          else reject(new Error(`go install ${module}@${version} failed (exit ${code}):\n${tail}`));
         });
       });
-      fs.renameSync(path.join(tmpBin, 'temporal'), target);
+      fs.renameSync(path.join(tmpBin, path.basename(module)), target);
       fs.rmSync(tmpBin, { recursive: true, force: true });
-      log(`built the Temporal CLI in ${Math.round((Date.now() - started) / 1000)} s`);
+      log(`built ${what} in ${Math.round((Date.now() - started) / 1000)} s`);
     },
     log,
   );

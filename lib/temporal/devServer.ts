@@ -37,7 +37,9 @@ export function devServerArgs(opts: DevServerOptions): string[] {
     'warn',
   ];
   args.push('--namespace', opts.namespace);
-  if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
+  // The dev server's Web UI has no authentication (anyone reaching it may terminate, signal or update any
+  // workflow): loopback only, explicitly, whatever the CLI's default.
+  if (opts.uiPort) args.push('--ui-ip', '127.0.0.1', '--ui-port', String(opts.uiPort));
   else args.push('--headless');
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const flag of searchAttributeFlags()) args.push('--search-attribute', flag);

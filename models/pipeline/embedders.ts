@@ -92,6 +92,19 @@ export interface EmbedderRecipe {
   parts: readonly { network: NetworkName; weight: number }[];
   /** Also embed every chip's left-right mirror and use the mean direction of the two. */
   mirror: boolean;
+  /**
+   * More test-time augmentation: each face is also cut with these small moves of its chip (and, with
+   * `mirror`, their mirrors), and the face's vector is the mean direction of all of them.
+   */
+  jitter?: readonly ChipJitter[];
+}
+
+/** A small similarity move of a chip about its centre: scale, rotation (degrees), shift (chip fractions). */
+export interface ChipJitter {
+  scale: number;
+  rotateDeg: number;
+  dx: number;
+  dy: number;
 }
 
 /** Length of a recipe's vectors: its networks' dimensions joined. */
@@ -106,10 +119,23 @@ export interface EmbedderSpec {
   recipe: EmbedderRecipe;
 }
 
-function embedder(name: EmbedderName, parts: EmbedderRecipe['parts'], mirror: boolean): EmbedderSpec {
-  const recipe = { name, parts, mirror };
+function embedder(
+  name: EmbedderName,
+  parts: EmbedderRecipe['parts'],
+  mirror: boolean,
+  jitter?: readonly ChipJitter[],
+): EmbedderSpec {
+  const recipe = { name, parts, mirror, ...(jitter ? { jitter } : {}) };
   return { name, dim: recipeDim(recipe), recipe };
 }
+
+/** dlib-tta's extra views: the chip moved by 2% of its side left, right, up and down (3 pixels of 150). */
+export const DLIB_TTA_SHIFTS: readonly ChipJitter[] = [
+  { scale: 1, rotateDeg: 0, dx: 0.02, dy: 0 },
+  { scale: 1, rotateDeg: 0, dx: -0.02, dy: 0 },
+  { scale: 1, rotateDeg: 0, dx: 0, dy: 0.02 },
+  { scale: 1, rotateDeg: 0, dx: 0, dy: -0.02 },
+];
 
 export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
   dlib: embedder('dlib', [{ network: 'dlib', weight: 1 }], false),
@@ -119,6 +145,13 @@ export const EMBEDDER_SPECS: Readonly<Record<EmbedderName, EmbedderSpec>> = {
    * one more 150×150 chip in the same batch (about 4 ms per face).
    */
   'dlib-flip': embedder('dlib-flip', [{ network: 'dlib', weight: 1 }], true),
+  /**
+   * dlib's ResNet on five views of the face — the chip and the chip shifted 2% each way — and their mirrors
+   * (10 chips in one batch): the face's vector is their mean direction, so a landmark a few pixels off moves
+   * it less. bench:face, celebrities: TAR at FAR 0.1% 86.4% vs dlib-flip's 83.6% (halves swapped: 85.8% vs
+   * 85.0%), TAR at FAR 1% 96.1% vs 95.5%, strangers accepted 0 of 862 for both.
+   */
+  'dlib-tta': embedder('dlib-tta', [{ network: 'dlib', weight: 1 }], true, DLIB_TTA_SHIFTS),
   faceres: embedder('faceres', [{ network: 'faceres', weight: 1 }], false),
   mobileface: embedder('mobileface', [{ network: 'mobileface', weight: 1 }], false),
   faceplugin: embedder('faceplugin', [{ network: 'faceplugin', weight: 1 }], false),

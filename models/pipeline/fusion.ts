@@ -14,12 +14,14 @@
  */
 import type * as ort from 'onnxruntime-node';
 import { alignFace } from './align';
+import { warpSimilarity, type SimilarityTransform } from './geometry';
 import type { FaceLandmarks } from './detectors/types';
 import {
   FaceEmbedder,
   l2Normalise,
   NETWORK_SPECS,
   recipeDim,
+  type ChipJitter,
   type EmbedderRecipe,
   type NetworkSpec,
 } from './embedders';
@@ -90,6 +92,27 @@ export function fuseEmbeddings(parts: readonly { embedding: Float32Array; weight
   return out;
 }
 
+/** The image → chip transform followed by a jitter about the chip's centre. */
+export function jitterTransform(
+  imageToChip: SimilarityTransform,
+  jitter: ChipJitter,
+  size: number,
+): SimilarityTransform {
+  const theta = (jitter.rotateDeg * Math.PI) / 180;
+  const ja = jitter.scale * Math.cos(theta);
+  const jb = jitter.scale * Math.sin(theta);
+  const c = (size - 1) / 2;
+  const jtx = c + jitter.dx * size - (ja * c - jb * c);
+  const jty = c + jitter.dy * size - (jb * c + ja * c);
+  const t = imageToChip;
+  return {
+    a: ja * t.a - jb * t.b,
+    b: ja * t.b + jb * t.a,
+    tx: ja * t.tx - jb * t.ty + jtx,
+    ty: jb * t.tx + ja * t.ty + jty,
+  };
+}
+
 /** Runs a recipe: aligns each face for each network, embeds (with mirrors), averages and fuses. */
 export class RecipeEmbedder {
   private constructor(
@@ -125,15 +148,24 @@ export class RecipeEmbedder {
     const perNetwork: Float32Array[][] = [];
     for (const { embedder } of this.networks) {
       const { crop } = embedder.spec;
-      const chips = faces.map((landmarks) => alignFace(image, landmarks, crop).pixels);
-      if (!this.recipe.mirror) {
-        perNetwork.push(await embedder.embed(chips));
+      const aligned = faces.map((landmarks) => alignFace(image, landmarks, crop));
+      const views: Uint8Array[][] = [aligned.map((a) => a.pixels)];
+      for (const jitter of this.recipe.jitter ?? [])
+        views.push(
+          aligned.map((a) =>
+            warpSimilarity(image, jitterTransform(a.imageToCrop, jitter, a.size), a.size, a.size),
+          ),
+        );
+      if (this.recipe.mirror)
+        for (const view of [...views]) views.push(view.map((c) => mirrorChip(c, crop.size)));
+      if (views.length === 1) {
+        perNetwork.push(await embedder.embed(views[0] as Uint8Array[]));
         continue;
       }
-      const vectors = await embedder.embed([...chips, ...chips.map((c) => mirrorChip(c, crop.size))]);
+      const vectors = await embedder.embed(views.flat());
       perNetwork.push(
         faces.map((_, i) =>
-          meanDirection([vectors[i] as Float32Array, vectors[i + faces.length] as Float32Array]),
+          meanDirection(views.map((_, v) => vectors[v * faces.length + i] as Float32Array)),
         ),
       );
     }

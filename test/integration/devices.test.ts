@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
+import { reportableReason } from '../../edge/heartbeat';
 import { hashDeviceKey } from '../../lib/deviceKeys';
 import * as explicitConfigMigration from '../../migrations/20261202000010_device_config_explicit';
 import { seedDemoSchool } from '../../migrations/seeds/demoSchool';
@@ -271,8 +272,19 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
       /rollcall_device_alerts_total\{kind="clock_skew",state="raised",service="rollcall"\} 1\b/,
     );
 
-    // NTP fixed: back within the limit. A NUL byte in a reason is stored visibly, not refused.
-    await send({ clockOffsetMs: -40, deadLetters: 3, lastDeadLetterReason: 'bad\u0000byte' });
+    // A raw NUL byte in a reason breaks the contract's string rule: 400 naming the field, nothing stored.
+    const refused = await request(rc.app)
+      .post('/api/v1/heartbeat')
+      .set('Authorization', 'Bearer demo-key-pi-r101')
+      .send(heartbeat({ clockOffsetMs: -40, deadLetters: 3, lastDeadLetterReason: 'bad\u0000byte' }));
+    assert.equal(refused.status, 400);
+    assert.match(JSON.stringify(refused.body), /lastDeadLetterReason/);
+    // NTP fixed: back within the limit. The edge sends what the rule allows (reportableReason).
+    await send({
+      clockOffsetMs: -40,
+      deadLetters: 3,
+      lastDeadLetterReason: reportableReason('bad\u0000byte'),
+    });
     await eventually(
       async () => !(await handle.query(deviceStateQuery)).alerts.clockSkew,
       'clock_skew alert resolved',
@@ -290,7 +302,7 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
       {
         clock_offset_ms: -40,
         dead_letters: 3,
-        last_dead_letter_reason: 'bad\\0byte',
+        last_dead_letter_reason: 'bad byte',
         last_dead_letter_at: null,
       },
     );

@@ -134,7 +134,7 @@ void describe('security (real Temporal + Postgres)', () => {
     ).toString('base64url');
     const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT', kid: 'dev' })).toString('base64url');
     const otherKey = signToken(
-      { keys: new Map([['other', crypto.randomBytes(32)]]), ttlSeconds: 600 },
+      { keys: new Map([['other', crypto.randomBytes(32)]]), ttlSeconds: 600, audience: jwt.audience },
       { sub: 'u-admin', role: 'admin' },
     ).token;
     for (const token of [
@@ -587,7 +587,7 @@ void describe('security (real Temporal + Postgres)', () => {
   });
 });
 
-void describe('rate limits (token buckets)', () => {
+void describe('rate limits (counted in Postgres)', () => {
   void test('when a device or a login client exceeds its budget, then 429 with Retry-After and the error shape', async () => {
     const limited = await startTestRollcall(undefined, {
       rateLimits: { devicePerMinute: 5, loginPerMinute: 3 },

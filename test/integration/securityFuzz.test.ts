@@ -1,15 +1,23 @@
 /**
- * Property test of the device endpoints: thousands of random and malformed bodies (seeded, reproducible:
- * FUZZ_SEED=<n>) against the real app. Properties: never a 5xx, every error has the one shape, and rows in
- * recognition_events are exactly the records the API answered `accepted` — a rejected request writes nothing.
+ * Property tests against the real app (seeded, reproducible: FUZZ_SEED=<n>):
+ * - the device endpoints: thousands of random and malformed bodies; never a 5xx, every error has the one
+ *   shape, and rows in recognition_events are exactly the records the API answered `accepted`;
+ * - every operation of the OpenAPI document (fast-check): hostile path, query and body values (NUL, control
+ *   characters, very long, lone surrogates, implausible dates); never a 5xx, every answer as the document
+ *   says (status, content type, JSON schema), and a rejected request changes no table's row count.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import type { Knex } from 'knex';
 import { DEMO_DEVICE_KEYS, seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { startTestRollcall, type TestRollcall } from '../support/app';
+import { bearerFor } from '../support/auth';
 import { assertErrorShape } from '../support/errors';
+import { hostileRequests, queryString, type HostileRequest } from '../support/hostileRequests';
+import { ResponseConformance, type OpenApiDocument } from '../support/openapiConformance';
 
 const ITERATIONS = 3000;
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -191,9 +199,10 @@ let base: string;
 
 void describe('device endpoints under fuzzing (real Temporal + Postgres)', () => {
   before(async () => {
-    // The fuzz must not be cut short by the per-device limit; the limit itself is tested in security.test.ts.
+    // The fuzz must not be cut short by the per-device limit or the wrong-key limit per IP; the limits
+    // themselves are tested in security.test.ts and securityExposure.test.ts.
     rc = await startTestRollcall(undefined, {
-      rateLimits: { devicePerMinute: 1_000_000, loginPerMinute: 10 },
+      rateLimits: { devicePerMinute: 1_000_000, loginPerMinute: 10, deviceAuthFailuresPerMinute: 1_000_000 },
     });
     await seedDemoSchool(rc.database.db);
     server = http.createServer(rc.app);
@@ -274,3 +283,116 @@ void describe('device endpoints under fuzzing (real Temporal + Postgres)', () =>
     },
   );
 });
+
+/** Cases per operation of the document: 35 operations × 60 ≈ 2,100 requests, about a minute on 2 cores. */
+const RUNS_PER_OPERATION = Number(process.env.FUZZ_RUNS_PER_OPERATION ?? 60);
+
+/**
+ * Row counts of every table (partitioned tables counted once, through their parent), but the rate limiter's
+ * buckets: counting a rejected request there is its job.
+ */
+async function rowCounts(db: Knex): Promise<Record<string, number>> {
+  const { rows } = await db.raw<{ rows: { name: string }[] }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+        AND c.relname NOT LIKE 'rate\\_limit%' ORDER BY 1`,
+  );
+  const sql = `SELECT json_build_object(${rows.map((r) => `'${r.name}', (SELECT count(*) FROM "${r.name}")`).join(', ')}) AS counts`;
+  return (await db.raw<{ rows: { counts: Record<string, number> }[] }>(sql)).rows[0]!.counts;
+}
+
+void describe('every operation of the OpenAPI document under hostile input (real Temporal + Postgres)', () => {
+  let app: TestRollcall;
+  let srv: http.Server;
+  let url: string;
+  before(async () => {
+    // A stack of its own: the device fuzz above leaves session workflows that write marks later.
+    app = await startTestRollcall(undefined, {
+      rateLimits: { devicePerMinute: 1_000_000, loginPerMinute: 10, deviceAuthFailuresPerMinute: 1_000_000 },
+    });
+    await seedDemoSchool(app.database.db);
+    srv = http.createServer(app.app);
+    await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+    url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    srv?.close();
+    await app?.stop();
+  });
+
+  void test(
+    'when hostile values reach any path, query or body field, then no 5xx, answers as documented, and a rejected request writes nothing',
+    { timeout: 600_000 },
+    async (t) => {
+      const doc = (await (await fetch(`${url}/openapi.json`)).json()) as OpenApiDocument;
+      const conformance = new ResponseConformance(doc);
+      const admin = await bearerFor(app.app, 'admin');
+      const today = new Date().toISOString().slice(0, 10);
+      const db = app.database.db;
+      const failures: string[] = [];
+      const statuses = new Map<number, number>();
+      let cases = 0;
+      let operations = 0;
+
+      const send = async (method: string, r: HostileRequest, security: OpenApiOperationSecurity) => {
+        const headers: Record<string, string> = {};
+        if (r.credentials === 'wrong') headers.Authorization = 'Bearer not-a-key-nor-a-token';
+        else if (r.credentials === 'right' && security === 'deviceKey')
+          headers.Authorization = `Bearer ${KEY}`;
+        else if (r.credentials === 'right' && security === 'userJwt') headers.Authorization = admin;
+        if (r.body !== undefined) headers['Content-Type'] = 'application/json';
+        const res = await fetch(`${url}${r.path}${queryString(r.query)}`, {
+          method: method.toUpperCase(),
+          headers,
+          body: r.body === undefined ? undefined : JSON.stringify(r.body),
+        });
+        return { status: res.status, contentType: res.headers.get('content-type'), body: await res.text() };
+      };
+
+      for (const [path, item] of Object.entries(doc.paths)) {
+        for (const [method, op] of Object.entries(item)) {
+          operations++;
+          const security = securityOf(op.security);
+          await fc.assert(
+            fc.asyncProperty(hostileRequests(path, op, today), async (r) => {
+              cases++;
+              const before = await rowCounts(db);
+              const res = await send(method, r, security);
+              statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+              const where = `${method.toUpperCase()} ${r.path.slice(0, 80)} [${r.slot}=${JSON.stringify(r.value.slice(0, 24))}] → ${res.status}`;
+              if (res.status >= 500) failures.push(`${where}: ${res.body.slice(0, 200)}`);
+              const problem = conformance.problem(method, path, res);
+              if (problem) failures.push(`${where}: ${problem}`);
+              if (res.status >= 400) {
+                const after = await rowCounts(db);
+                const changed = Object.keys(after).filter((k) => after[k] !== before[k]);
+                if (changed.length)
+                  failures.push(`${where}: rejected, yet rows changed in ${changed.join(', ')}`);
+              } else if (method !== 'get' && !r.slot.startsWith('query.')) {
+                // Query values of a JSON-body write may be unread (photo uploads read ?by= only for raw images).
+                failures.push(`${where}: a write accepted a hostile value`);
+              }
+              // Failures are collected and reported together below, so every operation is exercised.
+              return true;
+            }),
+            { numRuns: RUNS_PER_OPERATION, seed: SEED },
+          );
+        }
+      }
+      t.diagnostic(
+        `route fuzz seed ${SEED}: ${cases} cases over ${operations} operations; statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+      );
+      process.stderr.write(`route fuzz seed ${SEED}: ${cases} cases over ${operations} operations\n`);
+      assert.deepEqual(failures.slice(0, 10), [], `seed ${SEED}`);
+      assert.ok(operations >= 30, `only ${operations} operations in the document`);
+    },
+  );
+});
+
+type OpenApiOperationSecurity = 'deviceKey' | 'userJwt' | 'metricsToken' | 'none';
+
+function securityOf(security: Record<string, string[]>[] | undefined): OpenApiOperationSecurity {
+  const names = (security ?? []).flatMap((s) => Object.keys(s));
+  return (names.find((n) => n === 'deviceKey' || n === 'userJwt' || n === 'metricsToken') ??
+    'none') as OpenApiOperationSecurity;
+}

@@ -26,7 +26,7 @@ export const FAST_TIMING: SessionTimingSettings = {
 
 export async function startTestRollcall(
   timing: SessionTimingSettings = FAST_TIMING,
-  opts: Pick<AppDeps, 'rateLimits' | 'now' | 'amendMinutes'> = {},
+  opts: Pick<AppDeps, 'rateLimits' | 'now' | 'amendMinutes' | 'metricsToken' | 'trustProxy'> = {},
 ): Promise<TestRollcall> {
   const database = await createTestDatabase();
   const temporal = await startTestTemporal();

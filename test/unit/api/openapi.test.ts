@@ -10,6 +10,35 @@ import request from 'supertest';
 import { Client } from '@temporalio/client';
 import { createApp } from '../../../api/app';
 import { buildOpenApi, openApiPath, operations } from '../../../api/openapi';
+import { dateRange, idParam } from '../../../api/reports/routes';
+import { overrideBody, sessionParams } from '../../../api/sessions/routes';
+
+type Schema = Record<string, unknown>;
+interface RequestSide {
+  parameters?: { name: string; in: string; schema: Schema }[];
+  requestBody?: { content: Record<string, { schema: Schema }> };
+}
+
+const CONTROL_SAMPLES = ['\u0000', 'a\u0000', '\u001f', '\u007f', '\u0085', '\u009f'];
+
+/** Pushes the path of every string schema that would take a control character or has no length limit. */
+function looseStrings(schema: Schema, at: string, out: string[]): void {
+  for (const key of ['anyOf', 'oneOf', 'allOf'] as const)
+    for (const s of (schema[key] as Schema[] | undefined) ?? [])
+      if (s.type !== undefined) looseStrings(s, at, out);
+  if (schema.type === 'object')
+    for (const [name, prop] of Object.entries((schema.properties ?? {}) as Record<string, Schema>))
+      looseStrings(prop, `${at}.${name}`, out);
+  if (schema.type === 'array' && schema.items) looseStrings(schema.items as Schema, `${at}[]`, out);
+  if (schema.type !== 'string' || Array.isArray(schema.enum) || schema.const !== undefined) return;
+  const patterns = [schema.pattern, ...((schema.allOf as Schema[] | undefined) ?? []).map((s) => s.pattern)]
+    .filter((p): p is string => typeof p === 'string')
+    .map((p) => new RegExp(p, 'u'));
+  const refusesControls = CONTROL_SAMPLES.every((c) => patterns.some((p) => !p.test(c)));
+  const bounded =
+    typeof schema.maxLength === 'number' || schema.format === 'date' || schema.format === 'date-time';
+  if (!refusesControls || !bounded) out.push(at);
+}
 
 interface Layer {
   route?: { path: string | string[]; methods: Record<string, boolean> };
@@ -80,6 +109,45 @@ void describe('OpenAPI document', () => {
     assert.equal(body.additionalProperties, false, 'strict objects show as additionalProperties: false');
     for (const o of operations)
       assert.ok(spec.paths[openApiPath(o.path)]?.[o.method], `${o.method} ${o.path}`);
+  });
+
+  void test('when any request string is documented, then it refuses control characters and has a length limit, like its validator', () => {
+    const spec = buildOpenApi() as unknown as {
+      paths: Record<string, Record<string, RequestSide>>;
+    };
+    const loose: string[] = [];
+    for (const [path, item] of Object.entries(spec.paths))
+      for (const [method, op] of Object.entries(item)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        for (const p of op.parameters ?? []) looseStrings(p.schema, `${where} ${p.in}.${p.name}`, loose);
+        const body = op.requestBody?.content['application/json']?.schema;
+        if (body) looseStrings(body, `${where} body`, loose);
+      }
+    // The password is compared, never stored, and may be anything the user chose.
+    assert.deepEqual(
+      loose.filter((l) => l !== 'POST /api/v1/auth/login body.password'),
+      [],
+      'strings without the one string rule (lib/contracts/text.ts)',
+    );
+  });
+
+  void test('when a generated schema is checked against the validator, then limits, dates and session ids agree', () => {
+    const hostile = ['a\u0000b', 'a\u0085b', 'x'.repeat(65), '\ud800'];
+    for (const v of hostile) assert.equal(idParam.safeParse({ id: v }).success, false, JSON.stringify(v));
+    assert.equal(
+      dateRange.safeParse({ from: '0000-01-01' }).error?.issues[0]?.message,
+      'must be a date between 2000-01-01 and 2199-12-31',
+    );
+    assert.equal(dateRange.safeParse({ from: '2025-02-29' }).success, false);
+    assert.equal(sessionParams.safeParse({ id: 'session:12:2026-02-30' }).success, false);
+    assert.equal(sessionParams.safeParse({ id: 'session:12:2028-02-29' }).success, true);
+    assert.equal(overrideBody.shape.reason.parse('  Zoe\u0308 was ill  '), 'Zoë was ill', 'NFC and trimmed');
+    assert.equal(
+      overrideBody.shape.reason.safeParse('😀'.repeat(500)).success,
+      true,
+      'lengths in code points',
+    );
+    assert.equal(overrideBody.shape.reason.safeParse('😀'.repeat(501)).success, false);
   });
 
   void test('when /openapi.json, /docs and /dashboard are fetched, then they are served with a strict CSP and no inline script', async () => {

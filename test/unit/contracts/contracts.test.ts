@@ -16,6 +16,8 @@ import {
   deviceConfigSchema,
   heartbeatAnswerSchema,
   scheduleAnswerSchema,
+  text,
+  toText,
 } from '../../../lib/contracts';
 import { withoutLegacyDefaults } from '../../../workflows/deviceMessages';
 
@@ -116,5 +118,20 @@ void describe('edge imports', () => {
     const lib = files.filter((f) => f.startsWith('lib/') && !f.startsWith('lib/contracts/'));
     assert.deepEqual([...server, ...lib], []);
     assert.ok(files.includes('lib/contracts/index.ts'));
+  });
+});
+
+void describe('the string rule, from both sides', () => {
+  void test('when a device turns an arbitrary error message into a reason with toText, then text() accepts it', () => {
+    const rule = text(20, { allowEmpty: true });
+    const refused = ['bad\u0000byte', 'line one\nline two\u0085', 'x\ud800y', 'é'.repeat(30), '\u0007'];
+    for (const value of refused) assert.equal(rule.safeParse(value).success, false, JSON.stringify(value));
+    for (const value of [...refused, '  e\u0301cole  ']) {
+      const sent = toText(value, 20);
+      assert.ok(rule.safeParse(sent).success, `toText(${JSON.stringify(value)}) = ${JSON.stringify(sent)}`);
+    }
+    assert.equal(toText('bad\u0000byte', 20), 'bad byte');
+    assert.equal(toText('  e\u0301cole  ', 20), 'école');
+    assert.equal([...toText('é'.repeat(30), 20)].length, 20);
   });
 });

@@ -10,6 +10,7 @@ import { manifestEntry, readModelManifest } from '../../../models/manifest';
 import { alignFace } from '../../../models/pipeline/align';
 import { EMBEDDER_NAMES } from '../../../models/pipeline/embedderNames';
 import {
+  DLIB_TTA_SHIFTS,
   EMBEDDER_SPECS,
   FaceEmbedder,
   l2Normalise,
@@ -21,9 +22,11 @@ import {
   assertValidRecipe,
   fuseEmbeddings,
   InvalidRecipeError,
+  jitterTransform,
   meanDirection,
   mirrorChip,
 } from '../../../models/pipeline/fusion';
+import { applySimilarity, warpSimilarity } from '../../../models/pipeline/geometry';
 import { decodeImage, toRgbImage } from '../../../models/pipeline/image';
 import { ensureModels, facePhoto } from '../../support/faces';
 
@@ -122,6 +125,55 @@ void describe('mirror test-time augmentation and fusion: arithmetic', () => {
   });
 });
 
+void describe('chip jitter (dlib-tta)', () => {
+  const imageToChip = { a: 0.8, b: 0.1, tx: -12, ty: 7 };
+  const size = 150;
+  const c = (size - 1) / 2;
+
+  void it('when the jitter is none, then the transform is unchanged', () => {
+    const t = jitterTransform(imageToChip, { scale: 1, rotateDeg: 0, dx: 0, dy: 0 }, size);
+    for (const k of ['a', 'b', 'tx', 'ty'] as const) assert.ok(Math.abs(t[k] - imageToChip[k]) < 1e-12, k);
+  });
+
+  void it('when the chip is shifted, scaled or rotated, then every image point moves so in chip pixels about the centre', () => {
+    const points = [
+      { x: 10, y: 20 },
+      { x: 140, y: -3 },
+      { x: 75, y: 200 },
+    ];
+    for (const j of [
+      { scale: 1, rotateDeg: 0, dx: 0.02, dy: 0 },
+      { scale: 1, rotateDeg: 0, dx: 0, dy: -0.02 },
+      { scale: 1.05, rotateDeg: 0, dx: 0, dy: 0 },
+      { scale: 1, rotateDeg: 4, dx: 0, dy: 0 },
+    ]) {
+      const t = jitterTransform(imageToChip, j, size);
+      const th = (j.rotateDeg * Math.PI) / 180;
+      for (const p of points) {
+        const q = applySimilarity(imageToChip, p);
+        const ux = q.x - c;
+        const uy = q.y - c;
+        const expected = {
+          x: c + j.scale * (Math.cos(th) * ux - Math.sin(th) * uy) + j.dx * size,
+          y: c + j.scale * (Math.sin(th) * ux + Math.cos(th) * uy) + j.dy * size,
+        };
+        const got = applySimilarity(t, p);
+        assert.ok(Math.hypot(got.x - expected.x, got.y - expected.y) < 1e-9, JSON.stringify({ j, p }));
+      }
+    }
+    // dlib-tta's shifts are 3 chip pixels each way.
+    assert.deepEqual(
+      DLIB_TTA_SHIFTS.map((j) => [j.dx * size, j.dy * size]),
+      [
+        [3, 0],
+        [-3, 0],
+        [0, 3],
+        [0, -3],
+      ],
+    );
+  });
+});
+
 void describe('mirror test-time augmentation and fusion: real models on real photos', () => {
   let modelDir = '';
   let flip: FacePipeline;
@@ -169,6 +221,33 @@ void describe('mirror test-time augmentation and fusion: real models on real pho
     // Not simply the plain embedding: the mirror counts.
     const [single] = await plain.embedDetected(image, [face]);
     assert.ok(dot(single?.embedding ?? new Float32Array(128), expected) < 0.9999);
+  });
+
+  void it('when dlib-tta embeds a face, then it is the mean direction of dlib on five shifted chips and their mirrors', async () => {
+    const tta = await createFacePipeline({ modelDir, embedder: 'dlib-tta' });
+    try {
+      const [face] = await tta.detectFaces(image);
+      assert.ok(face);
+      const [embedded] = await tta.embedDetected(image, [face]);
+      const { size } = NETWORK_SPECS.dlib.crop;
+      const aligned = alignFace(image, face.landmarks, NETWORK_SPECS.dlib.crop);
+      const views = [
+        aligned.pixels,
+        ...DLIB_TTA_SHIFTS.map((j) =>
+          warpSimilarity(image, jitterTransform(aligned.imageToCrop, j, size), size, size),
+        ),
+      ];
+      const vectors = await dlibNetwork.embed([...views, ...views.map((v) => mirrorChip(v, size))]);
+      const expected = meanDirection(vectors);
+      assert.equal(vectors.length, 10);
+      for (let i = 0; i < 128; i++)
+        assert.ok(Math.abs((embedded?.embedding[i] ?? 0) - (expected[i] ?? 0)) < 1e-5, `value ${i}`);
+      const [flipped] = await flip.embedDetected(image, [face]);
+      const closeness = dot(flipped?.embedding ?? new Float32Array(128), expected);
+      assert.ok(closeness > 0.98 && closeness < 0.99999, `dlib-tta vs dlib-flip cosine ${closeness}`);
+    } finally {
+      await tta.dispose();
+    }
   });
 
   void it('when the photo itself is mirrored, then dlib-flip describes the face almost as before, closer than dlib alone', async (t) => {
