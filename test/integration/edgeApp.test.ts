@@ -112,7 +112,7 @@ void describe('edge app (real models, API, Temporal, Postgres)', () => {
 
   void test(
     'when enrolled and non-enrolled people are in view, then only enrolled students are uploaded, once each per window',
-    { timeout: 180_000 },
+    { timeout: 480_000 },
     async () => {
       const source = new ClassroomSource(cast.scenes.slice(0, 3), 1280, 720, { fps: 0, loop: true });
       const t0 = Date.now();
@@ -125,7 +125,8 @@ void describe('edge app (real models, API, Temporal, Postgres)', () => {
         );
         // Let the scenes loop at least twice more: debounce must hold every repeat back.
         const processed = app.stats().framesProcessed;
-        await eventually(async () => app.stats().framesProcessed > processed + 200, 'more frames', 120_000);
+        // A correctness check, not a speed one: on a busy 2-core machine this can take minutes.
+        await eventually(async () => app.stats().framesProcessed > processed + 200, 'more frames', 300_000);
         await app.uploader.drainOnce();
         const st = app.stats();
         const evs = await events();
