@@ -144,7 +144,10 @@ void describe('edge app (real models, API, Temporal, Postgres)', () => {
             );
         }
         assert.ok(st.unknownFaces > 0, 'Biden and the strangers were seen and stayed unknown');
-        assert.ok(st.debounced > 0, 'repeat sightings were debounced');
+        // Every sighting became a record or was held back by the 30 s debounce (how many repeats fall inside
+        // the window depends on how fast this machine loops the scenes; the rule itself is unit-tested).
+        assert.equal(st.sightings, st.recordsQueued + st.recordsDropped + st.debounced, JSON.stringify(st));
+        assert.ok(st.sightings > new Set(evs.map((e) => e.student_id)).size, 'students were sighted again');
         assert.equal(app.outbox.readDeadLetters().length, 0);
         process.stderr.write(
           `edge app: ${JSON.stringify({ ...st, elapsedMs: Date.now() - t0, students: evs.map((e) => e.student_id) })}\n`,
