@@ -29,6 +29,8 @@ import { setDeviceLimiters } from './security/rateLimit';
 import { ROUTING_OPTIONS } from './router';
 import { sessionRoutes } from './sessions/routes';
 import { dashboardApiRoutes } from './dashboard/overview';
+import { classRoutes } from './dashboard/classes';
+import { deviceHealthRoutes } from './dashboard/devices';
 import { pageRoutes } from './dashboard/pages';
 import { deviceRoutes } from './devices/routes';
 import { metricsRoutes, requestMetrics } from './metrics/routes';
@@ -139,8 +141,6 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     attendanceRoutes({
       db: deps.db,
-      temporal: deps.temporal,
-      taskQueue: deps.taskQueue,
       earlyMinutes: deps.earlyMinutes,
       graceMinutes: deps.graceMinutes,
       amendMinutes: deps.amendMinutes ?? config().SESSION_AMEND_HOURS * 60,
@@ -172,9 +172,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(privacyRoutes({ db: deps.db, temporal: deps.temporal, stagingDir: enrollment.stagingDir }));
   const temporalUiUrl =
     deps.temporalUiUrl ?? config().TEMPORAL_UI_URL ?? `http://127.0.0.1:${config().TEMPORAL_UI_PORT}`;
-  app.use(
-    dashboardApiRoutes({ db: deps.db, settings: { temporalUiUrl, namespace: config().TEMPORAL_NAMESPACE } }),
-  );
+  const dashboardSettings = { temporalUiUrl, namespace: config().TEMPORAL_NAMESPACE };
+  app.use(dashboardApiRoutes({ db: deps.db, settings: dashboardSettings }));
+  app.use(classRoutes({ db: deps.db }));
+  app.use(deviceHealthRoutes({ db: deps.db, temporal: deps.temporal, settings: dashboardSettings }));
   app.use(
     deviceRoutes({
       db: deps.db,

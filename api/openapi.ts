@@ -18,6 +18,9 @@ import {
 } from '../lib/contracts';
 import { loginBody, loginResponse } from './auth/routes';
 import { overviewResponse } from './dashboard/overview';
+import { assetParams } from './dashboard/assets';
+import { auditResponse, todayResponse } from './dashboard/classes';
+import { deviceHealthResponse } from './dashboard/devices';
 import { consentBody, photosBody, rawQuery, revokeBody, studentParams } from './enrollment/routes';
 import { erasureParams, erasureQuery, erasureResponse } from './privacy/routes';
 import { absencesQuery, dateRange, idParam, sessionQuery } from './reports/routes';
@@ -88,7 +91,7 @@ export const operations: Operation[] = [
     },
     tag: 'device',
     auth: 'device',
-    summary: 'Upload a batch of recognitions (idempotent event ids); 202 once Temporal has them',
+    summary: 'Upload a batch of recognitions (idempotent event ids); 202 once committed to the inbox',
     body: attendanceBatchSchema,
     status: 202,
     response: attendanceAnswerSchema,
@@ -280,6 +283,32 @@ export const operations: Operation[] = [
     summary: "Today's sessions per room with counts, device health, Temporal UI links",
     response: overviewResponse,
   },
+  {
+    method: 'get',
+    path: '/api/v1/dashboard/today',
+    tag: 'people',
+    auth: 'user',
+    summary: "The user's courses and today's timetabled classes with their counts (teachers: own courses)",
+    response: todayResponse,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/sessions/:id/audit',
+    also: [404],
+    tag: 'people',
+    auth: 'user',
+    summary: "Audit trail of a session's marks (overrides and corrections), newest first",
+    params: sessionParams,
+    response: auditResponse,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/dashboard/devices',
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Devices with their latest heartbeat (temperature, queue depth, clock offset) and open alerts',
+    response: deviceHealthResponse,
+  },
   // Admin
   {
     method: 'delete',
@@ -431,7 +460,7 @@ export const operations: Operation[] = [
     path: '/health/ready',
     tag: 'ops',
     auth: 'none',
-    summary: 'Readiness: Postgres and Temporal reachable (503 otherwise)',
+    summary: 'Readiness: Postgres reachable (503 otherwise); reports Temporal',
   },
   {
     method: 'get',
@@ -471,9 +500,9 @@ export const operations: Operation[] = [
     path: '/assets/:file',
     tag: 'pages',
     auth: 'none',
-    summary: 'Static assets of the pages (app.js, style.css)',
+    summary: "Static assets of the pages (the web app's scripts and stylesheet)",
     produces: 'asset',
-    params: z.strictObject({ file: z.enum(['app.js', 'style.css']) }),
+    params: assetParams,
   },
 ];
 

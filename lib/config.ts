@@ -163,6 +163,16 @@ const schema = z.object({
    * stop timeout (Kubernetes terminationGracePeriodSeconds, compose stop_grace_period).
    */
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).default(30),
+  /** Run the inbox relay (workers/relay.ts) inside the worker process; off when relays run apart (`npm run relay`). */
+  RELAY_IN_WORKER: bool.default(true),
+  /** Inbox rows one relay claims per round trip. */
+  RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  /** How long a claim is exclusive: rows of a relay that died are delivered by another after this. */
+  RELAY_LEASE_SECONDS: z.coerce.number().min(6).max(3600).default(30),
+  /** Fallback poll of the inbox when no NOTIFY arrives. */
+  RELAY_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  /** A standalone relay (workers/relayMain.ts) serves its own /metrics here; 0 = off. */
+  RELAY_METRICS_PORT: port.default(0),
   /** Monthly attendance partitions kept ready ahead of the current month (maintenance:partitions). */
   PARTITION_MONTHS_AHEAD: z.coerce.number().int().min(3).max(36).default(3),
   /** Where maintenance:backup writes pg_dump files; default `<ROLLCALL_DATA_DIR>/backups`. */

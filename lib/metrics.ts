@@ -155,6 +155,28 @@ export function countAttendanceRecords(outcome: 'accepted' | 'duplicate' | 'reje
   if (n > 0) attendanceRecords.inc({ outcome }, n);
 }
 
+/** The inbox relay (workers/relay.ts): how long a committed recognition waited until its workflow had it. */
+export const inboxDeliveryLag = new Histogram({
+  name: 'rollcall_inbox_delivery_lag_seconds',
+  help: 'Recognitions: time from the API committing them (202) to the relay delivering them to their session workflow',
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  registers: [metricsRegistry],
+});
+
+export const inboxDeliveries = new Counter({
+  name: 'rollcall_inbox_deliveries_total',
+  help: 'Recognitions handled by the inbox relay, by outcome (signalled, amended = written to an ended session, failed = retried later, undeliverable)',
+  labelNames: ['outcome'] as const,
+  registers: [metricsRegistry],
+});
+
+export function countInboxDeliveries(
+  outcome: 'signalled' | 'amended' | 'failed' | 'undeliverable',
+  n: number,
+): void {
+  if (n > 0) inboxDeliveries.inc({ outcome }, n);
+}
+
 export const quarantinedMarks = new Counter({
   name: 'rollcall_quarantined_marks_total',
   help: 'Attendance marks the database refused for their data (kept in quarantined_marks for an operator)',

@@ -36,9 +36,7 @@ export interface ModelManifestEntry {
   file: string;
   sha256: string;
   obtainedBy:
-    | 'extracted from tarball'
-    | 'converted tfjs-graph to onnx'
-    | 'built as onnx from float32 weights';
+    'extracted from tarball' | 'converted tfjs-graph to onnx' | 'built as onnx from float32 weights';
   source: ModelSourceRecord;
   input: { name: string; shape: (number | string)[]; layout: 'NHWC' | 'NCHW'; preprocessing: string };
   output: { name: string; shape: (number | string)[]; meaning: string }[];

@@ -1,15 +1,20 @@
 /**
  * `npm run bench:herd` — the 9 AM herd: N simulated Pis (each its own device key and room, a class starting
  * at once) post 10-record batches as fast as the system accepts for a fixed time, against the real stack
- * (local Postgres, Temporal dev server, worker and API in this process, load over HTTP on loopback).
+ * (local Postgres, Temporal dev server, worker, inbox relay and API in this process, load over HTTP on
+ * loopback).
  *
  *   npm run bench:herd -- --devices 100 --seconds 30 --batch 10            (closed loop: as fast as accepted)
  *   npm run bench:herd -- --devices 100 --seconds 30 --rate 10000          (open loop: 10,000 requests/min)
+ *   npm run bench:herd -- --stack cluster                                  (production-shaped: Temporal server
+ *        on Postgres built from the Go module proxy; API, relay and worker as separate processes)
  *
- * Prints requests/min, latency to 202 (P50/P95/P99), errors, time until every first sighting is a mark in
- * Postgres, marks lost / duplicated, and first-sighting → mark latency.
+ * Prints batches/min, latency to 202 (P50/P95/P99), errors, time until every first sighting is a mark in
+ * Postgres, marks lost / duplicated, receive → delivered (inbox relay) and receive → mark latency.
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -25,7 +30,9 @@ import { resolveTemporalCli } from '../lib/temporal/cli';
 import { startDevServer } from '../lib/temporal/devServer';
 import { createApp } from '../api/app';
 import { createWorker, installWorkerRuntime, stopWorker } from '../workers/worker';
+import { startInboxRelay } from '../workers/relay';
 import { seedHerd, zoneKeepingOneDate } from './lib/herdSeed';
+import { startClusterStack } from './lib/clusterStack';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,6 +48,9 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 30);
   const batchSize = arg('batch', 10);
   const rate = arg('rate', 0);
+  const stackAt = process.argv.indexOf('--stack');
+  const stack = stackAt > 0 ? process.argv[stackAt + 1] : 'dev';
+  if (stack !== 'dev' && stack !== 'cluster') throw new Error(`--stack ${stack}: dev or cluster`);
   const studentsPerClass = 50;
   const cfg = config();
   const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
@@ -58,8 +68,6 @@ async function main(): Promise<void> {
     version: cfg.TEMPORAL_CLI_VERSION,
     explicitPath: cfg.TEMPORAL_CLI_PATH,
   });
-  const server = await startDevServer({ cliPath: cli, port: await freePort(), namespace: 'default' });
-
   say(`seeding ${devices} rooms × ${studentsPerClass} students`);
   const start = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000);
   const end = new Date(start.getTime() + 60 * 60_000);
@@ -72,31 +80,81 @@ async function main(): Promise<void> {
     timezone: zoneKeepingOneDate(start, end),
   });
 
-  installWorkerRuntime();
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
-  const native = await NativeConnection.connect({ address: server.address });
   const taskQueue = 'bench';
-  const worker = await createWorker({
-    connection: native,
-    namespace: 'default',
-    taskQueue,
-    db,
-    timing: { earlyMinutes: 15, graceMinutes: 10, amendMinutes: 60, flushMs: 2000 },
-  });
-  const running = worker.run();
-  const app = createApp({
-    db,
-    temporal: client,
-    taskQueue,
-    log: pino({ level: 'silent' }),
-    bodyLimit: '256kb',
-    earlyMinutes: 15,
-    graceMinutes: 10,
-  });
-  const httpServer = http.createServer(app).listen(0, '127.0.0.1');
-  await new Promise((r) => httpServer.once('listening', r));
-  const port = (httpServer.address() as AddressInfo).port;
+  const started = stack === 'cluster' ? await clusterStack() : await devStack();
+  const port = started.port;
+
+  /** Temporal dev server (SQLite); worker, relay and API in this process. */
+  async function devStack() {
+    const server = await startDevServer({ cliPath: cli, port: await freePort(), namespace: 'default' });
+    installWorkerRuntime();
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
+    const native = await NativeConnection.connect({ address: server.address });
+    const worker = await createWorker({
+      connection: native,
+      namespace: 'default',
+      taskQueue,
+      db,
+      timing: { earlyMinutes: 15, graceMinutes: 10, amendMinutes: 60, flushMs: 2000 },
+    });
+    const running = worker.run();
+    const app = createApp({
+      db,
+      temporal: client,
+      taskQueue,
+      log: pino({ level: 'silent' }),
+      bodyLimit: '256kb',
+      earlyMinutes: 15,
+      graceMinutes: 10,
+    });
+    const relay = startInboxRelay({
+      db,
+      temporal: client,
+      taskQueue,
+      log: pino({ level: 'warn' }),
+      earlyMinutes: 15,
+      graceMinutes: 10,
+      listenUrl: pg.urlFor(dbName),
+    });
+    const httpServer = http.createServer(app).listen(0, '127.0.0.1');
+    await new Promise((r) => httpServer.once('listening', r));
+    return {
+      port: (httpServer.address() as AddressInfo).port,
+      stop: async () => {
+        httpServer.close();
+        await relay.stop();
+        await stopWorker(worker, running);
+        await native.close();
+        await connection.close();
+        await server.stop();
+      },
+    };
+  }
+
+  /** Temporal server on this Postgres; API, relay and worker as their own processes. */
+  async function clusterStack() {
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollcall-cluster-'));
+    const cluster = await startClusterStack({
+      pg,
+      appDatabase: dbName,
+      cacheDir: cfg.ROLLCALL_CACHE_DIR,
+      workDir,
+      cliPath: cli,
+      taskQueue,
+      // The bench measures capacity, not the per-device limit (100/min in production).
+      env: {
+        RATE_LIMIT_DEVICE_PER_MINUTE: '100000',
+        SESSION_EARLY_MINUTES: '15',
+        SESSION_GRACE_MINUTES: '10',
+        SESSION_AMEND_HOURS: '1',
+        ATTENDANCE_FLUSH_SECONDS: '2',
+      },
+      log: say,
+    });
+    say(`cluster up (logs: ${cluster.logs.join(', ')})`);
+    return { port: Number(new URL(cluster.apiUrl).port), stop: cluster.stop };
+  }
   const agent = new http.Agent({ keepAlive: true, maxSockets: devices });
 
   const post = (body: string, key: string) =>
@@ -128,6 +186,7 @@ async function main(): Promise<void> {
   const statuses = new Map<number, number>();
   const firstSightings = new Set<string>();
   let records = 0;
+  const acceptedEvents: string[] = [];
   const deadline = Date.now() + seconds * 1000;
   const t0 = Date.now();
   // Open loop (--rate, requests/min over all devices): each device sends on its own paced clock, so latency
@@ -157,6 +216,7 @@ async function main(): Promise<void> {
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
         if (status === 202) {
           records += batch.length;
+          for (const r of batch) acceptedEvents.push(r.event_id);
           for (const r of batch) firstSightings.add(r.student_id);
         }
       }
@@ -167,10 +227,25 @@ async function main(): Promise<void> {
   let marks = 0;
   while (Date.now() - drainStart < 120_000) {
     marks = (await db('attendance_logs').count<{ n: number }[]>('* as n'))[0].n;
-    if (marks >= firstSightings.size) break;
+    const undelivered = (
+      await db('recognition_events').whereNull('delivered_at').count<{ n: number }[]>('* as n')
+    )[0].n;
+    if (marks >= firstSightings.size && Number(undelivered) === 0) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   const drainMs = Date.now() - drainStart;
+  // Every event answered 202 must be in the inbox and delivered (the relay marks it).
+  const inbox = (
+    await db.raw(
+      `SELECT count(e.event_id)::int AS stored, count(e.delivered_at)::int AS delivered
+         FROM unnest(?::text[]) AS a(event_id) LEFT JOIN recognition_events e ON e.event_id = a.event_id`,
+      [acceptedEvents],
+    )
+  ).rows[0] as { stored: number; delivered: number };
+  const deliveryRows = (
+    await db.raw(`SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - received_at)) AS p
+                    FROM recognition_events WHERE delivered_at IS NOT NULL`)
+  ).rows[0].p as number[] | null;
   const dup = (
     await db.raw(
       'SELECT count(*)::int AS n FROM (SELECT 1 FROM attendance_logs GROUP BY session_id, student_id HAVING count(*) > 1) d',
@@ -185,12 +260,18 @@ async function main(): Promise<void> {
   const total = latencies.length;
   const ok = statuses.get(202) ?? 0;
   const rows: [string, string][] = [
-    ['machine', `${(await import('node:os')).cpus().length} cores`],
+    ['machine', `${os.cpus().length} cores`],
+    [
+      'stack',
+      stack === 'cluster'
+        ? 'Temporal server on Postgres; API, relay, worker as separate processes'
+        : 'Temporal dev server (SQLite); API, relay, worker in one process',
+    ],
     ['devices (rooms, concurrent clients)', String(devices)],
     ['mode', rate > 0 ? `open loop, offered ${rate} requests/min` : 'closed loop (as fast as accepted)'],
     ['duration', `${(loadMs / 1000).toFixed(1)} s`],
     ['requests', String(total)],
-    ['requests/min', ((total / loadMs) * 60_000).toFixed(0)],
+    ['batches (requests)/min', ((total / loadMs) * 60_000).toFixed(0)],
     ['records/min accepted', ((records / loadMs) * 60_000).toFixed(0)],
     [
       'latency to 202 P50 / P95 / P99',
@@ -201,8 +282,16 @@ async function main(): Promise<void> {
     ['first sightings (expected marks)', String(firstSightings.size)],
     ['marks in Postgres', String(marks)],
     ['time after load until every mark is in Postgres', `${(drainMs / 1000).toFixed(1)} s`],
+    [
+      'events answered 202 / in the inbox / delivered',
+      `${acceptedEvents.length} / ${inbox.stored} / ${inbox.delivered}`,
+    ],
     ['marks lost', String(Math.max(0, firstSightings.size - marks))],
     ['marks duplicated', String(dup)],
+    [
+      'receive → delivered to the workflow P50 / P95 / P99',
+      deliveryRows ? deliveryRows.map((v) => `${(v * 1000).toFixed(0)} ms`).join(' / ') : 'n/a',
+    ],
     [
       'receive → mark P50 / P95 / P99',
       lagRows ? lagRows.map((v) => `${(v * 1000).toFixed(0)} ms`).join(' / ') : 'n/a',
@@ -214,11 +303,7 @@ async function main(): Promise<void> {
   );
 
   agent.destroy();
-  httpServer.close();
-  await stopWorker(worker, running);
-  await native.close();
-  await connection.close();
-  await server.stop();
+  await started.stop();
   await db.destroy();
   await pg.stop();
 }

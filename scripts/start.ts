@@ -20,6 +20,7 @@ import path from 'node:path';
 import { syncTimetable } from '../workflows/syncTimetable';
 import { startMaintenance } from '../lib/temporal/maintenanceSchedules';
 import { startOpsMetrics } from '../lib/opsMetrics';
+import { relaySettingsFrom, startInboxRelay } from '../workers/relay';
 
 async function main(): Promise<void> {
   const cfg = config();
@@ -79,6 +80,19 @@ async function main(): Promise<void> {
       log.fatal({ err }, 'worker failed');
       void shutdown(1);
     });
+
+    // The inbox relay: delivers what the API committed to recognition_events to the session workflows.
+    const relay = startInboxRelay({
+      db,
+      temporal: client,
+      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+      log,
+      earlyMinutes: cfg.SESSION_EARLY_MINUTES,
+      graceMinutes: cfg.SESSION_GRACE_MINUTES,
+      listenUrl: pg.url,
+      settings: relaySettingsFrom(cfg),
+    });
+    stops.push(() => relay.stop());
 
     // One Temporal Schedule per timetable row, reconciled now (and whenever the timetable changes).
     const synced = await client.workflow.execute(syncTimetable, {

@@ -2,6 +2,7 @@
  * A standalone worker process, for deployments that scale workers apart from the API
  * (`node --import tsx workers/main.ts`). Needs DATABASE_URL and TEMPORAL_ADDRESS.
  */
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { config } from '../lib/config';
 import { createDb } from '../lib/db';
@@ -9,6 +10,7 @@ import { logger } from '../lib/logger';
 import { serveMetrics } from '../lib/metrics';
 import { temporalConnectionOptions } from '../lib/temporal/connection';
 import { createWorker, installWorkerRuntime, sessionTimingFrom, stopWorker } from './worker';
+import { relaySettingsFrom, startInboxRelay } from './relay';
 
 async function main(): Promise<void> {
   const cfg = config();
@@ -30,12 +32,33 @@ async function main(): Promise<void> {
     timing: sessionTimingFrom(cfg),
   });
   const running = worker.run();
+  // The inbox relay beside the worker (RELAY_IN_WORKER), unless relays run as their own processes.
+  const relayClient = cfg.RELAY_IN_WORKER
+    ? new Client({
+        connection: Connection.lazy(temporalConnectionOptions(cfg, cfg.TEMPORAL_ADDRESS)),
+        namespace: cfg.TEMPORAL_NAMESPACE,
+      })
+    : undefined;
+  const relay =
+    relayClient &&
+    startInboxRelay({
+      db,
+      temporal: relayClient,
+      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+      log,
+      earlyMinutes: cfg.SESSION_EARLY_MINUTES,
+      graceMinutes: cfg.SESSION_GRACE_MINUTES,
+      listenUrl: cfg.DATABASE_URL,
+      settings: relaySettingsFrom(cfg),
+    });
   // Device-status and backup metrics are set by activities, so a worker apart from the API exposes its own.
   const metricsServer =
     cfg.WORKER_METRICS_PORT > 0 ? await serveMetrics(cfg.WORKER_METRICS_PORT, cfg.METRICS_TOKEN) : undefined;
   const stop = async () => {
     log.info('worker draining');
     metricsServer?.close();
+    await relay?.stop();
+    await relayClient?.connection.close();
     await stopWorker(worker, running);
     await connection.close();
     await db.destroy();

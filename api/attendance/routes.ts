@@ -21,7 +21,7 @@ export function attendanceRoutes(deps: AttendanceDeps): Router {
         result,
       );
     }
-    // 202: every accepted record is durably queued in Temporal.
+    // 202: every accepted record is committed to the inbox; the relay delivers it to its session workflow.
     res.status(202).json(result);
   });
   return router;

@@ -1,31 +1,20 @@
 /**
  * Accepting a batch of recognitions from a device: assertValid → resolve each record's session in the
- * device's room → assertKnownAndEnrolled → log the raw events idempotently → signal each session workflow
- * (signalWithStart). A batch counts as accepted only when Temporal has durably taken every signal.
+ * device's room → assertKnownAndEnrolled → commit the raw events to the inbox (recognition_events,
+ * idempotent by event id). A batch counts as accepted once that insert has committed: the inbox relay
+ * (workers/relay.ts, woken by the insert's NOTIFY) delivers the records to the session workflows, so
+ * Temporal being down delays marks but never refuses a device; Postgres being down is a 503.
  */
 import type { Knex } from 'knex';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import { amendEndedSession } from '../../activities/sessions';
-import { sightingStatus, withinSessionWindow } from '../../workflows/markRules';
 import type { Logger } from 'pino';
-import type { classSession } from '../../workflows/classSession';
-import {
-  parseSessionId,
-  recognitionsSignal,
-  sessionWorkflowId,
-  type Recognition,
-} from '../../workflows/messages';
-import { CourseIdKey, RoomIdKey, SessionDateKey } from '../../workflows/searchAttributes';
+import { parseSessionId, sessionWorkflowId } from '../../workflows/messages';
 import type { AuthenticatedDevice } from '../auth/device';
 import { AppError } from '../errors';
-import { withinDeadline } from '../../lib/temporal/connection';
 import type { AttendanceBatch, RecordOutcome } from '../../lib/contracts';
 import { countAttendanceRecords } from '../../lib/metrics';
 
 export interface AttendanceDeps {
   db: Knex;
-  temporal: Client;
-  taskQueue: string;
   earlyMinutes: number;
   graceMinutes: number;
   /** How long after finalisation a session still takes late uploads (the worker's SESSION_AMEND_HOURS). */
@@ -50,19 +39,9 @@ interface Resolved {
   eventId: string;
   studentId: string;
   sessionId: string;
-  scheduleId: number;
-  sessionDate: string;
-  courseId: string;
   seenAt: string;
   confidence: number;
 }
-
-/**
- * How long one signalWithStart may take before the API gives up and answers 503. Without a limit the
- * client's gRPC retries (≈20 s) would hold the device's request while Temporal is down; a signal that lands
- * after the limit is harmless because the workflow ignores event ids it has seen.
- */
-export const SIGNAL_DEADLINE_MS = 5_000;
 
 export interface BatchResult {
   accepted: number;
@@ -162,9 +141,6 @@ export async function acceptBatch(
       eventId: rec.event_id,
       studentId: rec.student_id,
       sessionId,
-      scheduleId: slot.schedule_id,
-      sessionDate: slot.session_date,
-      courseId: slot.course_id,
       seenAt: new Date(rec.timestamp).toISOString(),
       confidence: rec.confidence,
     });
@@ -222,62 +198,8 @@ export async function acceptBatch(
       };
     }
   }
-  const deliverable = resolved.filter((r) => !conflicting.has(r.eventId));
-
-  // Duplicates are signalled again on purpose: a retry after a failed signal must still reach the workflow,
-  // which ignores event ids it has already seen.
-  const bySession = new Map<string, Resolved[]>();
-  for (const r of deliverable) bySession.set(r.sessionId, [...(bySession.get(r.sessionId) ?? []), r]);
-  await Promise.all(
-    [...bySession.entries()].map(async ([sessionId, records]) => {
-      const first = records[0];
-      const payload: Recognition[] = records.map((r) => ({
-        eventId: r.eventId,
-        studentId: r.studentId,
-        seenAt: r.seenAt,
-        confidence: r.confidence,
-      }));
-      try {
-        await withinDeadline(deps.temporal, SIGNAL_DEADLINE_MS, () =>
-          deps.temporal.workflow.signalWithStart<
-            typeof classSession,
-            [{ deviceId: string; records: Recognition[] }]
-          >('classSession', {
-            workflowId: sessionId,
-            taskQueue: deps.taskQueue,
-            args: [{ scheduleId: first.scheduleId, sessionDate: first.sessionDate }],
-            // A finished session is never reopened by a late batch (as the launcher refuses to): the
-            // batch then goes through the amendment path below.
-            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-            signal: recognitionsSignal,
-            signalArgs: [{ deviceId: device.id, records: payload }],
-            typedSearchAttributes: [
-              { key: CourseIdKey, value: first.courseId },
-              { key: RoomIdKey, value: device.roomId },
-              { key: SessionDateKey, value: first.sessionDate },
-            ],
-          }),
-        );
-      } catch (err) {
-        if (err instanceof WorkflowExecutionAlreadyStartedError) {
-          await recordLateUpload(deps, device.id, sessionId, records);
-          return;
-        }
-        deps.log.error({ err, sessionId, deviceId: device.id }, 'signalWithStart failed');
-        throw new AppError(
-          503,
-          'temporal_unavailable',
-          'attendance could not be queued; retry later',
-          undefined,
-          {
-            'Retry-After': '5',
-          },
-        );
-      }
-    }),
-  );
-
-  for (const r of deliverable) {
+  // Accepted or duplicate: either way the record is in the inbox, where the relay delivers it.
+  for (const r of resolved.filter((x) => !conflicting.has(x.eventId))) {
     outcomes[r.index] = {
       event_id: r.eventId,
       status: fresh.has(r.eventId) ? 'accepted' : 'duplicate',
@@ -316,42 +238,4 @@ export function timestampProblem(
   const oldestMs = nowMs - (limits.graceMinutes + limits.amendMinutes + 24 * 60) * 60_000;
   if (t < oldestMs) return `timestamp ${timestamp} is older than any class that still takes attendance`;
   return undefined;
-}
-
-/**
- * A batch for a session whose workflow has ended (its amendment window closed while the batch was on
- * its way): the marks are written by the session's own writer with the workflow's rules, and the summary
- * is rewritten, instead of starting the workflow again.
- */
-async function recordLateUpload(
-  deps: AttendanceDeps,
-  deviceId: string,
-  sessionId: string,
-  records: Resolved[],
-): Promise<void> {
-  const session = await deps.db('class_sessions').where({ id: sessionId }).first();
-  if (!session) return;
-  const timing = {
-    startsAt: new Date(session.starts_at).toISOString(),
-    endsAt: new Date(session.ends_at).toISOString(),
-    lateAfterMinutes: session.late_after_minutes,
-    earlyMinutes: deps.earlyMinutes,
-    graceMinutes: deps.graceMinutes,
-  };
-  const marks = records
-    .filter((r) => withinSessionWindow(timing, Date.parse(r.seenAt)))
-    .map((r) => ({
-      eventId: r.eventId,
-      studentId: r.studentId,
-      status: sightingStatus(timing, Date.parse(r.seenAt)),
-      markedAt: r.seenAt,
-      source: 'device' as const,
-      confidence: r.confidence,
-      deviceId,
-      actor: `device:${deviceId}`,
-      reason: 'uploaded after the session ended',
-    }));
-  if (marks.length === 0) return;
-  await amendEndedSession(deps.db, { sessionId, courseId: session.course_id, marks });
-  deps.log.info({ sessionId, deviceId, marks: marks.length }, 'late upload written to a finished session');
 }

@@ -1,26 +1,22 @@
 /**
  * Pages the API serves itself, with no CDN and no inline script (the CSP forbids both): `/dashboard`
- * (a shell; assets/app.js signs in and renders the overview), `/docs` (rendered on the server from the
- * OpenAPI document), `/openapi.json`, and `/assets/:file`.
+ * (the web app's shell: the scripts in assets/ sign in and render its views from the JSON API), `/docs`
+ * (rendered on the server from the OpenAPI document), `/openapi.json`, and `/assets/:file`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Router } from 'express';
 import { featureRouter } from '../router';
-import { z } from 'zod';
 import { buildOpenApi, operations } from '../openapi';
 import { parseOr400 } from '../validate';
+import { ASSET_TYPES, assetParams, type AssetFile } from './assets';
 
-const ASSETS: Record<string, { type: string; body: Buffer }> = Object.fromEntries(
-  [
-    ['app.js', 'application/javascript; charset=utf-8'],
-    ['style.css', 'text/css; charset=utf-8'],
-  ].map(([name, type]) => [
-    name!,
-    { type: type!, body: fs.readFileSync(path.join(__dirname, 'assets', name!)) },
+const ASSETS = Object.fromEntries(
+  (Object.entries(ASSET_TYPES) as [AssetFile, string][]).map(([name, type]) => [
+    name,
+    { type, body: fs.readFileSync(path.join(__dirname, 'assets', name)) },
   ]),
-);
-const assetParams = z.strictObject({ file: z.enum(['app.js', 'style.css']) });
+) as Record<AssetFile, { type: string; body: Buffer }>;
 
 export function escapeHtml(s: string): string {
   return s.replace(
@@ -46,27 +42,51 @@ ${body}
 }
 
 const DASHBOARD = page(
-  'Rollcall dashboard',
-  `<header><h1>Rollcall</h1><span id="who"></span><a id="temporal-link" href="#" target="_blank" rel="noopener noreferrer">Temporal UI</a><a href="/docs">API docs</a></header>
-<main>
+  'Rollcall',
+  `<a class="skip" href="#main">Skip to content</a>
+<header>
+  <h1>Rollcall</h1>
+  <nav id="nav" aria-label="Main" hidden>
+    <a href="#/today">Today</a>
+    <a href="#/courses">Courses</a>
+    <a href="#/devices" data-role="admin">Devices</a>
+    <a href="#/enroll">Enrollment</a>
+  </nav>
+  <span id="who"></span>
+  <a id="temporal-link" href="#" target="_blank" rel="noopener noreferrer">Temporal UI</a>
+  <a href="/docs">API docs</a>
+  <button type="button" id="logout" hidden>Sign out</button>
+</header>
+<main id="main" tabindex="-1">
 <section id="login">
   <h2>Sign in</h2>
   <form id="login-form" class="login" autocomplete="on">
-    <label>Email <input id="email" name="email" type="email" required autocomplete="username"></label>
-    <label>Password <input id="password" name="password" type="password" required autocomplete="current-password"></label>
+    <label for="email">Email</label><input id="email" name="email" type="email" required autocomplete="username">
+    <label for="password">Password</label><input id="password" name="password" type="password" required autocomplete="current-password">
     <button type="submit" id="sign-in">Sign in</button>
     <div id="login-error" class="error" role="alert"></div>
   </form>
 </section>
 <div id="app" hidden>
-  <section><h2>Today's sessions</h2><div id="sessions"></div><p id="updated" class="muted"></p></section>
-  <section><h2>Devices</h2>
-    <table><thead><tr><th>Device</th><th>Room</th><th>Status</th><th>Last seen</th><th>Workflow</th></tr></thead><tbody id="devices-body"></tbody></table>
-  </section>
-  <button type="button" id="logout">Sign out</button>
+  <div id="view"></div>
+  <p id="updated" class="muted"></p>
 </div>
 </main>
-<script src="/assets/app.js"></script>`,
+<div id="toast" class="toast" role="status" aria-live="polite"></div>
+<dialog id="reason-dialog" aria-labelledby="reason-title">
+  <form id="reason-form">
+    <h2 id="reason-title">Reason</h2>
+    <p id="reason-what"></p>
+    <label for="reason">Reason (required, kept in the audit log)</label>
+    <input id="reason" name="reason" required maxlength="500" autocomplete="off">
+    <div id="reason-error" class="error" role="alert"></div>
+    <div class="actions"><button type="submit" id="reason-save" class="primary">Save</button><button type="button" id="reason-cancel">Cancel</button></div>
+  </form>
+</dialog>
+<script src="/assets/app.js"></script>
+<script src="/assets/charts.js"></script>
+<script src="/assets/teacher.js"></script>
+<script src="/assets/admin.js"></script>`,
 );
 
 interface DocOperation {

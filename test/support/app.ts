@@ -4,6 +4,7 @@ import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createApp, type AppDeps } from '../../api/app';
 import { createWorker, stopWorker } from '../../workers/worker';
+import { startInboxRelay, type InboxRelay } from '../../workers/relay';
 import type { SessionTimingSettings } from '../../activities/sessions';
 import { createTestDatabase, startTestTemporal, type TestDatabase, type TestTemporal } from './stack';
 
@@ -13,6 +14,8 @@ export interface TestRollcall {
   temporal: TestTemporal;
   taskQueue: string;
   worker: Worker;
+  /** The inbox relay (as the worker process runs it): delivers what the API committed. */
+  relay: InboxRelay;
   restartWorker(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -56,18 +59,29 @@ export async function startTestRollcall(
     amendMinutes: timing.amendMinutes,
     ...opts,
   });
+  const relay = startInboxRelay({
+    db: database.db,
+    temporal: temporal.client,
+    taskQueue,
+    log,
+    earlyMinutes: timing.earlyMinutes,
+    graceMinutes: timing.graceMinutes,
+    listenUrl: database.url,
+  });
   const handle: TestRollcall = {
     app,
     database,
     temporal,
     taskQueue,
     worker: current.worker,
+    relay,
     restartWorker: async () => {
       await stopWorker(current.worker, current.running);
       current = await newWorker();
       handle.worker = current.worker;
     },
     stop: async () => {
+      await relay.stop();
       await stopWorker(current.worker, current.running);
       await temporal.stop();
       await database.drop();

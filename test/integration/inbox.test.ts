@@ -1,0 +1,141 @@
+/**
+ * The durable inbox (workers/relay.ts) on the real Temporal dev server and real Postgres: the rows a relay
+ * claimed before it died are delivered by another once the lease has passed, and two relays side by side
+ * never claim the same row. (Temporal down and a relay killed under load: test/integration/faults.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
+import request from 'supertest';
+import { DEMO_DEVICE_KEYS, seedDemoSchool } from '../../migrations/seeds/demoSchool';
+import { startInboxRelay } from '../../workers/relay';
+import { eventually, startTestRollcall, type TestRollcall } from '../support/app';
+
+const KEY = DEMO_DEVICE_KEYS['pi-r100'];
+
+function record(studentId: string, at = new Date()) {
+  return {
+    event_id: `evt-${crypto.randomUUID()}`,
+    student_id: studentId,
+    timestamp: at.toISOString(),
+    confidence: 0.9,
+  };
+}
+
+void describe('inbox relay (real Temporal + real Postgres)', () => {
+  let rc: TestRollcall;
+  before(async () => {
+    rc = await startTestRollcall();
+    await seedDemoSchool(rc.database.db);
+  });
+  after(async () => rc?.stop());
+
+  const post = (records: object[]) =>
+    request(rc.app)
+      .post('/api/v1/attendance')
+      .set('Authorization', `Bearer ${KEY}`)
+      .send({ device_id: 'pi-r100', records });
+
+  void test('when a relay died holding claimed rows, then another delivers them once the lease has passed and each is marked once', async () => {
+    const db = rc.database.db;
+    const first = await post([record('S001')]);
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    const sessionId = first.body.results[0].session_id as string;
+    // Rows as a relay leaves them when it dies right after its claim: leased, attempted once, undelivered.
+    const orphans = ['S002', 'S003'].map((s) => record(s));
+    const claimed: { event_id: string; lease_until: Date }[] = (
+      await db.raw(
+        `INSERT INTO recognition_events (event_id, session_id, device_id, student_id, seen_at, confidence,
+                                         lease_until, delivery_attempts)
+         SELECT o.event_id, ?, 'pi-r100', o.student_id, o.ts, 0.9, now() + interval '2 seconds', 1
+           FROM unnest(?::text[], ?::text[], ?::timestamptz[]) AS o(event_id, student_id, ts)
+         RETURNING event_id, lease_until`,
+        [
+          sessionId,
+          orphans.map((o) => o.event_id),
+          orphans.map((o) => o.student_id),
+          orphans.map((o) => o.timestamp),
+        ],
+      )
+    ).rows;
+    const rows = await eventually(async () => {
+      const r: { event_id: string; delivered_at: Date | null; delivery_attempts: number }[] = await db(
+        'recognition_events',
+      )
+        .whereIn(
+          'event_id',
+          claimed.map((c) => c.event_id),
+        )
+        .select('event_id', 'delivered_at', 'delivery_attempts');
+      return r.every((x) => x.delivered_at !== null) ? r : undefined;
+    }, 'the orphaned rows to be delivered');
+    const leaseOf = new Map(claimed.map((c) => [c.event_id, c.lease_until.getTime()]));
+    for (const r of rows) {
+      assert.ok(
+        r.delivered_at!.getTime() >= leaseOf.get(r.event_id)!,
+        'not before the dead relay’s lease ended',
+      );
+      assert.equal(r.delivery_attempts, 2, 'claimed again by the living relay');
+    }
+    const marks = await eventually(async () => {
+      const m: { student_id: string }[] = await db('attendance_logs')
+        .where({ session_id: sessionId })
+        .select('student_id');
+      return m.length >= 3 ? m : undefined;
+    }, 'three marks');
+    assert.deepEqual(marks.map((m) => m.student_id).sort(), ['S001', 'S002', 'S003']);
+  });
+
+  void test('when two relays run side by side, then no row is claimed twice and every student is marked once', async () => {
+    const db = rc.database.db;
+    const second = startInboxRelay({
+      db,
+      temporal: rc.temporal.client,
+      taskQueue: rc.taskQueue,
+      log: pino({ level: 'silent' }),
+      earlyMinutes: 15,
+      graceMinutes: 10,
+      listenUrl: rc.database.url,
+      settings: { batchSize: 7 },
+    });
+    try {
+      const students = Array.from({ length: 26 }, (_, i) => `S${String(i + 4).padStart(3, '0')}`);
+      const batches = Array.from({ length: 20 }, () =>
+        Array.from({ length: 5 }, () => record(students[Math.floor(Math.random() * students.length)])),
+      );
+      const answers = await Promise.all(batches.map((b) => post(b)));
+      for (const a of answers) assert.equal(a.status, 202, JSON.stringify(a.body));
+      const ids = batches.flat().map((r) => r.event_id);
+      const rows = await eventually(async () => {
+        const r: { delivered_at: Date | null; delivery_attempts: number }[] = await db('recognition_events')
+          .whereIn('event_id', ids)
+          .select('delivered_at', 'delivery_attempts');
+        return r.length === ids.length && r.every((x) => x.delivered_at !== null) ? r : undefined;
+      }, 'every row delivered');
+      assert.deepEqual(
+        rows.filter((r) => r.delivery_attempts !== 1),
+        [],
+        'each row claimed exactly once',
+      );
+      const seen = new Set(batches.flat().map((r) => r.student_id));
+      const marks = await eventually(async () => {
+        const m: { student_id: string; n: number }[] = (
+          await db.raw(
+            `SELECT student_id, count(*)::int AS n FROM attendance_logs
+              WHERE student_id = ANY(?) GROUP BY student_id`,
+            [[...seen]],
+          )
+        ).rows;
+        return m.length === seen.size ? m : undefined;
+      }, 'a mark for every student seen');
+      assert.deepEqual(
+        marks.filter((m) => m.n !== 1),
+        [],
+        'one mark per student',
+      );
+    } finally {
+      await second.stop();
+    }
+  });
+});

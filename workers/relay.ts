@@ -1,0 +1,404 @@
+/**
+ * The inbox relay: delivers the recognitions the API committed to `recognition_events` (the durable inbox)
+ * to the class session workflows, and marks them delivered.
+ *
+ * claim (FOR UPDATE SKIP LOCKED + a lease) → group per session and device → signalWithStart, several
+ * records per signal → mark delivered. Safe with any number of relays: a claim skips rows another relay
+ * holds, and a relay that dies leaves only leases, which expire and are claimed again. Delivery is at least
+ * once; the session workflow ignores event ids it has seen, so a row delivered twice marks nothing twice.
+ * Temporal being down only delays delivery: failed rows are leased again with a growing delay. A batch for
+ * a session whose workflow has ended (signalWithStart refuses to reopen it) goes through the amendment path,
+ * written by the session's own writer (`amendEndedSession`).
+ *
+ * Wakes on NOTIFY `rollcall_inbox` (sent by a trigger on every insert) and polls as a fallback.
+ */
+import pg from 'pg';
+import type { Knex } from 'knex';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { amendEndedSession } from '../activities/sessions';
+import { withinDeadline } from '../lib/temporal/connection';
+import { countInboxDeliveries, inboxDeliveryLag } from '../lib/metrics';
+import type { classSession } from '../workflows/classSession';
+import { sightingStatus, withinSessionWindow } from '../workflows/markRules';
+import { parseSessionId, recognitionsSignal, type Recognition } from '../workflows/messages';
+import { CourseIdKey, RoomIdKey, SessionDateKey } from '../workflows/searchAttributes';
+
+/** The channel the recognition_events trigger notifies (migration 20261204000001_recognition_inbox). */
+export const INBOX_CHANNEL = 'rollcall_inbox';
+
+export interface RelaySettings {
+  /** Rows claimed per round trip. */
+  batchSize: number;
+  /** How long a claim is exclusive; a relay that dies mid-delivery delays its rows this long at most. */
+  leaseMs: number;
+  /** Poll interval when no notification arrives (a lost LISTEN connection only costs latency). */
+  idlePollMs: number;
+  /** How long one signalWithStart may take before the rows are released for a retry. */
+  signalDeadlineMs: number;
+  /** Records per signal (keeps payloads and history events small). */
+  recordsPerSignal: number;
+  /** Claim loops per relay: one claims while another signals. */
+  loops: number;
+  /** Signals in flight per loop. */
+  parallelSignals: number;
+  /** Cap of the retry delay of rows whose delivery failed (doubling from 500 ms). */
+  maxRetryDelayMs: number;
+}
+
+export const DEFAULT_RELAY_SETTINGS: RelaySettings = {
+  batchSize: 500,
+  leaseMs: 30_000,
+  idlePollMs: 1_000,
+  signalDeadlineMs: 5_000,
+  recordsPerSignal: 250,
+  loops: 2,
+  parallelSignals: 16,
+  maxRetryDelayMs: 5_000,
+};
+
+/** The relay's settings as configured (RELAY_*). */
+export function relaySettingsFrom(cfg: {
+  RELAY_BATCH_SIZE: number;
+  RELAY_LEASE_SECONDS: number;
+  RELAY_POLL_MS: number;
+}): Partial<RelaySettings> {
+  return {
+    batchSize: cfg.RELAY_BATCH_SIZE,
+    leaseMs: cfg.RELAY_LEASE_SECONDS * 1000,
+    idlePollMs: cfg.RELAY_POLL_MS,
+  };
+}
+
+export interface RelayDeps {
+  db: Knex;
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+  /** The session window used by the amendment path (the worker's SESSION_EARLY/GRACE_MINUTES). */
+  earlyMinutes: number;
+  graceMinutes: number;
+  /** Postgres URL for LISTEN; by default the knex connection's. Without one the relay only polls. */
+  listenUrl?: string;
+  settings?: Partial<RelaySettings>;
+}
+
+interface InboxRow {
+  event_id: string;
+  session_id: string;
+  device_id: string;
+  student_id: string;
+  seen_at: Date;
+  confidence: number;
+  received_at: Date;
+  delivery_attempts: number;
+}
+
+export interface RelayCycle {
+  claimed: number;
+  delivered: number;
+  failed: number;
+}
+
+export interface InboxRelay {
+  /** Claims and delivers one batch (tests, and the loops). */
+  deliverOnce(): Promise<RelayCycle>;
+  /** Stops claiming, lets deliveries in flight finish, closes the LISTEN connection. */
+  stop(): Promise<void>;
+}
+
+function connectionStringOf(db: Knex): string | undefined {
+  const connection = (db.client as { config?: { connection?: unknown } }).config?.connection;
+  if (typeof connection === 'string') return connection;
+  const cs = (connection as { connectionString?: unknown } | undefined)?.connectionString;
+  return typeof cs === 'string' ? cs : undefined;
+}
+
+/** Wakes waiting loops on NOTIFY; reconnects lazily after the connection is lost. */
+class Waker {
+  private client?: pg.Client;
+  private connecting?: Promise<void>;
+  private notified = false;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly url: string | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  wakeAll(): void {
+    this.notified = true;
+    for (const w of this.waiters) w();
+  }
+
+  /** (Re)establishes LISTEN; a failure is logged and retried at the next wait. */
+  ensureListening(): Promise<void> {
+    if (!this.url || this.client) return Promise.resolve();
+    this.connecting ??= (async () => {
+      const client = new pg.Client({ connectionString: this.url, application_name: 'rollcall-relay' });
+      const lost = () => {
+        if (this.client === client) this.client = undefined;
+        client.end().catch(() => undefined);
+      };
+      client.on('error', lost);
+      client.on('end', lost);
+      client.on('notification', () => this.wakeAll());
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${INBOX_CHANNEL}`);
+        this.client = client;
+        // Rows committed while nobody listened are found by the next claim.
+        this.wakeAll();
+      } catch (err) {
+        lost();
+        this.log.warn({ err: (err as Error).message }, 'inbox relay cannot LISTEN; polling until it can');
+      }
+    })().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  /** Resolves on a notification (or one that arrived since the last wait), after `ms`, or at wakeAll. */
+  async wait(ms: number): Promise<void> {
+    await this.ensureListening();
+    if (this.notified) {
+      this.notified = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
+    this.notified = false;
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    await c?.end().catch(() => undefined);
+  }
+}
+
+async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
+export function startInboxRelay(deps: RelayDeps): InboxRelay {
+  const s: RelaySettings = { ...DEFAULT_RELAY_SETTINGS, ...deps.settings };
+  const { db, log } = deps;
+  const waker = new Waker(deps.listenUrl ?? connectionStringOf(db), log);
+  let stopped = false;
+
+  /**
+   * Oldest first, and per session in the order received: a row is not claimed while an earlier row of its
+   * session is leased (in flight, waiting for a retry, or held by a relay that died), because the workflow
+   * keeps a persisted mark when an earlier sighting with the same status arrives after it. Claims are
+   * serialised (a transaction advisory lock) so that each sees the leases the previous one took.
+   */
+  const claim = (): Promise<InboxRow[]> =>
+    db.transaction(async (trx) => {
+      await trx.raw(`SELECT pg_advisory_xact_lock(hashtext('rollcall_inbox_claim'))`);
+      const { rows } = await trx.raw<{ rows: InboxRow[] }>(
+        `UPDATE recognition_events e
+            SET lease_until = now() + make_interval(secs => ?), delivery_attempts = e.delivery_attempts + 1
+           FROM (SELECT r.event_id FROM recognition_events r
+                  WHERE r.delivered_at IS NULL AND (r.lease_until IS NULL OR r.lease_until <= now())
+                    AND NOT EXISTS (SELECT 1 FROM recognition_events p
+                                     WHERE p.session_id = r.session_id AND p.delivered_at IS NULL
+                                       AND p.lease_until > now() AND p.received_at < r.received_at)
+                  ORDER BY r.received_at LIMIT ? FOR UPDATE SKIP LOCKED) c
+          WHERE e.event_id = c.event_id
+         RETURNING e.event_id, e.session_id, e.device_id, e.student_id, e.seen_at, e.confidence,
+                   e.received_at, e.delivery_attempts`,
+        [s.leaseMs / 1000, s.batchSize],
+      );
+      return rows.sort(
+        (a, b) =>
+          a.received_at.getTime() - b.received_at.getTime() || a.seen_at.getTime() - b.seen_at.getTime(),
+      );
+    });
+
+  const markDelivered = async (eventIds: string[]) => {
+    const { rows } = await db.raw<{ rows: { lag: number }[] }>(
+      `UPDATE recognition_events SET delivered_at = now(), lease_until = NULL
+        WHERE event_id = ANY(?) AND delivered_at IS NULL
+        RETURNING extract(epoch FROM delivered_at - received_at)::float8 AS lag`,
+      [eventIds],
+    );
+    for (const r of rows) inboxDeliveryLag.observe(r.lag);
+  };
+
+  /** Failed rows come back after 0.5 s · 2^(attempts−1), capped: quick after a blip, gentle in an outage. */
+  const release = (eventIds: string[]) =>
+    db.raw(
+      `UPDATE recognition_events
+          SET lease_until = now() + make_interval(secs => least(?, 0.5 * 2 ^ least(delivery_attempts - 1, 20)))
+        WHERE event_id = ANY(?) AND delivered_at IS NULL`,
+      [s.maxRetryDelayMs / 1000, eventIds],
+    );
+
+  /** A batch for a session whose workflow has ended: written by the session's writer with its rules. */
+  const amend = async (sessionId: string, deviceId: string, rows: InboxRow[]) => {
+    const session = await db('class_sessions').where({ id: sessionId }).first();
+    if (!session) return;
+    const timing = {
+      startsAt: new Date(session.starts_at).toISOString(),
+      endsAt: new Date(session.ends_at).toISOString(),
+      lateAfterMinutes: session.late_after_minutes,
+      earlyMinutes: deps.earlyMinutes,
+      graceMinutes: deps.graceMinutes,
+    };
+    const marks = rows
+      .filter((r) => withinSessionWindow(timing, r.seen_at.getTime()))
+      .map((r) => ({
+        eventId: r.event_id,
+        studentId: r.student_id,
+        status: sightingStatus(timing, r.seen_at.getTime()),
+        markedAt: r.seen_at.toISOString(),
+        source: 'device' as const,
+        confidence: r.confidence,
+        deviceId,
+        actor: `device:${deviceId}`,
+        reason: 'uploaded after the session ended',
+      }));
+    if (marks.length === 0) return;
+    await amendEndedSession(db, { sessionId, courseId: session.course_id, marks });
+    log.info({ sessionId, deviceId, marks: marks.length }, 'late upload written to a finished session');
+  };
+
+  const deliverOnce = async (): Promise<RelayCycle> => {
+    const rows = await claim();
+    if (rows.length === 0) return { claimed: 0, delivered: 0, failed: 0 };
+    // Per session, signals in the order received: runs of one device, at most recordsPerSignal records each.
+    const sessions = new Map<string, InboxRow[][]>();
+    for (const r of rows) {
+      const chunks = sessions.get(r.session_id) ?? [];
+      sessions.set(r.session_id, chunks);
+      const last = chunks[chunks.length - 1];
+      if (last && last[0].device_id === r.device_id && last.length < s.recordsPerSignal) last.push(r);
+      else chunks.push([r]);
+    }
+    const scheduleIds = [...new Set(rows.flatMap((r) => parseSessionId(r.session_id)?.scheduleId ?? []))];
+    const schedules = new Map<number, { course_id: string; room_id: string }>(
+      (await db('schedules').whereIn('id', scheduleIds).select('id', 'course_id', 'room_id')).map(
+        (x: { id: number; course_id: string; room_id: string }) => [Number(x.id), x],
+      ),
+    );
+
+    const done: string[] = [];
+    const failed: string[] = [];
+    let firstError: unknown;
+    const deliverChunk = async (chunk: InboxRow[]): Promise<boolean> => {
+      const { session_id: sessionId, device_id: deviceId } = chunk[0];
+      const ids = chunk.map((r) => r.event_id);
+      const parsed = parseSessionId(sessionId);
+      const schedule = parsed && schedules.get(parsed.scheduleId);
+      if (!parsed || !schedule) {
+        // The API only stores session ids of timetable rows; a row without one can never be delivered.
+        log.error({ sessionId, records: ids.length }, 'inbox rows name no timetable row; dropped');
+        countInboxDeliveries('undeliverable', ids.length);
+        done.push(...ids);
+        return true;
+      }
+      const records: Recognition[] = chunk.map((r) => ({
+        eventId: r.event_id,
+        studentId: r.student_id,
+        seenAt: r.seen_at.toISOString(),
+        confidence: r.confidence,
+      }));
+      try {
+        await withinDeadline(deps.temporal, s.signalDeadlineMs, () =>
+          deps.temporal.workflow.signalWithStart<
+            typeof classSession,
+            [{ deviceId: string; records: Recognition[] }]
+          >('classSession', {
+            workflowId: sessionId,
+            taskQueue: deps.taskQueue,
+            args: [{ scheduleId: parsed.scheduleId, sessionDate: parsed.sessionDate }],
+            // A finished session is never reopened (as the launcher refuses to): amendment path below.
+            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+            signal: recognitionsSignal,
+            signalArgs: [{ deviceId, records }],
+            typedSearchAttributes: [
+              { key: CourseIdKey, value: schedule.course_id },
+              { key: RoomIdKey, value: schedule.room_id },
+              { key: SessionDateKey, value: parsed.sessionDate },
+            ],
+          }),
+        );
+        countInboxDeliveries('signalled', ids.length);
+        done.push(...ids);
+        return true;
+      } catch (err) {
+        try {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          await amend(sessionId, deviceId, chunk);
+          countInboxDeliveries('amended', ids.length);
+          done.push(...ids);
+          return true;
+        } catch (e) {
+          firstError ??= e;
+          return false;
+        }
+      }
+    };
+    // Sessions in parallel; within one, a failed signal holds back the rest (retried together, in order).
+    await inParallel([...sessions.values()], s.parallelSignals, async (chunks) => {
+      for (const [i, chunk] of chunks.entries()) {
+        if (await deliverChunk(chunk)) continue;
+        const held = chunks.slice(i).flatMap((c) => c.map((r) => r.event_id));
+        countInboxDeliveries('failed', held.length);
+        failed.push(...held);
+        return;
+      }
+    });
+    if (done.length > 0) await markDelivered(done);
+    if (failed.length > 0) {
+      await release(failed);
+      log.warn(
+        { err: (firstError as Error | undefined)?.message, records: failed.length },
+        'inbox delivery failed; retrying with backoff',
+      );
+    }
+    return { claimed: rows.length, delivered: done.length, failed: failed.length };
+  };
+
+  const loop = async () => {
+    let errorDelayMs = 0;
+    while (!stopped) {
+      let again = false;
+      try {
+        const c = await deliverOnce();
+        errorDelayMs = 0;
+        // A full batch means more may wait; a failing Temporal is left to the rows' own retry delays.
+        again = c.claimed === s.batchSize && c.failed === 0;
+      } catch (err) {
+        errorDelayMs = Math.min(5_000, Math.max(250, errorDelayMs * 2));
+        log.warn({ err: (err as Error).message }, 'inbox relay cannot claim; retrying');
+      }
+      if (stopped) break;
+      if (again) continue;
+      await waker.wait(errorDelayMs || s.idlePollMs);
+    }
+  };
+
+  const loops = Array.from({ length: s.loops }, () => loop());
+  log.info({ loops: s.loops, batchSize: s.batchSize }, 'inbox relay running');
+  return {
+    deliverOnce,
+    stop: async () => {
+      stopped = true;
+      waker.wakeAll();
+      await Promise.all(loops);
+      await waker.close();
+    },
+  };
+}
