@@ -20,7 +20,7 @@ import path from 'node:path';
 import { syncTimetable } from '../workflows/syncTimetable';
 import { startMaintenance } from '../lib/temporal/maintenanceSchedules';
 import { startOpsMetrics } from '../lib/opsMetrics';
-import { relaySettingsFrom, startInboxRelay } from '../workers/relay';
+import { relayConfig, startInboxRelay } from '../workers/relay';
 
 async function main(): Promise<void> {
   const cfg = config();
@@ -85,12 +85,9 @@ async function main(): Promise<void> {
     const relay = startInboxRelay({
       db,
       temporal: client,
-      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
       log,
-      earlyMinutes: cfg.SESSION_EARLY_MINUTES,
-      graceMinutes: cfg.SESSION_GRACE_MINUTES,
       listenUrl: pg.url,
-      settings: relaySettingsFrom(cfg),
+      ...relayConfig(cfg),
     });
     stops.push(() => relay.stop());
 

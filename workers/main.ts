@@ -10,7 +10,7 @@ import { logger } from '../lib/logger';
 import { serveMetrics } from '../lib/metrics';
 import { temporalConnectionOptions } from '../lib/temporal/connection';
 import { createWorker, installWorkerRuntime, sessionTimingFrom, stopWorker } from './worker';
-import { relaySettingsFrom, startInboxRelay } from './relay';
+import { relayConfig, startInboxRelay } from './relay';
 
 async function main(): Promise<void> {
   const cfg = config();
@@ -44,12 +44,9 @@ async function main(): Promise<void> {
     startInboxRelay({
       db,
       temporal: relayClient,
-      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
       log,
-      earlyMinutes: cfg.SESSION_EARLY_MINUTES,
-      graceMinutes: cfg.SESSION_GRACE_MINUTES,
       listenUrl: cfg.DATABASE_URL,
-      settings: relaySettingsFrom(cfg),
+      ...relayConfig(cfg),
     });
   // Device-status and backup metrics are set by activities, so a worker apart from the API exposes its own.
   const metricsServer =

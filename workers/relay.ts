@@ -58,15 +58,24 @@ export const DEFAULT_RELAY_SETTINGS: RelaySettings = {
 };
 
 /** The relay's settings as configured (RELAY_*). */
-export function relaySettingsFrom(cfg: {
+/** What the relay takes from the configuration: its task queue, the session window and its settings. */
+export function relayConfig(cfg: {
+  TEMPORAL_TASK_QUEUE: string;
+  SESSION_EARLY_MINUTES: number;
+  SESSION_GRACE_MINUTES: number;
   RELAY_BATCH_SIZE: number;
   RELAY_LEASE_SECONDS: number;
   RELAY_POLL_MS: number;
-}): Partial<RelaySettings> {
+}): Pick<RelayDeps, 'taskQueue' | 'earlyMinutes' | 'graceMinutes' | 'settings'> {
   return {
-    batchSize: cfg.RELAY_BATCH_SIZE,
-    leaseMs: cfg.RELAY_LEASE_SECONDS * 1000,
-    idlePollMs: cfg.RELAY_POLL_MS,
+    taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+    earlyMinutes: cfg.SESSION_EARLY_MINUTES,
+    graceMinutes: cfg.SESSION_GRACE_MINUTES,
+    settings: {
+      batchSize: cfg.RELAY_BATCH_SIZE,
+      leaseMs: cfg.RELAY_LEASE_SECONDS * 1000,
+      idlePollMs: cfg.RELAY_POLL_MS,
+    },
   };
 }
 

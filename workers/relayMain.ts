@@ -9,7 +9,7 @@ import { logger } from '../lib/logger';
 import { serveMetrics } from '../lib/metrics';
 import { Client, Connection } from '@temporalio/client';
 import { temporalConnectionOptions } from '../lib/temporal/connection';
-import { relaySettingsFrom, startInboxRelay } from './relay';
+import { relayConfig, startInboxRelay } from './relay';
 
 async function main(): Promise<void> {
   const cfg = config();
@@ -27,12 +27,9 @@ async function main(): Promise<void> {
   const relay = startInboxRelay({
     db,
     temporal,
-    taskQueue: cfg.TEMPORAL_TASK_QUEUE,
     log,
-    earlyMinutes: cfg.SESSION_EARLY_MINUTES,
-    graceMinutes: cfg.SESSION_GRACE_MINUTES,
     listenUrl: cfg.DATABASE_URL,
-    settings: relaySettingsFrom(cfg),
+    ...relayConfig(cfg),
   });
   const metricsServer =
     cfg.RELAY_METRICS_PORT > 0 ? await serveMetrics(cfg.RELAY_METRICS_PORT, cfg.METRICS_TOKEN) : undefined;
