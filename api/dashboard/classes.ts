@@ -12,6 +12,7 @@ import { AppError } from '../errors';
 import { featureRouter } from '../router';
 import { sessionParams } from '../sessions/routes';
 import { parseOr400 } from '../validate';
+import { sessionCounts } from './overview';
 
 const counts = z.object({
   present: z.number(),
@@ -128,28 +129,19 @@ export function classRoutes(deps: { db: Knex }): Router {
         'c.name',
         db.raw('(SELECT count(*) FROM enrollments e WHERE e.course_id = c.id)::int AS enrolled'),
       );
-    const classes = (await todaysClasses(db, teacher)).map((r) => {
-      const marked = r.present + r.late + r.absent + r.excused;
-      return {
-        session_id: r.session_id,
-        schedule_id: r.schedule_id,
-        course_id: r.course_id,
-        course_name: r.course_name,
-        room_id: r.room_id,
-        room_name: r.room_name,
-        starts_at: new Date(r.starts_at).toISOString(),
-        ends_at: new Date(r.ends_at).toISOString(),
-        status: r.status ?? 'scheduled',
-        enrolled: r.enrolled,
-        counts: {
-          present: r.present,
-          late: r.late,
-          absent: r.absent,
-          excused: r.excused,
-          unmarked: Math.max(0, r.enrolled - marked),
-        },
-      };
-    });
+    const classes = (await todaysClasses(db, teacher)).map((r) => ({
+      session_id: r.session_id,
+      schedule_id: r.schedule_id,
+      course_id: r.course_id,
+      course_name: r.course_name,
+      room_id: r.room_id,
+      room_name: r.room_name,
+      starts_at: new Date(r.starts_at).toISOString(),
+      ends_at: new Date(r.ends_at).toISOString(),
+      status: r.status ?? 'scheduled',
+      enrolled: r.enrolled,
+      counts: sessionCounts(r),
+    }));
     res.json({ generated_at: new Date().toISOString(), courses, classes });
   });
 

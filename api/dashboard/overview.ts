@@ -9,6 +9,24 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { currentUser, requireUser, type AuthenticatedUser } from '../auth/user';
 
+/** A session's counts per status, and its enrolled students with no mark yet. */
+export function sessionCounts(r: {
+  enrolled: number;
+  present: number;
+  late: number;
+  absent: number;
+  excused: number;
+}): { present: number; late: number; absent: number; excused: number; unmarked: number } {
+  const marked = r.present + r.late + r.absent + r.excused;
+  return {
+    present: r.present,
+    late: r.late,
+    absent: r.absent,
+    excused: r.excused,
+    unmarked: Math.max(0, r.enrolled - marked),
+  };
+}
+
 export const overviewResponse = z.object({
   generated_at: z.string(),
   temporal_ui: z.string(),
@@ -118,7 +136,6 @@ async function overview(
   for (const r of sessions.rows) {
     const room = rooms.get(r.room_id) ?? { room_id: r.room_id, room_name: r.room_name, sessions: [] };
     rooms.set(r.room_id, room);
-    const marked = r.present + r.late + r.absent + r.excused;
     room.sessions.push({
       session_id: r.session_id,
       course_id: r.course_id,
@@ -128,13 +145,7 @@ async function overview(
       ends_at: new Date(r.ends_at).toISOString(),
       status: r.status,
       enrolled: r.enrolled,
-      counts: {
-        present: r.present,
-        late: r.late,
-        absent: r.absent,
-        excused: r.excused,
-        unmarked: Math.max(0, r.enrolled - marked),
-      },
+      counts: sessionCounts(r),
       workflow_url: workflowUrl(s, r.session_id),
     });
   }
