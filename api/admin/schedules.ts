@@ -158,12 +158,26 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
     }
   };
 
-  /** The database's exclusion constraint (schedules_no_overlap) answered as a 409 that names the clash. */
-  const noOverlap = async <T>(body: z.infer<typeof scheduleBody>, write: () => Promise<T>): Promise<T> => {
+  /**
+   * The table's own rules answered as the client's mistake: the exclusion constraint (schedules_no_overlap)
+   * as a 409 that names the clash, and the date-order CHECK as a 422. The body's refinement catches an
+   * effective_to before an explicit effective_from; only the database knows the omitted one (today on
+   * create, the row's own on update).
+   */
+  const tableRules = async <T>(body: z.infer<typeof scheduleBody>, write: () => Promise<T>): Promise<T> => {
     try {
       return await write();
     } catch (err) {
-      if ((err as { code?: string }).code !== '23P01') throw err;
+      const code = (err as { code?: string }).code;
+      if (code === '23514' && body.effective_to)
+        throw new AppError(
+          422,
+          'invalid_dates',
+          `effective_to ${body.effective_to} is before effective_from (${body.effective_from ?? 'omitted: today on create, the row’s current value on update'})`,
+        );
+      if (code === '23514')
+        throw new AppError(422, 'invalid_schedule', `the timetable row breaks ${String((err as { constraint?: string }).constraint)}`);
+      if (code !== '23P01') throw err;
       throw new AppError(
         409,
         'schedule_overlap',
@@ -177,7 +191,7 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
     await assertReferences(deps.db, body);
     const user = currentUser(req);
     const changedAt = new Date();
-    const created = await noOverlap(body, () =>
+    const created = await tableRules(body, () =>
       deps.db.transaction(async (trx) => {
         const [row] = await trx('schedules').insert(columns(body)).returning('id');
         const after = await view(trx, row.id);
@@ -197,7 +211,7 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
     await assertReferences(deps.db, body);
     const user = currentUser(req);
     const changedAt = new Date();
-    const updated = await noOverlap(body, () =>
+    const updated = await tableRules(body, () =>
       deps.db.transaction(async (trx) => {
         const before = await view(trx, id);
         if (!before) throw new AppError(404, 'not_found', `schedule ${id} does not exist`);

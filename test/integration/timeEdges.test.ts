@@ -135,6 +135,24 @@ void describe('attendance at the edges of time (real Temporal + real Postgres)',
     assert.equal(next.status, 201, JSON.stringify(next.body));
   });
 
+  void test('when an admin ends a class before the date it starts (effective_from omitted, so today), then 422 names the dates and nothing is written', async () => {
+    const admin = await bearerFor(rc.app, 'admin');
+    const before = await rc.database.db('schedules').count<{ count: string }[]>('* as count');
+    const res = await request(rc.app).post('/api/v1/admin/schedules').set('Authorization', admin).send({
+      course_id: 'EDGE-C',
+      room_id: 'RT',
+      day_of_week: 1,
+      start_time: '04:35:16',
+      end_time: '16:25',
+      effective_to: '2000-02-29',
+    });
+    assertErrorShape(res, 422);
+    assert.equal(res.body.error.code, 'invalid_dates');
+    assert.match(res.body.error.message, /2000-02-29/);
+    const after = await rc.database.db('schedules').count<{ count: string }[]>('* as count');
+    assert.equal(after[0].count, before[0].count);
+  });
+
   void test('when timestamps are impossible, ahead of the clock or too old, then each is rejected with a reason and never a 5xx', async () => {
     const good = record('S001', at(-15));
     const res = await post(rc, [
