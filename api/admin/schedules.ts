@@ -176,7 +176,11 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
           `effective_to ${body.effective_to} is before effective_from (${body.effective_from ?? 'omitted: today on create, the row’s current value on update'})`,
         );
       if (code === '23514')
-        throw new AppError(422, 'invalid_schedule', `the timetable row breaks ${String((err as { constraint?: string }).constraint)}`);
+        throw new AppError(
+          422,
+          'invalid_schedule',
+          `the timetable row breaks ${String((err as { constraint?: string }).constraint)}`,
+        );
       if (code !== '23P01') throw err;
       throw new AppError(
         409,
