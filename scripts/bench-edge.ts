@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seconds: { type: 'string', default: '15' },
-      threads: { type: 'string', default: '4' },
+      // One per core, as the device's EDGE_THREADS default: more threads than cores slows onnxruntime down.
+      threads: { type: 'string', default: String(os.availableParallelism()) },
       embedder: { type: 'string', default: DEFAULT_EMBEDDER },
     },
   });

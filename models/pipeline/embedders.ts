@@ -196,13 +196,18 @@ export class FaceEmbedder {
     const { size } = this.spec.crop;
     const plane = size * size;
     const input = new Float32Array(crops.length * plane * 3);
+    const { normalise, layout } = this.spec;
     crops.forEach((crop, n) => {
+      if (crop.length !== plane * 3)
+        throw new RangeError(`crop has ${crop.length} bytes, expected ${plane * 3}`);
       const base = n * plane * 3;
-      for (let i = 0; i < plane; i++) {
-        for (let c = 0; c < 3; c++) {
-          const index = this.spec.layout === 'NHWC' ? base + 3 * i + c : base + c * plane + i;
-          input[index] = this.spec.normalise(crop[3 * i + c] ?? 0);
-        }
+      if (layout === 'NHWC') {
+        for (let i = 0; i < plane * 3; i++) input[base + i] = normalise(crop[i] as number);
+        return;
+      }
+      for (let c = 0; c < 3; c++) {
+        const to = base + c * plane;
+        for (let i = 0; i < plane; i++) input[to + i] = normalise(crop[3 * i + c] as number);
       }
     });
     const dims = this.spec.layout === 'NHWC' ? [crops.length, size, size, 3] : [crops.length, 3, size, size];

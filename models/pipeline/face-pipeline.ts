@@ -105,6 +105,10 @@ export async function createFacePipeline(config: FacePipelineConfig): Promise<Fa
     // Errors only: the optimiser's notes about unused initialisers of converted graphs are noise in logs.
     logSeverityLevel: 3,
     ...(config.intraOpNumThreads ? { intraOpNumThreads: config.intraOpNumThreads } : {}),
+    // Idle onnxruntime threads sleep instead of spinning. Spinning buys microseconds on an idle machine and
+    // costs the camera loop, the uploader and the heartbeat their core: with another process busy, a batch of
+    // 10 dlib chips took 87–115 ms and 104–112 CPU-ms spinning, 64 ms and 62–66 CPU-ms not (2 threads, 2 cores).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   const recipe =
     typeof config.embedder === 'object'

@@ -87,7 +87,10 @@ export function invertSimilarity(m: SimilarityTransform): SimilarityTransform {
 
 /**
  * Samples an RGB image through a similarity transform (image → crop) with bilinear interpolation.
- * Pixels falling outside the source are black, as in OpenCV's warpAffine default.
+ * Pixels falling outside the source are black, as in OpenCV's warpAffine default. Every embedding view of
+ * every face passes through here (five per face for dlib-tta), so the common case — all four source pixels
+ * inside the image — takes a straight path; it adds the same products in the same order as the border path,
+ * so both give the same bytes.
  */
 export function warpSimilarity(
   src: { width: number; height: number; data: Uint8Array },
@@ -98,6 +101,7 @@ export function warpSimilarity(
   const inv = invertSimilarity(imageToCrop);
   const out = new Uint8Array(outWidth * outHeight * 3);
   const { width, height, data } = src;
+  const row = width * 3;
   for (let v = 0; v < outHeight; v++) {
     for (let u = 0; u < outWidth; u++) {
       const sx = inv.a * u - inv.b * v + inv.tx;
@@ -108,6 +112,22 @@ export function warpSimilarity(
       const fx = sx - x0;
       const fy = sy - y0;
       const o = (v * outWidth + u) * 3;
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < width && y0 + 1 < height) {
+        const w00 = (1 - fx) * (1 - fy);
+        const w01 = fx * (1 - fy);
+        const w10 = (1 - fx) * fy;
+        const w11 = fx * fy;
+        const p = y0 * row + x0 * 3;
+        for (let c = 0; c < 3; c++) {
+          const acc =
+            w00 * (data[p + c] as number) +
+            w01 * (data[p + 3 + c] as number) +
+            w10 * (data[p + row + c] as number) +
+            w11 * (data[p + row + 3 + c] as number);
+          out[o + c] = Math.round(acc);
+        }
+        continue;
+      }
       for (let c = 0; c < 3; c++) {
         let acc = 0;
         for (let dy = 0; dy <= 1; dy++) {
