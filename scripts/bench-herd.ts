@@ -8,6 +8,8 @@
  *   npm run bench:herd -- --devices 100 --seconds 30 --rate 10000          (open loop: 10,000 requests/min)
  *   npm run bench:herd -- --stack cluster                                  (production-shaped: Temporal server
  *        on Postgres built from the Go module proxy; API, relay and worker as separate processes)
+ *   npm run bench:herd -- --stack cluster --cpu-prof DIR                   (V8 CPU profiles of the API, relay
+ *        and worker processes into DIR, written when they stop; open them in Chrome DevTools)
  *
  * Prints batches/min, latency to 202 (P50/P95/P99), errors, time until every first sighting is a mark in
  * Postgres, marks lost / duplicated, receive → delivered (inbox relay) and receive → mark latency.
@@ -33,6 +35,7 @@ import { createWorker, installWorkerRuntime, stopWorker } from '../workers/worke
 import { startInboxRelay } from '../workers/relay';
 import { seedHerd, zoneKeepingOneDate } from './lib/herdSeed';
 import { startClusterStack } from './lib/clusterStack';
+import { cpuDelta, machineBusyMs, sampleCpu, type CpuGroup } from './lib/cpuMeter';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -51,6 +54,9 @@ async function main(): Promise<void> {
   const stackAt = process.argv.indexOf('--stack');
   const stack = stackAt > 0 ? process.argv[stackAt + 1] : 'dev';
   if (stack !== 'dev' && stack !== 'cluster') throw new Error(`--stack ${stack}: dev or cluster`);
+  const profAt = process.argv.indexOf('--cpu-prof');
+  const profileDir = profAt > 0 ? path.resolve(process.argv[profAt + 1]) : undefined;
+  if (profileDir && stack !== 'cluster') throw new Error("--cpu-prof profiles the cluster stack's processes");
   const studentsPerClass = 50;
   const cfg = config();
   const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
@@ -107,6 +113,8 @@ async function main(): Promise<void> {
       bodyLimit: '256kb',
       earlyMinutes: 15,
       graceMinutes: 10,
+      // As on the cluster stack: the bench measures capacity, not the per-device limit.
+      rateLimits: { devicePerMinute: 100_000, loginPerMinute: cfg.RATE_LIMIT_LOGIN_PER_MINUTE },
     });
     const relay = startInboxRelay({
       db,
@@ -117,10 +125,18 @@ async function main(): Promise<void> {
       graceMinutes: 10,
       listenUrl: pg.urlFor(dbName),
     });
-    const httpServer = http.createServer(app).listen(0, '127.0.0.1');
+    const httpServer = http.createServer(app);
+    // As api/main.ts: idle keep-alive connections outlive the clients' pauses (an open-loop device waits
+    // 6 s between batches at 1,000/min; Node's 5 s default closes the socket under its next request).
+    httpServer.keepAliveTimeout = 65_000;
+    httpServer.listen(0, '127.0.0.1');
     await new Promise((r) => httpServer.once('listening', r));
     return {
       port: (httpServer.address() as AddressInfo).port,
+      processes: [
+        { name: 'bench process (API, relay, worker, herd client)', pid: process.pid },
+        { name: 'temporal', pid: server.process.pid! },
+      ],
       stop: async () => {
         httpServer.close();
         await relay.stop();
@@ -150,12 +166,37 @@ async function main(): Promise<void> {
         SESSION_AMEND_HOURS: '1',
         ATTENDANCE_FLUSH_SECONDS: '2',
       },
+      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined,
       log: say,
     });
     say(`cluster up (logs: ${cluster.logs.join(', ')})`);
-    return { port: Number(new URL(cluster.apiUrl).port), stop: cluster.stop };
+    return {
+      port: Number(new URL(cluster.apiUrl).port),
+      processes: [{ name: 'herd client (bench process)', pid: process.pid }, ...cluster.processes],
+      stop: cluster.stop,
+    };
   }
   const agent = new http.Agent({ keepAlive: true, maxSockets: devices });
+  // CPU per process over load + drain: what one batch costs each part of the stack, whatever else runs.
+  const postmasterPid = Number(
+    fs.readFileSync(path.join(pg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
+  );
+  const cpuGroups: CpuGroup[] = [
+    ...started.processes,
+    {
+      // Rollcall's own connections are counted with the server: a backend that exits (an idle pooled
+      // connection closed after the load) hands its CPU time to the postmaster, so they cannot be told apart.
+      name: 'postgres (Rollcall database, server)',
+      pid: postmasterPid,
+      // A backend's command line: `postgres: <user> <database> <client> <state>`.
+      classify: (cmdline) => {
+        const database = /^postgres: \S+ (\S+) /.exec(cmdline)?.[1];
+        return database?.startsWith(`${dbName}_temporal`) ? 'postgres (Temporal databases)' : undefined;
+      },
+    },
+  ];
+  const cpuBefore = sampleCpu(cpuGroups);
+  const machineBefore = machineBusyMs();
 
   const post = (body: string, key: string) =>
     new Promise<number>((resolve) => {
@@ -189,6 +230,13 @@ async function main(): Promise<void> {
   const acceptedEvents: string[] = [];
   const deadline = Date.now() + seconds * 1000;
   const t0 = Date.now();
+  // Steady state: the last two thirds of the load, once every session is open and most first sightings are
+  // marks (the whole run also carries those one-off costs), up to the end of the load.
+  let steady: { cpu: Map<string, number>; requests: number } | undefined;
+  const steadyTimer = setTimeout(
+    () => (steady = { cpu: sampleCpu(cpuGroups), requests: latencies.length }),
+    (seconds * 1000) / 3,
+  );
   // Open loop (--rate, requests/min over all devices): each device sends on its own paced clock, so latency
   // is measured at an offered load rather than as fast as the server answers (closed loop, the default).
   const intervalMs = rate > 0 ? (devices * 60_000) / rate : 0;
@@ -223,6 +271,9 @@ async function main(): Promise<void> {
     }),
   );
   const loadMs = Date.now() - t0;
+  clearTimeout(steadyTimer);
+  const steadyCpu = steady && cpuDelta(steady.cpu, sampleCpu(cpuGroups));
+  const steadyRequests = steady ? latencies.length - steady.requests : 0;
   const drainStart = Date.now();
   let marks = 0;
   while (Date.now() - drainStart < 120_000) {
@@ -234,6 +285,8 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
   const drainMs = Date.now() - drainStart;
+  const cpu = cpuDelta(cpuBefore, sampleCpu(cpuGroups));
+  const machineMs = machineBusyMs() - machineBefore;
   // Every event answered 202 must be in the inbox and delivered (the relay marks it).
   const inbox = (
     await db.raw(
@@ -246,6 +299,15 @@ async function main(): Promise<void> {
     await db.raw(`SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - received_at)) AS p
                     FROM recognition_events WHERE delivered_at IS NOT NULL`)
   ).rows[0].p as number[] | null;
+  // One markDelivered per delivery cycle stamps its rows with the cycle's now(): a (session, device, stamp)
+  // group is one signal (more only when a session's group exceeds the relay's records per signal).
+  const signals = (
+    await db.raw(
+      `SELECT count(DISTINCT (session_id, device_id, delivered_at))::int AS n
+         FROM recognition_events WHERE event_id = ANY(?::text[])`,
+      [acceptedEvents],
+    )
+  ).rows[0].n as number;
   const dup = (
     await db.raw(
       'SELECT count(*)::int AS n FROM (SELECT 1 FROM attendance_logs GROUP BY session_id, student_id HAVING count(*) > 1) d',
@@ -286,6 +348,10 @@ async function main(): Promise<void> {
       'events answered 202 / in the inbox / delivered',
       `${acceptedEvents.length} / ${inbox.stored} / ${inbox.delivered}`,
     ],
+    [
+      'recognitions signals (≈)',
+      `${signals} (${(total / Math.max(1, signals)).toFixed(1)} batches a signal)`,
+    ],
     ['marks lost', String(Math.max(0, firstSightings.size - marks))],
     ['marks duplicated', String(dup)],
     [
@@ -297,6 +363,34 @@ async function main(): Promise<void> {
       lagRows ? lagRows.map((v) => `${(v * 1000).toFixed(0)} ms`).join(' / ') : 'n/a',
     ],
     ['RSS', `${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`],
+    ...cpu
+      .filter(([, ms]) => ms > 0)
+      .map(([name, ms]): [string, string] => [
+        `CPU per batch, load + drain: ${name}`,
+        `${(ms / total).toFixed(2)} ms (${(ms / 1000).toFixed(1)} s)`,
+      ]),
+    [
+      'CPU per batch, load + drain: all of the above',
+      `${(cpu.reduce((a, [, ms]) => a + ms, 0) / total).toFixed(2)} ms`,
+    ],
+    ...(steadyCpu && steadyRequests > 0
+      ? steadyCpu
+          .filter(([, ms]) => ms > 0)
+          .map(([name, ms]): [string, string] => [
+            `CPU per batch, steady load: ${name}`,
+            `${(ms / steadyRequests).toFixed(2)} ms`,
+          ])
+      : []),
+    [
+      'CPU per batch, steady load: all of the above',
+      steadyCpu && steadyRequests > 0
+        ? `${(steadyCpu.reduce((a, [, ms]) => a + ms, 0) / steadyRequests).toFixed(2)} ms (${steadyRequests} batches)`
+        : 'n/a',
+    ],
+    [
+      'machine busy during load + drain (ours and everything else)',
+      `${(machineMs / 1000).toFixed(1)} CPU-s of ${(((loadMs + drainMs) / 1000) * os.cpus().length).toFixed(1)}`,
+    ],
   ];
   process.stdout.write(
     `\n| metric | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`,

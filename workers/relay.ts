@@ -2,15 +2,21 @@
  * The inbox relay: delivers the recognitions the API committed to `recognition_events` (the durable inbox)
  * to the class session workflows, and marks them delivered.
  *
- * claim (FOR UPDATE SKIP LOCKED + a lease) → group per session and device → signalWithStart, several
- * records per signal → mark delivered. Safe with any number of relays: a claim skips rows another relay
- * holds, and a relay that dies leaves only leases, which expire and are claimed again. Delivery is at least
- * once; the session workflow ignores event ids it has seen, so a row delivered twice marks nothing twice.
+ * claim (FOR UPDATE SKIP LOCKED + a lease; whole sessions, the longest-waiting first) → group per session
+ * and device → signalWithStart, several records per signal → mark delivered. A session this relay signalled
+ * less than `coalesceMs` ago is left out of its claims until then, so a busy session gets one signal per
+ * interval rather than one per device batch (Temporal's cost, and Temporal Cloud's bill, is per signal),
+ * while a session that was quiet is delivered at once.
+ *
+ * Safe with any number of relays: a claim skips rows another relay holds, and a relay that dies leaves only
+ * leases, which expire and are claimed again. Delivery is at least once; the session workflow ignores event
+ * ids it has seen, so a row delivered twice marks nothing twice.
  * Temporal being down only delays delivery: failed rows are leased again with a growing delay. A batch for
  * a session whose workflow has ended (signalWithStart refuses to reopen it) goes through the amendment path,
  * written by the session's own writer (`amendEndedSession`).
  *
- * Wakes on NOTIFY `rollcall_inbox` (sent by a trigger on every insert) and polls as a fallback.
+ * Wakes on NOTIFY `rollcall_inbox` (sent by a trigger when an insert finds no older row waiting, migration
+ * 20261205000020_ingest) and otherwise polls every `idlePollMs`.
  */
 import pg from 'pg';
 import type { Knex } from 'knex';
@@ -44,6 +50,13 @@ export interface RelaySettings {
   parallelSignals: number;
   /** Cap of the retry delay of rows whose delivery failed (doubling from 500 ms). */
   maxRetryDelayMs: number;
+  /**
+   * A session this relay signalled is not claimed again for this long, so a busy session's records gather
+   * into one signal per interval instead of one per device batch: Temporal's cost (history write, workflow
+   * task) is per signal, not per record. A session not signalled that recently is claimed at once (its rows
+   * wait at most for the next NOTIFY or poll). Per relay: two relays may each signal a session once.
+   */
+  coalesceMs: number;
 }
 
 export const DEFAULT_RELAY_SETTINGS: RelaySettings = {
@@ -55,9 +68,9 @@ export const DEFAULT_RELAY_SETTINGS: RelaySettings = {
   loops: 2,
   parallelSignals: 16,
   maxRetryDelayMs: 5_000,
+  coalesceMs: 5_000,
 };
 
-/** The relay's settings as configured (RELAY_*). */
 /** What the relay takes from the configuration: its task queue, the session window and its settings. */
 export function relayConfig(cfg: {
   TEMPORAL_TASK_QUEUE: string;
@@ -206,11 +219,21 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
   const waker = new Waker(deps.listenUrl ?? connectionStringOf(db), log);
   let stopped = false;
 
+  /** Sessions this relay signalled recently → when; pruned as their interval passes. */
+  const signalledAt = new Map<string, number>();
+  const coalescing = (): string[] => {
+    const now = Date.now();
+    for (const [id, at] of signalledAt) if (now - at >= s.coalesceMs) signalledAt.delete(id);
+    return [...signalledAt.keys()];
+  };
+
   /**
-   * Oldest first, and per session in the order received: a row is not claimed while an earlier row of its
-   * session is leased (in flight, waiting for a retry, or held by a relay that died), because the workflow
-   * keeps a persisted mark when an earlier sighting with the same status arrives after it. Claims are
-   * serialised (a transaction advisory lock) so that each sees the leases the previous one took.
+   * Whole sessions, the one waiting longest first, and per session in the order received: a claim takes a
+   * session's waiting rows together (so they travel in one signal), and a row is not claimed while an
+   * earlier row of its session is leased (in flight, waiting for a retry, or held by a relay that died),
+   * because the workflow keeps a persisted mark when an earlier sighting with the same status arrives after
+   * it. Claims are serialised (a transaction advisory lock) so that each sees the leases the previous one took.
+   * Sessions this relay signalled less than `coalesceMs` ago wait for their interval.
    */
   const claim = (): Promise<InboxRow[]> =>
     db.transaction(async (trx) => {
@@ -218,16 +241,24 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
       const { rows } = await trx.raw<{ rows: InboxRow[] }>(
         `UPDATE recognition_events e
             SET lease_until = now() + make_interval(secs => ?), delivery_attempts = e.delivery_attempts + 1
-           FROM (SELECT r.event_id FROM recognition_events r
-                  WHERE r.delivered_at IS NULL AND (r.lease_until IS NULL OR r.lease_until <= now())
-                    AND NOT EXISTS (SELECT 1 FROM recognition_events p
-                                     WHERE p.session_id = r.session_id AND p.delivered_at IS NULL
-                                       AND p.lease_until > now() AND p.received_at < r.received_at)
-                  ORDER BY r.received_at LIMIT ? FOR UPDATE SKIP LOCKED) c
+           FROM (SELECT l.event_id FROM recognition_events l
+                  WHERE l.event_id IN (
+                          SELECT w.event_id FROM (
+                                   SELECT r.event_id, r.session_id, r.received_at,
+                                          min(r.received_at) OVER (PARTITION BY r.session_id) AS waiting_since
+                                     FROM recognition_events r
+                                    WHERE r.delivered_at IS NULL
+                                      AND (r.lease_until IS NULL OR r.lease_until <= now())
+                                      AND r.session_id <> ALL(?::text[])
+                                      AND NOT EXISTS (SELECT 1 FROM recognition_events p
+                                                       WHERE p.session_id = r.session_id AND p.delivered_at IS NULL
+                                                         AND p.lease_until > now() AND p.received_at < r.received_at)) w
+                           ORDER BY w.waiting_since, w.session_id, w.received_at LIMIT ?)
+                  FOR UPDATE SKIP LOCKED) c
           WHERE e.event_id = c.event_id
          RETURNING e.event_id, e.session_id, e.device_id, e.student_id, e.seen_at, e.confidence,
                    e.received_at, e.delivery_attempts`,
-        [s.leaseMs / 1000, s.batchSize],
+        [s.leaseMs / 1000, coalescing(), s.batchSize],
       );
       return rows.sort(
         (a, b) =>
@@ -344,6 +375,7 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
           }),
         );
         countInboxDeliveries('signalled', ids.length);
+        signalledAt.set(sessionId, Date.now());
         done.push(...ids);
         return true;
       } catch (err) {

@@ -12,6 +12,7 @@ import type { AuthenticatedDevice } from '../auth/device';
 import { AppError } from '../errors';
 import type { AttendanceBatch, RecordOutcome } from '../../lib/contracts';
 import { countAttendanceRecords } from '../../lib/metrics';
+import { runPrepared, type PreparedQuery } from '../../lib/preparedQuery';
 
 export interface AttendanceDeps {
   db: Knex;
@@ -34,6 +35,38 @@ interface SlotRow {
   ends_at: Date;
   rank: number;
 }
+
+/** A slot as the lookup's JSON carries it (instants as ISO text). */
+type SlotJson = Omit<SlotRow, 'ends_at'> & { ends_at: string };
+
+/**
+ * The two look-ups of a batch, as one prepared statement: $1/$2 the plausible records' instants and
+ * 1-based indexes, $3 the room, $4/$5 the early and grace minutes, $6 the batch's student ids.
+ */
+const LOOKUP: PreparedQuery = {
+  name: 'attendance_lookup',
+  text: `SELECT
+      (SELECT coalesce(json_agg(x ORDER BY x.idx, x.rank), '[]')
+         FROM (SELECT r.idx, slot.schedule_id, slot.course_id, slot.session_date::text AS session_date,
+                      slot.ends_at, slot.rank
+                 FROM unnest($1::timestamptz[], $2::int[]) AS r(ts, idx)
+                 JOIN LATERAL schedule_slots_at($3::text, r.ts, $4::int, $5::int) slot ON true) x) AS slots,
+      (SELECT coalesce(json_agg(y), '[]')
+         FROM (SELECT s.id, coalesce(array_agg(e.course_id) FILTER (WHERE e.course_id IS NOT NULL), '{}') AS courses
+                 FROM students s LEFT JOIN enrollments e ON e.student_id = s.id
+                WHERE s.id = ANY($6::text[]) GROUP BY s.id) y) AS students`,
+};
+
+/** The inbox insert, one statement whatever the batch size: idempotent by event id, returns the new ids. */
+const INSERT: PreparedQuery = {
+  name: 'attendance_inbox_insert',
+  text: `INSERT INTO recognition_events (event_id, session_id, device_id, student_id, seen_at, confidence)
+         SELECT e.event_id, e.session_id, $3::text, e.student_id, e.seen_at, e.confidence
+           FROM unnest($1::text[], $2::text[], $4::text[], $5::timestamptz[], $6::real[])
+                AS e(event_id, session_id, student_id, seen_at, confidence)
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING event_id`,
+};
 
 interface Resolved {
   eventId: string;
@@ -64,35 +97,27 @@ export async function acceptBatch(
   // Only instants the server can believe reach SQL (year 0000 or 9999 never do): see timestampProblem.
   const problems = batch.records.map((r) => timestampProblem(r.timestamp, nowMs, deps));
   const plausible = batch.records.flatMap((r, i) => (problems[i] ? [] : [{ ts: r.timestamp, idx: i + 1 }]));
-  // Two independent look-ups, one round trip of latency: each record's candidate class slots (ranked:
-  // the slot whose time covers the sighting first), each student's courses.
-  const [slots, students] = await Promise.all([
-    db.raw<{ rows: SlotRow[] }>(
-      `SELECT r.idx::int AS idx, slot.schedule_id, slot.course_id, slot.session_date::text AS session_date,
-              slot.ends_at, slot.rank
-         FROM unnest(?::timestamptz[], ?::int[]) AS r(ts, idx)
-         JOIN LATERAL schedule_slots_at(?, r.ts, ?, ?) slot ON true
-        ORDER BY r.idx, slot.rank`,
-      [
-        plausible.map((p) => p.ts),
-        plausible.map((p) => p.idx),
-        device.roomId,
-        deps.earlyMinutes,
-        deps.graceMinutes,
-      ],
-    ),
-    db.raw<{ rows: { id: string; courses: string[] }[] }>(
-      `SELECT s.id, coalesce(array_agg(e.course_id) FILTER (WHERE e.course_id IS NOT NULL), '{}') AS courses
-         FROM students s LEFT JOIN enrollments e ON e.student_id = s.id
-        WHERE s.id = ANY(?) GROUP BY s.id`,
-      [studentIds],
-    ),
-  ]);
-  const studentRows = students.rows;
-  const coursesOf = new Map(studentRows.map((s) => [s.id, new Set(s.courses)]));
+  // One round trip: each record's candidate class slots (ranked: the slot whose time covers the sighting
+  // first) and each student's courses.
+  const [lookup] = await runPrepared<{ slots: SlotJson[]; students: { id: string; courses: string[] }[] }>(
+    db,
+    LOOKUP,
+    [
+      plausible.map((p) => p.ts),
+      plausible.map((p) => p.idx),
+      device.roomId,
+      deps.earlyMinutes,
+      deps.graceMinutes,
+      studentIds,
+    ],
+  );
+  const coursesOf = new Map(lookup.students.map((s) => [s.id, new Set(s.courses)]));
 
   const candidatesOf = new Map<number, SlotRow[]>();
-  for (const row of slots.rows) candidatesOf.set(row.idx, [...(candidatesOf.get(row.idx) ?? []), row]);
+  for (const slot of lookup.slots) {
+    const row = { ...slot, ends_at: new Date(slot.ends_at) };
+    candidatesOf.set(row.idx, [...(candidatesOf.get(row.idx) ?? []), row]);
+  }
   const amendMs = (deps.graceMinutes + deps.amendMinutes) * 60_000;
 
   // One outcome per record, in request order.
@@ -149,20 +174,14 @@ export async function acceptBatch(
   let fresh = new Set<string>();
   const conflicting = new Set<string>();
   if (resolved.length > 0) {
-    const inserted: { event_id: string }[] = await db('recognition_events')
-      .insert(
-        resolved.map((r) => ({
-          event_id: r.eventId,
-          session_id: r.sessionId,
-          device_id: device.id,
-          student_id: r.studentId,
-          seen_at: r.seenAt,
-          confidence: r.confidence,
-        })),
-      )
-      .onConflict('event_id')
-      .ignore()
-      .returning('event_id');
+    const inserted = await runPrepared<{ event_id: string }>(db, INSERT, [
+      resolved.map((r) => r.eventId),
+      resolved.map((r) => r.sessionId),
+      device.id,
+      resolved.map((r) => r.studentId),
+      resolved.map((r) => r.seenAt),
+      resolved.map((r) => r.confidence),
+    ]);
     fresh = new Set(inserted.map((r) => r.event_id));
     // A known event id is a retry only if it describes the same sighting; an id reused for another
     // student, session or instant is a device bug, answered per record instead of silently dropped.

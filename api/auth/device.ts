@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Knex } from 'knex';
 import { hashDeviceKey } from '../../lib/deviceKeys';
+import { runPrepared, type PreparedQuery } from '../../lib/preparedQuery';
 import { AppError } from '../errors';
 import { deviceLimitersOf, enforceLimits, tooManyRequests } from '../security/rateLimit';
 
@@ -15,6 +16,18 @@ declare module 'express-serve-static-core' {
   }
 }
 
+interface DeviceRow {
+  id: string;
+  room_id: string;
+  status: string;
+}
+
+/** Every device request runs it: a prepared statement (lib/preparedQuery). */
+const DEVICE_BY_KEY: PreparedQuery = {
+  name: 'device_by_key',
+  text: 'SELECT id, room_id, status FROM devices WHERE key_hash = $1',
+};
+
 /**
  * Device-facing routes: `Authorization: Bearer <device key>` (or `X-Device-Key`), scoped to one room,
  * rate-limited per device. Wrong keys are counted per client IP: once RATE_LIMIT_DEVICE_AUTH_FAILURES_PER_MINUTE
@@ -25,19 +38,20 @@ export function requireDevice(db: Knex): RequestHandler {
   return async (req, res, next) => {
     const limiters = deviceLimitersOf(req.app);
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    if (limiters) {
-      const blocked = await limiters.authFailuresPerIp.check(ip);
-      if (!blocked.ok) return next(tooManyRequests(blocked.retryAfterSeconds, 'address'));
-    }
     const header = req.get('authorization');
     const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : req.get('x-device-key');
+    // The address's block and the key, looked up together (one round trip of latency); the block is judged
+    // first, so while it holds the answer is 429 whether the key was right or not.
+    const [blocked, rows] = await Promise.all([
+      limiters?.authFailuresPerIp.check(ip),
+      key ? runPrepared<DeviceRow>(db, DEVICE_BY_KEY, [hashDeviceKey(key)]) : [],
+    ]);
+    if (blocked && !blocked.ok) return next(tooManyRequests(blocked.retryAfterSeconds, 'address'));
     if (!key)
       return next(
         new AppError(401, 'unauthenticated', 'a device key is required (Authorization: Bearer <key>)'),
       );
-    const row = await db('devices')
-      .where({ key_hash: hashDeviceKey(key) })
-      .first('id', 'room_id', 'status');
+    const row = rows[0];
     if (!row || row.status === 'decommissioned') {
       await limiters?.authFailuresPerIp.hit(ip);
       return next(new AppError(401, 'unauthenticated', 'unknown or revoked device key'));

@@ -31,6 +31,8 @@ export interface ClusterStackOptions {
   taskQueue: string;
   /** Extra environment of the API, worker and relay processes. */
   env?: Record<string, string>;
+  /** Extra node options of those processes (`--cpu-prof --cpu-prof-dir=…` to profile them). */
+  nodeArgs?: string[];
   log: (m: string) => void;
 }
 
@@ -38,6 +40,8 @@ export interface ClusterStack {
   apiUrl: string;
   temporalAddress: string;
   logs: string[];
+  /** The stack's processes by role (`temporal`, `worker`, `relay`, `api`), for CPU accounting. */
+  processes: { name: string; pid: number }[];
   stop(): Promise<void>;
 }
 
@@ -180,6 +184,7 @@ async function retry<T>(what: string, timeoutMs: number, fn: () => Promise<T>): 
 export async function startClusterStack(o: ClusterStackOptions): Promise<ClusterStack> {
   const { server, sqlTool } = await temporalBinaries(o.cacheDir, o.log);
   const children: ChildProcess[] = [];
+  const processes: { name: string; pid: number }[] = [];
   const logs: string[] = [];
   // Temporal's own databases, fresh for each stack: workflow ids repeat across runs (session:{scheduleId}:…).
   const databases = { persistence: `${o.appDatabase}_temporal`, visibility: `${o.appDatabase}_temporal_vis` };
@@ -230,15 +235,15 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
     const serverLog = path.join(o.workDir, 'temporal-server.log');
     logs.push(serverLog);
     o.log(`starting the Temporal server (Postgres persistence) on 127.0.0.1:${ports.frontendGrpc}`);
-    children.push(
-      spawnLogged(
-        server,
-        ['--root', root, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'],
-        serverLog,
-        process.env,
-        root,
-      ),
+    const temporal = spawnLogged(
+      server,
+      ['--root', root, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'],
+      serverLog,
+      process.env,
+      root,
     );
+    children.push(temporal);
+    processes.push({ name: 'temporal', pid: temporal.pid! });
     await waitForPort(ports.frontendGrpc, 120_000, 'Temporal frontend');
     const address = `127.0.0.1:${ports.frontendGrpc}`;
     const cli = (...args: string[]) =>
@@ -299,12 +304,13 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
       logs.push(logFile);
       const child = spawnLogged(
         process.execPath,
-        ['--import', 'tsx', path.join(repoRoot, file)],
+        [...(o.nodeArgs ?? []), '--import', 'tsx', path.join(repoRoot, file)],
         logFile,
         env,
         repoRoot,
       );
       children.push(child);
+      processes.push({ name, pid: child.pid! });
       exits.push(
         new Promise<never>((_, reject) =>
           child.once('exit', (code) => reject(new Error(`the ${name} exited (${code}); see ${logFile}`))),
@@ -330,7 +336,7 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
       if (!/"identity"/.test(out)) throw new Error('no poller yet');
       return out;
     });
-    return { apiUrl: `http://127.0.0.1:${apiPort}`, temporalAddress: address, logs, stop };
+    return { apiUrl: `http://127.0.0.1:${apiPort}`, temporalAddress: address, logs, processes, stop };
   } catch (err) {
     await stop();
     throw err;
