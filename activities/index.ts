@@ -10,6 +10,7 @@ import { createDeviceActivities, type DeviceActivitySettings } from './devices';
 import path from 'node:path';
 import { createBackupActivities, type BackupSettings } from './backups';
 import { createPartitionActivities } from './partitions';
+import { createRosterImportActivities } from './rosterImport';
 
 export interface ActivityDeps {
   db: Knex;
@@ -42,6 +43,7 @@ export function createActivities(deps: ActivityDeps) {
       deps.devices ?? { alertWebhookUrl: config().ALERT_WEBHOOK_URL, log: logger() },
     ),
     ...createPartitionActivities(deps.db),
+    ...createRosterImportActivities(deps.db, { log: logger() }),
     ...createBackupActivities(
       deps.db,
       deps.backups ?? {

@@ -1,7 +1,8 @@
 /**
  * The one writer of attendance marks. A mark is one row per (session, student); its first insert is
  * idempotent on (event_id, marked_at), later changes (overrides, corrections) update that row and leave
- * an audit_log entry. Device sightings and finalisation never overwrite a teacher's override.
+ * an audit_log entry. Device sightings and finalisation never overwrite a teacher's override. The one
+ * deletion: a teacher withdrawing an override that created the mark (clearOverride), audited too.
  */
 import type { Knex } from 'knex';
 import type { AttendanceStatus, MarkSource } from '../workflows/messages';
@@ -141,6 +142,47 @@ async function writeMarks(trx: Knex.Transaction, input: RecordMarksInput): Promi
     }));
   }
   return result;
+}
+
+export interface ClearOverrideInput {
+  sessionId: string;
+  studentId: string;
+  /** The override's own event id (`override:{sessionId}:{studentId}`): only a mark it created is withdrawn. */
+  eventId: string;
+  actor: string;
+  reason: string;
+}
+
+/**
+ * Withdraws a teacher's override that created the student's mark, so the student is unmarked again: the row
+ * and its per-student claim in session_marks go in one transaction with an `attendance.clear` audit row (before:
+ * the mark, after: unmarked). Only a row that is still that override's own is deleted, so a sighting or a
+ * finalisation mark can never be removed this way. Idempotent: a retry after the commit finds nothing to clear.
+ */
+export async function clearOverride(db: Knex, input: ClearOverrideInput): Promise<{ cleared: boolean }> {
+  return db.transaction(async (trx) => {
+    await lockSessionMarks(trx, input.sessionId);
+    const own = { session_id: input.sessionId, student_id: input.studentId, event_id: input.eventId };
+    const row: { status: AttendanceStatus; source: MarkSource } | undefined = await trx('attendance_logs')
+      .where({ ...own, source: 'override' })
+      .forUpdate()
+      .first('status', 'source');
+    if (!row) return { cleared: false };
+    await trx('attendance_logs')
+      .where({ ...own, source: 'override' })
+      .delete();
+    await trx('session_marks').where(own).delete();
+    await trx('audit_log').insert({
+      actor: input.actor,
+      action: 'attendance.clear',
+      entity: 'attendance',
+      entity_id: `${input.sessionId}/${input.studentId}`,
+      before: JSON.stringify({ status: row.status, source: row.source }),
+      after: JSON.stringify({ status: 'unmarked', source: 'override' }),
+      reason: input.reason,
+    });
+    return { cleared: true };
+  });
 }
 
 async function audit(

@@ -9,7 +9,14 @@ import { quarantinedMarks } from '../lib/metrics';
 import { storableText } from '../lib/storableText';
 import { isDataError } from './dataErrors';
 import { sessionWorkflowId, type AttendanceStatus, type MarkSource } from '../workflows/messages';
-import { lockSessionMarks, recordMarks, type RecordMarksInput, type RecordMarksResult } from './marks';
+import {
+  clearOverride,
+  lockSessionMarks,
+  recordMarks,
+  type ClearOverrideInput,
+  type RecordMarksInput,
+  type RecordMarksResult,
+} from './marks';
 
 export type { MarkToRecord } from './marks';
 
@@ -163,6 +170,11 @@ export function createSessionActivities(db: Knex, timing: SessionTimingSettings,
       return total;
     },
 
+    /** Withdraws an override that created the student's mark (the workflow's `override` update to `unmarked`). */
+    async clearOverride(input: ClearOverrideInput): Promise<{ cleared: boolean }> {
+      return clearOverride(db, input);
+    },
+
     /** The course's enrolment now: the session re-checks it for a recognised student missing from its snapshot. */
     async enrolledStudents(input: { courseId: string }): Promise<string[]> {
       return db('enrollments').where({ course_id: input.courseId }).orderBy('student_id').pluck('student_id');
@@ -250,9 +262,13 @@ export async function finaliseSession(db: Knex, sessionId: string): Promise<Sess
  * counts them. The API's only way to write marks.
  */
 export async function amendEndedSession(db: Knex, input: RecordMarksInput): Promise<RecordMarksResult> {
-  const result = await recordMarks(db, input);
-  await finaliseSession(db, input.sessionId);
-  return result;
+  // One transaction (the inner ones are savepoints): a reader never sees the amended marks without the
+  // summary that counts them.
+  return db.transaction(async (trx) => {
+    const result = await recordMarks(trx, input);
+    await finaliseSession(trx, input.sessionId);
+    return result;
+  });
 }
 
 export type SessionActivities = ReturnType<typeof createSessionActivities>;

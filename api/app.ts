@@ -21,8 +21,15 @@ import { rosterRoutes } from './roster/routes';
 import { jwtSettingsFromConfig, type JwtSettings } from '../lib/jwt';
 import { RateLimiter } from '../lib/rateLimiter';
 import { scheduleAdminRoutes } from './admin/schedules';
+import { importRoutes } from './admin/imports';
+import { courseAdminRoutes } from './admin/courses';
+import { enrollmentAdminRoutes } from './admin/enrollments';
+import { roomAdminRoutes } from './admin/rooms';
+import { studentAdminRoutes } from './admin/students';
 import { authRoutes } from './auth/routes';
+import { accountSettingsFrom, type AccountSettings } from './auth/settings';
 import { authenticateUser } from './auth/user';
+import { userAdminRoutes } from './auth/users';
 import { privacyRoutes } from './privacy/routes';
 import { securityHeaders } from './security/headers';
 import { setDeviceLimiters } from './security/rateLimit';
@@ -64,6 +71,8 @@ export interface AppDeps {
     loginIpPerMinute?: number;
     deviceAuthFailuresPerMinute?: number;
   };
+  /** Accounts: admin MFA requirement (ADMIN_MFA_REQUIRED), TOTP clock, lockout limits; config's when omitted. */
+  accounts?: Partial<AccountSettings>;
   /** Express `trust proxy` (which peers may name the client in X-Forwarded-For); config TRUST_PROXY when omitted. */
   trustProxy?: TrustProxy;
   /** Bearer token of /metrics; null: none (loopback clients only); config METRICS_TOKEN when omitted. */
@@ -122,7 +131,8 @@ export function createApp(deps: AppDeps): Express {
     ),
   });
   // Verifies a JWT if one is presented (device keys pass through); routes decide with requireUser.
-  app.use(authenticateUser({ db: deps.db, jwt }));
+  const accounts = accountSettingsFrom(config(), deps.accounts);
+  app.use(authenticateUser({ db: deps.db, jwt, accounts }));
   const enrollment = deps.enrollment ?? enrollmentSettingsFromConfig(config());
   // Before the global JSON parser: photo uploads carry their own, larger body limit.
   app.use(
@@ -163,12 +173,20 @@ export function createApp(deps: AppDeps): Express {
         ),
         perIp: perMinute('login-ip', limits.loginIpPerMinute ?? config().RATE_LIMIT_LOGIN_IP_PER_MINUTE),
       },
+      accounts,
     }),
   );
+  app.use(userAdminRoutes({ db: deps.db }));
   app.use(sessionRoutes({ db: deps.db, temporal: deps.temporal }));
   app.use(
     scheduleAdminRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log }),
   );
+  app.use(importRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log }));
+  const adminCrud = { db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log };
+  app.use(studentAdminRoutes(adminCrud));
+  app.use(courseAdminRoutes(adminCrud));
+  app.use(enrollmentAdminRoutes(adminCrud));
+  app.use(roomAdminRoutes(adminCrud));
   app.use(privacyRoutes({ db: deps.db, temporal: deps.temporal, stagingDir: enrollment.stagingDir }));
   const temporalUiUrl =
     deps.temporalUiUrl ?? config().TEMPORAL_UI_URL ?? `http://127.0.0.1:${config().TEMPORAL_UI_PORT}`;

@@ -4,7 +4,44 @@
  * the Express router stack and fails when a route is missing here or an operation has no route.
  */
 import { z } from 'zod';
-import { scheduleBody, scheduleParams, scheduleView } from './admin/schedules';
+import { IMPORT_MEDIA_TYPES, importParams, importStarted, importView } from './admin/imports';
+import { scheduleBody, scheduleListQuery, scheduleParams, scheduleView } from './admin/schedules';
+import { activationBody } from './admin/crud';
+import {
+  courseAdminAnswer,
+  courseAdminListAnswer,
+  courseAdminListQuery,
+  courseAdminParams,
+  courseAdminView,
+  courseCreateBody,
+  courseUpdateBody,
+} from './admin/courses';
+import {
+  enrollmentAnswer,
+  enrollmentBody,
+  enrollmentListAnswer,
+  enrollmentListQuery,
+  enrollmentParams,
+  enrollmentView,
+} from './admin/enrollments';
+import {
+  roomAdminAnswer,
+  roomAdminListAnswer,
+  roomAdminListQuery,
+  roomAdminParams,
+  roomAdminView,
+  roomCreateBody,
+  roomUpdateBody,
+} from './admin/rooms';
+import {
+  studentAdminAnswer,
+  studentAdminListAnswer,
+  studentAdminListQuery,
+  studentAdminParams,
+  studentAdminView,
+  studentCreateBody,
+  studentUpdateBody,
+} from './admin/students';
 import {
   attendanceAnswerSchema,
   attendanceBatchSchema,
@@ -16,11 +53,35 @@ import {
   scheduleAnswerSchema,
   scheduleQuerySchema,
 } from '../lib/contracts';
-import { loginBody, loginResponse } from './auth/routes';
+import {
+  loginBody,
+  loginResponse,
+  meResponse,
+  mfaDisableResponse,
+  mfaLoginBody,
+  passwordChangeBody,
+  passwordSetBody,
+  passwordSetResponse,
+  secondFactorBody,
+  totpCodeBody,
+  totpConfirmResponse,
+  totpEnrolResponse,
+} from './auth/routes';
+import {
+  disableBody,
+  inviteBody,
+  inviteResponse,
+  passwordTokenResponse,
+  roleBody,
+  userListResponse,
+  userParams,
+  userResponse,
+} from './auth/users';
 import { overviewResponse } from './dashboard/overview';
 import { assetParams } from './dashboard/assets';
 import { auditResponse, todayResponse } from './dashboard/classes';
 import { deviceHealthResponse } from './dashboard/devices';
+import { schoolResponse, studentsResponse } from './dashboard/directory';
 import { consentBody, photosBody, rawQuery, revokeBody, studentParams } from './enrollment/routes';
 import { erasureParams, erasureQuery, erasureResponse } from './privacy/routes';
 import { absencesQuery, dateRange, idParam, sessionQuery } from './reports/routes';
@@ -75,6 +136,218 @@ interface Link {
 }
 
 const csv = 'json+csv' as const;
+
+/** The six operations of an admin CRUD family (api/admin/crud.ts): list, one, create, replace, (re)activate. */
+function adminCrudFamily(f: {
+  entity: string;
+  plural: string;
+  example: string;
+  params: z.ZodObject;
+  listQuery: z.ZodObject;
+  createBody: z.ZodType;
+  updateBody: z.ZodType;
+  view: z.ZodType;
+  list: z.ZodType;
+  answer: z.ZodType;
+  /** What deactivating does, and why it may be refused. */
+  deactivation: string;
+  reactivation: string;
+}): Operation[] {
+  const base = `/api/v1/admin/${f.plural}`;
+  const one = `${base}/:id`;
+  const common = { tag: 'admin', auth: 'admin' } as const;
+  const fromCreated = { id: `$response.body#/${f.entity}/id` };
+  const activation = (what: 'deactivate' | 'reactivate', summary: string): Operation => ({
+    ...common,
+    method: 'post',
+    path: `${one}/${what}`,
+    also: [404, 409, 422],
+    examples: { id: f.example },
+    summary,
+    params: f.params,
+    body: activationBody,
+    bodyOptional: true,
+    response: f.answer,
+  });
+  return [
+    {
+      ...common,
+      method: 'get',
+      path: base,
+      summary: `The ${f.plural} (active and inactive), searchable, with where each came from (OneRoster import or here)`,
+      query: f.listQuery,
+      response: f.list,
+    },
+    {
+      ...common,
+      method: 'get',
+      path: one,
+      also: [404],
+      examples: { id: f.example },
+      summary: `One ${f.entity}`,
+      params: f.params,
+      response: z.object({ [f.entity]: f.view }),
+    },
+    {
+      ...common,
+      method: 'post',
+      path: base,
+      also: [409, 422],
+      status: 201,
+      links: {
+        read: {
+          to: { method: 'get', path: one },
+          parameters: fromCreated,
+          description: `Read the ${f.entity} just created`,
+        },
+        replace: {
+          to: { method: 'put', path: one },
+          parameters: fromCreated,
+          description: `Change the ${f.entity} just created`,
+        },
+        deactivate: {
+          to: { method: 'post', path: `${one}/deactivate` },
+          parameters: fromCreated,
+          description: `Deactivate the ${f.entity} just created`,
+        },
+      },
+      summary: `Create a ${f.entity} (an id already taken: 409); audited`,
+      body: f.createBody,
+      response: f.answer,
+    },
+    {
+      ...common,
+      method: 'put',
+      path: one,
+      also: [404, 409, 422],
+      examples: { id: f.example },
+      summary: `Replace a ${f.entity}'s editable fields; audited (an imported row: the answer says the next import may overwrite it)`,
+      params: f.params,
+      body: f.updateBody,
+      response: f.answer,
+    },
+    activation('deactivate', `Deactivate a ${f.entity} (never deleted): ${f.deactivation}; audited`),
+    activation('reactivate', `Reactivate a ${f.entity}: ${f.reactivation}; audited`),
+  ];
+}
+
+const enrollmentPath = '/api/v1/admin/enrollments/:course_id/:student_id';
+const enrollmentExample = { course_id: 'MATH201', student_id: 'S045' };
+const fromEnrollment = {
+  course_id: '$response.body#/enrollment/course_id',
+  student_id: '$response.body#/enrollment/student_id',
+};
+const enrollmentActivation = (what: 'deactivate' | 'reactivate', summary: string): Operation => ({
+  method: 'post',
+  path: `${enrollmentPath}/${what}`,
+  also: [404, 409, 422],
+  examples: enrollmentExample,
+  tag: 'admin',
+  auth: 'admin',
+  summary,
+  params: enrollmentParams,
+  body: activationBody,
+  bodyOptional: true,
+  response: enrollmentAnswer,
+});
+
+const adminCrudOperations: Operation[] = [
+  ...adminCrudFamily({
+    entity: 'student',
+    plural: 'students',
+    example: 'S001',
+    params: studentAdminParams,
+    listQuery: studentAdminListQuery,
+    createBody: studentCreateBody,
+    updateBody: studentUpdateBody,
+    view: studentAdminView,
+    list: studentAdminListAnswer,
+    answer: studentAdminAnswer,
+    deactivation:
+      "ends the student's enrollments (roster versions move, devices drop their faces), keeps marks, consent and embeddings",
+    reactivation: 'restores the enrollments the deactivation ended',
+  }),
+  ...adminCrudFamily({
+    entity: 'course',
+    plural: 'courses',
+    example: 'CS101',
+    params: courseAdminParams,
+    listQuery: courseAdminListQuery,
+    createBody: courseCreateBody,
+    updateBody: courseUpdateBody,
+    view: courseAdminView,
+    list: courseAdminListAnswer,
+    answer: courseAdminAnswer,
+    deactivation: 'pauses its timetable rows (timetable:sync), keeps enrollments and history',
+    reactivation: 'resumes the timetable rows the deactivation paused (a row that now clashes stays paused)',
+  }),
+  ...adminCrudFamily({
+    entity: 'room',
+    plural: 'rooms',
+    example: 'R102',
+    params: roomAdminParams,
+    listQuery: roomAdminListQuery,
+    createBody: roomCreateBody,
+    updateBody: roomUpdateBody,
+    view: roomAdminView,
+    list: roomAdminListAnswer,
+    answer: roomAdminAnswer,
+    deactivation: 'refused (409) while active timetable rows use the room',
+    reactivation: 'the room can be timetabled again',
+  }),
+  {
+    method: 'get',
+    path: '/api/v1/admin/enrollments',
+    examples: { course_id: 'DEMO100' },
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Enrollments in effect and ended ones, optionally of one course or student',
+    query: enrollmentListQuery,
+    response: enrollmentListAnswer,
+  },
+  {
+    method: 'get',
+    path: enrollmentPath,
+    also: [404],
+    examples: enrollmentExample,
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'One enrollment (in effect or ended)',
+    params: enrollmentParams,
+    response: z.object({ enrollment: enrollmentView }),
+  },
+  {
+    method: 'post',
+    path: '/api/v1/admin/enrollments',
+    also: [409, 422],
+    status: 201,
+    links: {
+      read: {
+        to: { method: 'get', path: enrollmentPath },
+        parameters: fromEnrollment,
+        description: 'Read the enrollment just made',
+      },
+      deactivate: {
+        to: { method: 'post', path: `${enrollmentPath}/deactivate` },
+        parameters: fromEnrollment,
+        description: 'End the enrollment just made',
+      },
+    },
+    tag: 'admin',
+    auth: 'admin',
+    summary: "Enroll an active student in an active course; bumps the course's roster version; audited",
+    body: enrollmentBody,
+    response: enrollmentAnswer,
+  },
+  enrollmentActivation(
+    'deactivate',
+    "End an enrollment (kept as ended); bumps the course's roster version; audited",
+  ),
+  enrollmentActivation(
+    'reactivate',
+    "Restore an ended enrollment; bumps the course's roster version; audited",
+  ),
+];
 
 export const operations: Operation[] = [
   // Device-facing (device key)
@@ -134,7 +407,76 @@ export const operations: Operation[] = [
     body: loginBody,
     response: loginResponse,
   },
-  { method: 'get', path: '/api/v1/auth/me', tag: 'people', auth: 'user', summary: 'The signed-in user' },
+  {
+    method: 'post',
+    path: '/api/v1/auth/login/mfa',
+    also: [401, 429],
+    tag: 'people',
+    auth: 'none',
+    summary:
+      'Second sign-in step: the challengeToken of login + a TOTP or recovery code → JWT (5 failed codes lock it for 5 minutes)',
+    body: mfaLoginBody,
+    response: loginResponse,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/auth/me',
+    tag: 'people',
+    auth: 'user',
+    summary: 'The signed-in user (name, role, e-mail, whether TOTP is on)',
+    response: meResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/auth/mfa/totp',
+    also: [409],
+    tag: 'people',
+    auth: 'user',
+    summary:
+      'Start TOTP enrolment: a new secret and otpauth:// URI (also with the enrolToken an admin without MFA gets at login)',
+    response: totpEnrolResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/auth/mfa/totp/confirm',
+    also: [409, 422, 429],
+    tag: 'people',
+    auth: 'user',
+    summary:
+      'Confirm TOTP with a current code: MFA is on; answers 10 single-use recovery codes once and a JWT',
+    body: totpCodeBody,
+    response: totpConfirmResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/auth/mfa/totp/disable',
+    also: [409, 422, 429],
+    tag: 'people',
+    auth: 'user',
+    summary: 'Turn TOTP off with a code or recovery code (an admin who must use MFA then enrols again)',
+    body: secondFactorBody,
+    response: mfaDisableResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/auth/password',
+    also: [422, 429],
+    tag: 'people',
+    auth: 'user',
+    summary: 'Change your password (current + new); revokes every other token and answers a new JWT',
+    body: passwordChangeBody,
+    response: loginResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/auth/password/set',
+    also: [401, 422, 429],
+    tag: 'people',
+    auth: 'none',
+    summary: 'Set a password with an invite or reset token (single use; invite 7 days, reset 1 hour)',
+    body: passwordSetBody,
+    response: passwordSetResponse,
+  },
   {
     method: 'get',
     path: '/api/v1/attendance/student/:id',
@@ -183,7 +525,8 @@ export const operations: Operation[] = [
     also: [404, 409, 422],
     tag: 'people',
     auth: 'user',
-    summary: "Override one student's mark (workflow update, or directly once the session has ended); audited",
+    summary:
+      "Override one student's mark (workflow update, or directly once the session has ended), or withdraw a correction back to unmarked while the session runs; audited",
     params: sessionParams,
     body: overrideBody,
     response: overrideResponse,
@@ -303,6 +646,23 @@ export const operations: Operation[] = [
   },
   {
     method: 'get',
+    path: '/api/v1/dashboard/students',
+    tag: 'people',
+    auth: 'user',
+    summary:
+      'Students with their consent and stored-embedding counts, for the enrollment page (teachers: students of own courses)',
+    response: studentsResponse,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/dashboard/school',
+    tag: 'admin',
+    auth: 'admin',
+    summary: "The school's courses and rooms, for the timetable page",
+    response: schoolResponse,
+  },
+  {
+    method: 'get',
     path: '/api/v1/dashboard/devices',
     tag: 'admin',
     auth: 'admin',
@@ -321,6 +681,16 @@ export const operations: Operation[] = [
     params: erasureParams,
     query: erasureQuery,
     response: erasureResponse,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/admin/schedules',
+    examples: { room_id: 'R100' },
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'The timetable rows (active and paused), optionally of one room or course',
+    query: scheduleListQuery,
+    response: z.object({ schedules: z.array(scheduleView) }),
   },
   {
     method: 'post',
@@ -364,6 +734,116 @@ export const operations: Operation[] = [
     auth: 'admin',
     summary: 'Delete a timetable row without sessions; starts timetable:sync',
     params: scheduleParams,
+  },
+  ...adminCrudOperations,
+  {
+    method: 'post',
+    path: '/api/v1/admin/imports',
+    also: [400, 413, 415],
+    links: {
+      status: {
+        to: { method: 'get', path: '/api/v1/admin/imports/:id' },
+        parameters: { id: '$response.body#/run_id' },
+        description: 'Progress, summary or bad rows of the import just started',
+      },
+    },
+    tag: 'admin',
+    auth: 'admin',
+    summary:
+      'Import a OneRoster 1.1/1.2 CSV bundle (zip body or multipart file): validated whole, then applied by the rosterImport workflow; audited',
+    rawBody: IMPORT_MEDIA_TYPES,
+    status: 202,
+    response: importStarted,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/admin/imports/:id',
+    also: [404],
+    tag: 'admin',
+    auth: 'admin',
+    summary:
+      "A roster import's status, live progress, summary (changes, classes still needing a room and times) or bad rows",
+    params: importParams,
+    response: importView,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/admin/users',
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Users with role, status (active, invited, disabled), MFA and last sign-in',
+    response: userListResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/admin/users',
+    also: [409],
+    tag: 'admin',
+    auth: 'admin',
+    summary:
+      'Invite a user (admin or teacher): no usable password until the one-time invite token is redeemed',
+    body: inviteBody,
+    status: 201,
+    response: inviteResponse,
+  },
+  {
+    method: 'put',
+    path: '/api/v1/admin/users/:id/role',
+    also: [404, 409],
+    examples: { id: 'u-teacher2' },
+    tag: 'admin',
+    auth: 'admin',
+    summary: "Change a user's role (not your own, not the last admin's); audited",
+    params: userParams,
+    body: roleBody,
+    response: userResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/admin/users/:id/disable',
+    bodyOptional: true,
+    also: [404, 409],
+    examples: { id: 'u-teacher2' },
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Disable a user: sign-in refused and every token revoked at once; nothing is deleted',
+    params: userParams,
+    body: disableBody,
+    response: userResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/admin/users/:id/enable',
+    also: [404, 409],
+    examples: { id: 'u-teacher2' },
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Enable a disabled user again',
+    params: userParams,
+    response: userResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/admin/users/:id/password-reset',
+    also: [404, 409],
+    examples: { id: 'u-teacher2' },
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Issue a one-time password token (reset: 1 hour; a fresh invite for a user who never set one)',
+    params: userParams,
+    status: 201,
+    response: passwordTokenResponse,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/admin/users/:id/mfa-reset',
+    also: [404, 409],
+    examples: { id: 'u-teacher2' },
+    tag: 'admin',
+    auth: 'admin',
+    summary: "Clear a user's authenticator and recovery codes (lost phone); their tokens are revoked",
+    params: userParams,
+    response: userResponse,
   },
   {
     method: 'post',
@@ -631,6 +1111,27 @@ export function buildOpenApi(opts: { version?: string } = {}) {
       // Without METRICS_TOKEN, loopback clients need none.
       metrics: [{}, { metricsToken: [] }],
     }[op.auth];
+    const rawOnly =
+      !op.body && op.rawBody
+        ? {
+            required: true,
+            content: Object.fromEntries(
+              op.rawBody.map((t) => [
+                t,
+                {
+                  schema:
+                    t === 'multipart/form-data'
+                      ? {
+                          type: 'object',
+                          properties: { file: { type: 'string', format: 'binary' } },
+                          required: ['file'],
+                        }
+                      : { type: 'string', format: 'binary' },
+                },
+              ]),
+            ),
+          }
+        : undefined;
     const requestBody = op.body
       ? {
           required: !op.bodyOptional,
@@ -650,7 +1151,7 @@ export function buildOpenApi(opts: { version?: string } = {}) {
       ...(op.auth === 'admin' ? { description: 'Requires the admin role.' } : {}),
       security,
       parameters: [...parameters(op, 'path'), ...parameters(op, 'query')],
-      ...(requestBody ? { requestBody } : {}),
+      ...((requestBody ?? rawOnly) ? { requestBody: requestBody ?? rawOnly } : {}),
       responses: responses(op),
     };
   }

@@ -106,6 +106,11 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9._:/-]{1,200}$/, 'letters, digits and . _ : / -')
     .default('rollcall-api'),
+  /**
+   * Admins must use TOTP MFA: an admin without it can sign in only to enrol it. The demo seed's published
+   * accounts (DEMO_SEED, never in production) are exempt so the demo and its tests sign in with a password.
+   */
+  ADMIN_MFA_REQUIRED: bool.default(true),
   /** Requests per minute per device key (all device routes), counted in Postgres across API replicas. */
   RATE_LIMIT_DEVICE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(100),
   /** POST /api/v1/auth/login attempts per minute per client IP and e-mail address. */

@@ -16,6 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { SessionActivities, MarkToRecord, SessionInfo, SessionSummary } from '../activities/sessions';
 import {
+  overrideEventId,
   overrideUpdate,
   recognitionsSignal,
   rosterQuery,
@@ -37,12 +38,13 @@ export interface ClassSessionInput {
   sessionDate: string;
 }
 
-const { openSession, recordMarks, finaliseSession, enrolledStudents } = proxyActivities<SessionActivities>({
-  startToCloseTimeout: '30 seconds',
-  // A mark the database refuses for its data is quarantined by recordMarks (activities/dataErrors.ts)
-  // instead of holding the session's lock through endless retries; other failures are retried.
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+const { openSession, recordMarks, finaliseSession, enrolledStudents, clearOverride } =
+  proxyActivities<SessionActivities>({
+    startToCloseTimeout: '30 seconds',
+    // A mark the database refuses for its data is quarantined by recordMarks (activities/dataErrors.ts)
+    // instead of holding the session's lock through endless retries; other failures are retried.
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  });
 
 const OVERRIDABLE: readonly AttendanceStatus[] = ['present', 'late', 'absent', 'excused'];
 /** Flush early when this many marks are waiting, however recent the first one. */
@@ -98,6 +100,25 @@ export class SessionState {
 
   isEnrolled(studentId: string): boolean {
     return this.enrolled.has(studentId);
+  }
+
+  /**
+   * Why the student's mark cannot be withdrawn back to unmarked, or undefined if it can: only an override that
+   * created the mark itself (nothing was seen or assumed before it), and only before finalisation — after it an
+   * unmarked student is absent, and the teacher marks them absent instead.
+   */
+  clearRefusal(studentId: string): string | undefined {
+    const m = this.marks.get(studentId);
+    if (!m) return `student ${studentId} is already unmarked`;
+    if (this.phase === 'finalised')
+      return 'the session is finalised: an unmarked student counts as absent now; mark them absent instead';
+    if (
+      m.source !== 'override' ||
+      !this.info ||
+      m.eventId !== overrideEventId(this.info.sessionId, studentId)
+    )
+      return `student ${studentId} was seen by a device before the correction; set the status instead`;
+    return undefined;
   }
 
   /** Applies one batch; returns nothing because signals cannot answer. */
@@ -259,12 +280,30 @@ export async function classSession(input: ClassSessionInput): Promise<SessionSum
             nonRetryable: true,
           });
         }
+        if (req.status === 'unmarked') {
+          // New in this version ('override-clear'): histories recorded before it cannot contain such an
+          // update, because their validator refused `unmarked`; the marker records which runs took this path.
+          patched('override-clear');
+          const refusal = state.clearRefusal(req.studentId);
+          if (refusal) throw ApplicationFailure.create({ message: refusal, nonRetryable: true });
+          const withdrawn = state.marks.get(req.studentId)!;
+          state.marks.delete(req.studentId);
+          await clearOverride({
+            sessionId: info.sessionId,
+            studentId: req.studentId,
+            eventId: withdrawn.eventId,
+            actor: req.by,
+            reason: req.reason,
+          });
+          return state.view().students.find((s) => s.studentId === req.studentId)!;
+        }
+        const status = req.status;
         const previous = state.marks.get(req.studentId);
         const mark: Mark = {
           studentId: req.studentId,
-          status: req.status,
+          status,
           markedAt: previous?.markedAt ?? Math.min(workflowNowMs(), Date.parse(info.endsAt)),
-          eventId: previous?.eventId ?? `override:${info.sessionId}:${req.studentId}`,
+          eventId: previous?.eventId ?? overrideEventId(info.sessionId, req.studentId),
           source: 'override',
           persisted: false,
           actor: req.by,
@@ -277,11 +316,14 @@ export async function classSession(input: ClassSessionInput): Promise<SessionSum
       }),
     {
       validator: (req: OverrideRequest) => {
-        if (!OVERRIDABLE.includes(req.status))
-          throw new Error(`status must be one of ${OVERRIDABLE.join(', ')}`);
+        if (req.status !== 'unmarked' && !OVERRIDABLE.includes(req.status))
+          throw new Error(`status must be one of ${OVERRIDABLE.join(', ')} or unmarked`);
         if (state.info && !state.isEnrolled(req.studentId)) {
           throw new Error(`student ${req.studentId} is not enrolled in this session`);
         }
+        const refusal =
+          req.status === 'unmarked' && state.info ? state.clearRefusal(req.studentId) : undefined;
+        if (refusal) throw new Error(refusal);
         if (typeof req.reason !== 'string' || req.reason.trim().length === 0)
           throw new Error('reason is required');
         if (typeof req.by !== 'string' || req.by.length === 0) throw new Error('by is required');

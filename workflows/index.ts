@@ -9,3 +9,4 @@ export { device } from './device';
 export { ensurePartitions } from './ensurePartitions';
 export { backupDatabase } from './backupDatabase';
 export { restoreDatabase } from './restoreDatabase';
+export { rosterImport } from './rosterImport';

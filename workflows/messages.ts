@@ -20,9 +20,20 @@ export interface RecognitionBatch {
   records: Recognition[];
 }
 
+/**
+ * What a teacher's override sets: a status, or `unmarked` to withdraw an override that itself created the
+ * student's mark (the undo of correcting an unmarked student), only while the session has not been finalised.
+ */
+export type OverrideStatus = AttendanceStatus | 'unmarked';
+
+/** The event id of a mark that an override created (no sighting or finalisation came before it). */
+export function overrideEventId(sessionId: string, studentId: string): string {
+  return `override:${sessionId}:${studentId}`;
+}
+
 export interface OverrideRequest {
   studentId: string;
-  status: AttendanceStatus;
+  status: OverrideStatus;
   reason: string;
   by: string;
 }

@@ -1,5 +1,6 @@
 /**
- * Admin CRUD of the timetable: POST/PUT/DELETE /api/v1/admin/schedules. Every change is audited and then
+ * Admin CRUD of the timetable: GET (list, optionally one room's or course's) and POST/PUT/DELETE
+ * /api/v1/admin/schedules. Every change is audited and then
  * starts the `timetable:sync` workflow (USE_EXISTING), so the Temporal Schedules follow the table. A sync
  * that was already running when the row changed may have read the old table: the change waits for it and
  * starts one more (in the background; the answer does not wait for Temporal).
@@ -42,6 +43,10 @@ export const scheduleBody = z
     path: ['effective_to'],
   });
 export const scheduleParams = z.strictObject({ id: wholeNumber(/^[1-9][0-9]{0,8}$/, 'from 1 to 999999999') });
+export const scheduleListQuery = z.strictObject({
+  room_id: key().optional().describe("only this room's rows"),
+  course_id: key().optional().describe("only this course's rows"),
+});
 export const scheduleView = z.object({
   id: z.number(),
   course_id: z.string(),
@@ -70,24 +75,35 @@ const COLUMNS = [
   'active',
 ];
 
+const viewColumns = (db: Knex) => [
+  ...COLUMNS.filter((c) => !c.startsWith('effective') && !c.endsWith('_time')),
+  db.raw("to_char(start_time, 'HH24:MI') AS start_time"),
+  db.raw("to_char(end_time, 'HH24:MI') AS end_time"),
+  db.raw('effective_from::text AS effective_from'),
+  db.raw('effective_to::text AS effective_to'),
+];
+
 async function view(db: Knex, id: number) {
   const row = await db('schedules')
     .where({ id })
-    .first(
-      ...COLUMNS.filter((c) => !c.startsWith('effective') && !c.endsWith('_time')),
-      db.raw("to_char(start_time, 'HH24:MI') AS start_time"),
-      db.raw("to_char(end_time, 'HH24:MI') AS end_time"),
-      db.raw('effective_from::text AS effective_from'),
-      db.raw('effective_to::text AS effective_to'),
-    );
+    .first(...viewColumns(db));
   return row as z.infer<typeof scheduleView> | undefined;
 }
 
 async function assertReferences(db: Knex, body: ScheduleBody): Promise<void> {
-  if (!(await db('courses').where({ id: body.course_id }).first('id')))
-    throw new AppError(422, 'unknown_course', `course ${body.course_id} does not exist`);
-  if (!(await db('classrooms').where({ id: body.room_id }).first('id')))
-    throw new AppError(422, 'unknown_room', `room ${body.room_id} does not exist`);
+  const course = await db('courses').where({ id: body.course_id }).first('id', 'active');
+  if (!course) throw new AppError(422, 'unknown_course', `course ${body.course_id} does not exist`);
+  const room = await db('classrooms').where({ id: body.room_id }).first('id', 'active');
+  if (!room) throw new AppError(422, 'unknown_room', `room ${body.room_id} does not exist`);
+  // A paused row may name them (it is how deactivating a course keeps its timetable); an active one may not.
+  if (body.active && !course.active)
+    throw new AppError(
+      422,
+      'course_inactive',
+      `course ${body.course_id} is deactivated; reactivate it first`,
+    );
+  if (body.active && !room.active)
+    throw new AppError(422, 'room_inactive', `room ${body.room_id} is deactivated; reactivate it first`);
 }
 
 function columns(body: ScheduleBody) {
@@ -189,6 +205,19 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
       );
     }
   };
+
+  router.get('/api/v1/admin/schedules', admin, async (req, res) => {
+    const q = parseOr400(scheduleListQuery, req.query, 'query');
+    const schedules = (await deps
+      .db('schedules')
+      .modify((qb) => {
+        if (q.room_id) void qb.where('room_id', q.room_id);
+        if (q.course_id) void qb.where('course_id', q.course_id);
+      })
+      .orderBy(['room_id', 'day_of_week', 'start_time', 'id'])
+      .select(...viewColumns(deps.db))) as z.infer<typeof scheduleView>[];
+    res.json({ schedules });
+  });
 
   router.post('/api/v1/admin/schedules', admin, async (req, res) => {
     const body = parseOr400(scheduleBody, req.body, 'body');

@@ -1,17 +1,31 @@
 /**
  * People-facing authentication and authorisation. `authenticateUser` (app-wide, before every router) reads
- * `Authorization: Bearer <JWT>`, verifies it and loads the user, so a deleted user or a changed role takes
- * effect at once; device keys (not JWT-shaped) pass through untouched for `requireDevice`.
+ * `Authorization: Bearer <JWT>`, verifies it and loads the user, so a deleted or disabled user, a revoked
+ * token (password changed) or a changed role takes effect at once; device keys (not JWT-shaped) pass through untouched for `requireDevice`.
  * `requireUser(roles)` guards a route; the scoping helpers answer "may this teacher see that course?".
  *
  * Scoping rules (README "Security"): an admin sees everything; a teacher sees and overrides only courses
  * whose `courses.teacher_id` is theirs, a student's records only in those courses, and may manage consent
  * and photos of a student enrolled in one of them. Erasure, timetable admin and /health/detailed: admin.
  */
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Knex } from 'knex';
-import { JWT_SHAPE, TokenError, verifyToken, type JwtSettings, type Role } from '../../lib/jwt';
+import {
+  JWT_SHAPE,
+  TokenError,
+  verifyToken,
+  type JwtSettings,
+  type Role,
+  type TokenClaims,
+} from '../../lib/jwt';
 import { AppError } from '../errors';
+import {
+  issuedBeforeRevocation,
+  secondFactorNeed,
+  verifyScopedToken,
+  type AccountSettings,
+} from './settings';
+import { accountClosed } from './accounts';
 
 export interface AuthenticatedUser {
   id: string;
@@ -24,25 +38,106 @@ declare module 'express-serve-static-core' {
     user?: AuthenticatedUser;
     /** Why a presented JWT was not accepted (reported by requireUser as a 401). */
     userAuthFailure?: string;
+    /** The user of a valid `mfa-enrol` token: allowed only on the TOTP enrolment routes. */
+    enrollingUser?: AuthenticatedUser;
   }
 }
 
-export function authenticateUser(deps: { db: Knex; jwt: JwtSettings }): RequestHandler {
+interface AccountState {
+  id: string;
+  role: Role;
+  name: string;
+  email: string;
+  disabled_at: Date | null;
+  active: boolean;
+  tokens_valid_after: Date | null;
+  totp_confirmed_at: Date | null;
+}
+
+/** Why the account cannot use a token issued at `iat` (undefined: it can). */
+function refusal(row: AccountState | undefined, iat: number): string | undefined {
+  if (!row) return 'the token belongs to a user who no longer exists';
+  if (accountClosed(row)) return 'the account is disabled';
+  if (issuedBeforeRevocation(iat, row.tokens_valid_after))
+    return 'the token was revoked (password changed, reset or MFA removed); sign in again';
+  return undefined;
+}
+
+/**
+ * Disabled accounts, revoked tokens (issued before `tokens_valid_after`) and admins who must enrol MFA but
+ * have not are refused here, on the row read for every request anyway. A token scoped to MFA enrolment sets
+ * `enrollingUser` only, which the enrolment routes alone accept.
+ */
+export function authenticateUser(deps: {
+  db: Knex;
+  jwt: JwtSettings;
+  accounts: Pick<AccountSettings, 'adminMfaRequired' | 'mfaExemptEmails'>;
+}): RequestHandler {
+  const account = (id: string) =>
+    deps
+      .db<AccountState>('users')
+      .where({ id })
+      .first(
+        'id',
+        'role',
+        'name',
+        'email',
+        'disabled_at',
+        'active',
+        'tokens_valid_after',
+        'totp_confirmed_at',
+      );
+  const identify = async (req: Request, token: string): Promise<void> => {
+    let claims: TokenClaims;
+    try {
+      claims = verifyToken(deps.jwt, token);
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      req.userAuthFailure = err.reason === 'expired' ? 'token has expired; sign in again' : err.message;
+      const enrol = err.reason === 'wrong_audience' ? verifyScopedToken(deps.jwt, 'mfa-enrol', token) : null;
+      if (!enrol) return;
+      const row = await account(enrol.sub);
+      req.userAuthFailure =
+        refusal(row, enrol.iat) ?? 'this token only permits MFA enrolment (POST /api/v1/auth/mfa/totp)';
+      if (!refusal(row, enrol.iat)) req.enrollingUser = { id: row!.id, role: row!.role, name: row!.name };
+      return;
+    }
+    const row = await account(claims.sub);
+    const refused = refusal(row, claims.iat);
+    if (refused) req.userAuthFailure = refused;
+    else if (secondFactorNeed(row!, deps.accounts) === 'enrol')
+      req.userAuthFailure = 'admins must use MFA: sign in again to enrol an authenticator';
+    else req.user = { id: row!.id, role: row!.role, name: row!.name };
+  };
   return async (req, _res, next) => {
     const header = req.get('authorization');
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     if (!token || !JWT_SHAPE.test(token)) return next();
     try {
-      const claims = verifyToken(deps.jwt, token);
-      const row = await deps.db('users').where({ id: claims.sub }).first('id', 'role', 'name');
-      if (!row) req.userAuthFailure = 'the token belongs to a user who no longer exists';
-      else req.user = { id: row.id, role: row.role, name: row.name };
+      await identify(req, token);
     } catch (err) {
-      if (!(err instanceof TokenError)) return next(err);
-      req.userAuthFailure = err.reason === 'expired' ? 'token has expired; sign in again' : err.message;
+      return next(err);
     }
     next();
   };
+}
+
+/** The user of an enrolment route: a signed-in user, or the holder of an `mfa-enrol` token. */
+export function requireUserOrEnrolment(): RequestHandler {
+  return (req, res, next) => {
+    if (!req.user && req.enrollingUser) return next();
+    requireUser()(req, res, next);
+  };
+}
+
+/** The user of a route behind requireUserOrEnrolment, and whether they came with an enrolment token. */
+export function enrollingOrCurrentUser(req: {
+  user?: AuthenticatedUser;
+  enrollingUser?: AuthenticatedUser;
+}): { user: AuthenticatedUser; enrolling: boolean } {
+  if (req.user) return { user: req.user, enrolling: false };
+  if (req.enrollingUser) return { user: req.enrollingUser, enrolling: true };
+  throw new AppError(401, 'unauthenticated', 'sign in first');
 }
 
 /** 401 without a valid token, 403 when the user's role is not among `roles`. */

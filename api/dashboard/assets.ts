@@ -9,6 +9,8 @@ export const ASSET_TYPES = {
   'charts.js': 'application/javascript; charset=utf-8',
   'teacher.js': 'application/javascript; charset=utf-8',
   'admin.js': 'application/javascript; charset=utf-8',
+  'qr.js': 'application/javascript; charset=utf-8',
+  'accounts.js': 'application/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 } as const;
 

@@ -12,6 +12,7 @@ import { AppError } from '../errors';
 import { featureRouter } from '../router';
 import { sessionParams } from '../sessions/routes';
 import { parseOr400 } from '../validate';
+import { addDirectoryRoutes } from './directory';
 import { sessionCounts } from './overview';
 
 const counts = z.object({
@@ -191,5 +192,6 @@ export function classRoutes(deps: { db: Knex }): Router {
     });
   });
 
+  addDirectoryRoutes(router, db);
   return router;
 }

@@ -25,6 +25,7 @@ export function escapeHtml(s: string): string {
   );
 }
 
+/** The empty `data:` icon (allowed by img-src) stops browsers asking for /favicon.ico, a 404 in every log. */
 function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
@@ -32,6 +33,7 @@ function page(title: string, body: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/style.css">
 </head>
 <body>
@@ -50,7 +52,10 @@ const DASHBOARD = page(
     <a href="#/today">Today</a>
     <a href="#/courses">Courses</a>
     <a href="#/devices" data-role="admin">Devices</a>
+    <a href="#/timetable" data-role="admin">Timetable</a>
     <a href="#/enroll">Enrollment</a>
+    <a href="#/users" data-role="admin">Users</a>
+    <a href="#/account">Account</a>
   </nav>
   <span id="who"></span>
   <a id="temporal-link" href="#" target="_blank" rel="noopener noreferrer">Temporal UI</a>
@@ -67,6 +72,7 @@ const DASHBOARD = page(
     <div id="login-error" class="error" role="alert"></div>
   </form>
 </section>
+<section id="login-step" aria-labelledby="step-title" hidden></section>
 <div id="app" hidden>
   <div id="view"></div>
   <p id="updated" class="muted"></p>
@@ -86,7 +92,9 @@ const DASHBOARD = page(
 <script src="/assets/app.js"></script>
 <script src="/assets/charts.js"></script>
 <script src="/assets/teacher.js"></script>
-<script src="/assets/admin.js"></script>`,
+<script src="/assets/admin.js"></script>
+<script src="/assets/qr.js"></script>
+<script src="/assets/accounts.js"></script>`,
 );
 
 interface DocOperation {

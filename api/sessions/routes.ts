@@ -11,15 +11,20 @@ import { parseOr400, studentIdSchema } from '../validate';
 import { overrideMark } from './service';
 
 export const sessionParams = z.strictObject({ id: sessionIdSchema });
+const overrideStatus = z
+  .enum(['present', 'late', 'absent', 'excused', 'unmarked'])
+  .describe(
+    'unmarked withdraws an override that created the mark (undo of correcting an unmarked student), before finalisation only',
+  );
 export const overrideBody = z.strictObject({
   student_id: studentIdSchema,
-  status: z.enum(['present', 'late', 'absent', 'excused']),
+  status: overrideStatus,
   reason: text(500),
 });
 export const overrideResponse = z.object({
   session_id: z.string(),
   student_id: z.string(),
-  status: z.enum(['present', 'late', 'absent', 'excused']),
+  status: overrideStatus,
   source: z.literal('override'),
   by: z.string(),
   applied_via: z.enum(['workflow', 'database']),

@@ -6,20 +6,20 @@
 import type { Knex } from 'knex';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { amendEndedSession } from '../../activities/sessions';
-import { overrideUpdate, parseSessionId, type AttendanceStatus } from '../../workflows/messages';
+import { overrideUpdate, parseSessionId, type OverrideStatus } from '../../workflows/messages';
 import { assertCourseAccess, type AuthenticatedUser } from '../auth/user';
 import { AppError } from '../errors';
 
 export interface OverrideInput {
   student_id: string;
-  status: AttendanceStatus;
+  status: OverrideStatus;
   reason: string;
 }
 
 export interface OverrideResult {
   session_id: string;
   student_id: string;
-  status: AttendanceStatus;
+  status: OverrideStatus;
   source: 'override';
   by: string;
   /** `workflow`: the running session took it; `database`: the session had ended, written directly. */
@@ -73,6 +73,13 @@ export async function overrideMark(
   }
   // The workflow has ended (or never ran): the session row decides whether there is anything to amend.
   if (!session) throw new AppError(409, 'session_not_open', `session ${sessionId} has not started yet`);
+  const status = input.status;
+  if (status === 'unmarked')
+    throw new AppError(
+      422,
+      'override_rejected',
+      'the session has ended: an unmarked student counts as absent now; mark them absent instead',
+    );
   const existing = await deps
     .db('attendance_logs')
     .where({ session_id: sessionId, student_id: input.student_id })
@@ -85,7 +92,7 @@ export async function overrideMark(
       {
         eventId: existing?.event_id ?? `override:${sessionId}:${input.student_id}`,
         studentId: input.student_id,
-        status: input.status,
+        status,
         markedAt: new Date(
           existing ? new Date(existing.marked_at).getTime() : Math.min(Date.now(), endsAt),
         ).toISOString(),

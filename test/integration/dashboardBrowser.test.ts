@@ -2,45 +2,45 @@
  * The web app in a real browser (Debian's chromium driven by playwright-core) against the real stack (API,
  * worker, Temporal dev server, Postgres). A teacher signs in, sees today's class, watches its roster take a
  * device batch, corrects a student from the keyboard (the session workflow's override update), sees the audit
- * row and the report change — the override→report latency is measured — and undoes it; opens a student's
- * history and the course grid (charts, CSV, consecutive absences); another teacher cannot see the class. An
+ * row and the report change — the override→report latency is measured — and undoes it; undoes the correction
+ * of an unmarked student back to unmarked (row and claim withdrawn, audited; a later sighting counts); opens a
+ * student's history and the course grid (charts, CSV, consecutive absences); another teacher cannot see the class. An
  * admin provisions a device (key shown once), the device heartbeats with it, and it is decommissioned. axe-core
  * (injected into each page) finds no serious or critical violation, at desktop width and at 375 px; no script
  * error or CSP violation happens. Screenshots go to <ROLLCALL_DATA_DIR>/screenshots (gitignored) and their
- * paths are printed. Without chromium the test fails and says how to install it (.ci/run installs it).
+ * paths are printed. The browser, the stack, axe and screenshots come from test/support/browser.ts (shared
+ * with dashboardAdminBrowser.test.ts, the admin's timetable and enrollment pages).
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import request from 'supertest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { config } from '../../lib/config';
+import { DEMO_DEVICE_KEYS, DEMO_PASSWORD, DEMO_USERS } from '../../migrations/seeds/demoSchool';
+import { eventually, type TestRollcall } from '../support/app';
 import {
-  DEMO_DEVICE_KEYS,
-  DEMO_PASSWORD,
-  DEMO_USERS,
-  seedDemoSchool,
-} from '../../migrations/seeds/demoSchool';
-import { eventually, startTestRollcall, type TestRollcall } from '../support/app';
+  assertNoSideScroll,
+  axe as axeOf,
+  screenshot as screenshotOf,
+  signIn as signInOn,
+  SCREENSHOTS,
+  startBrowserStack,
+  type BrowserStack,
+} from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = path.join(config().ROLLCALL_DATA_DIR, 'screenshots');
 export const SCREENSHOT = path.join(SCREENSHOTS, 'dashboard.png');
-const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 /** The issue's bound: a teacher's correction reaches the report within this. */
 const OVERRIDE_TO_REPORT_LIMIT_MS = 5_000;
 
+let stack: BrowserStack;
 let rc: TestRollcall;
-let server: http.Server;
 let base: string;
-let browser: Browser;
 let page: Page;
 let sessionId: string;
-const problems: string[] = [];
+let problems: string[];
 
 function batch(students: string[]) {
   return request(rc.app)
@@ -63,64 +63,14 @@ async function tokenOf(email: string): Promise<string> {
   return r.body.token as string;
 }
 
-async function signIn(email: string): Promise<void> {
-  if (await page.locator('#logout').isVisible()) await page.click('#logout');
-  await page.fill('#email', email);
-  await page.fill('#password', DEMO_PASSWORD);
-  await page.click('#sign-in');
-  await page.waitForSelector('#app:not([hidden])');
-}
-
-async function screenshot(t: TestContext, name: string): Promise<void> {
-  const file = path.join(SCREENSHOTS, name);
-  fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: file, fullPage: true });
-  assert.ok(fs.statSync(file).size > 5_000, `${file} is a real picture`);
-  t.diagnostic(`screenshot: ${file}`);
-  process.stderr.write(`dashboard screenshot: ${file}\n`);
-}
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
-/** axe-core in the page (evaluated over the DevTools protocol, which the page's CSP does not govern). */
-async function axe(t: TestContext, label: string): Promise<void> {
-  await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(async () => {
-    const g = globalThis as unknown as {
-      axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: unknown[]; passes: unknown[] }> };
-    };
-    const r = await g.axe.run(
-      { exclude: [['#toast']] },
-      { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } },
-    );
-    return { violations: r.violations, passes: r.passes.length };
-  });
-  const violations = result.violations as AxeViolation[];
-  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  t.diagnostic(
-    `axe ${label}: ${result.passes} rules passed, ${violations.length} violations (${serious.length} serious/critical)` +
-      (violations.length ? `: ${violations.map((v) => `${v.id}[${v.impact}]`).join(', ')}` : ''),
-  );
-  assert.deepEqual(
-    serious.map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`),
-    [],
-    `axe (${label}): no serious or critical violation`,
-  );
-}
+const signIn = (email: string) => signInOn(page, email);
+const screenshot = (t: TestContext, name: string) => screenshotOf(page, t, name);
+const axe = (t: TestContext, label: string) => axeOf(page, t, label);
 
 void describe('web app in a real browser (chromium + real Temporal + Postgres)', () => {
   before(async () => {
-    assert.ok(
-      fs.existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does this) to run the browser test`,
-    );
-    rc = await startTestRollcall();
-    await seedDemoSchool(rc.database.db);
+    stack = await startBrowserStack();
+    ({ rc, base, page, problems } = stack);
     const post = await batch(['S001', 'S002', 'S003']);
     assert.equal(post.status, 202, JSON.stringify(post.body));
     sessionId = post.body.results[0].session_id;
@@ -128,31 +78,9 @@ void describe('web app in a real browser (chromium + real Temporal + Postgres)',
       async () => (await rc.database.db('attendance_logs').where({ session_id: sessionId })).length === 3,
       'three marks',
     );
-    server = http.createServer(rc.app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--headless',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   });
   after(async () => {
-    await browser?.close();
-    server?.close();
-    await rc?.stop();
+    await stack?.stop();
   });
 
   void test("when a teacher signs in, then today's class appears with its counts and Temporal UI links", async (t) => {
@@ -275,13 +203,58 @@ void describe('web app in a real browser (chromium + real Temporal + Postgres)',
       'Undo: Doctor’s note',
     );
 
-    // The same roster at a phone's width, still without serious accessibility problems.
+    // The same roster at a phone's width (one card per student), still without serious accessibility problems.
     await page.setViewportSize({ width: 375, height: 740 });
     await axe(t, 'roster at 375 px');
-    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
-    assert.ok(overflow <= 0, `the page itself does not scroll sideways at 375 px (${overflow} px)`);
-    await screenshot(t, 'roster-375.png');
+    await assertNoSideScroll(page, t, 'roster at 375 px');
+    await screenshot(t, 'roster-375-teacher.png');
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  void test('when the teacher undoes the correction of an unmarked student, then the mark is withdrawn (audited) and a later sighting counts', async () => {
+    const db = rc.database.db;
+    const row = page.locator('#roster-body tr[data-student-id="S010"]');
+    assert.equal(await row.getAttribute('data-status'), 'unmarked');
+    await row.locator('button[data-status="excused"]').click();
+    await page.fill('#reason', 'Sports day');
+    await page.click('#reason-save');
+    await page
+      .locator('#roster-body tr[data-student-id="S010"][data-status="excused"]')
+      .waitFor({ timeout: 10_000 });
+    assert.equal(
+      (await db('attendance_logs').where({ session_id: sessionId, student_id: 'S010' })).length,
+      1,
+    );
+
+    await page.click('#toast-action'); // Undo: back to unmarked, through the same override update
+    await page
+      .locator('#roster-body tr[data-student-id="S010"][data-status="unmarked"]')
+      .waitFor({ timeout: 10_000 });
+    assert.deepEqual(await db('attendance_logs').where({ session_id: sessionId, student_id: 'S010' }), []);
+    const cleared = await db('audit_log').where({
+      entity: 'attendance',
+      entity_id: `${sessionId}/S010`,
+      action: 'attendance.clear',
+    });
+    assert.equal(cleared.length, 1);
+    assert.equal(cleared[0].actor, 'u-teacher1');
+    assert.equal(cleared[0].reason, 'Undo: Sports day');
+    assert.deepEqual(cleared[0].before, { status: 'excused', source: 'override' });
+    await page
+      .locator('#audit-body tr[data-student-id="S010"] td', { hasText: 'excused → unmarked' })
+      .waitFor();
+    const cells = await page.locator('#roster-body tr[data-student-id="S010"] td').allTextContents();
+    assert.deepEqual(cells.slice(1, 4), ['—', '—', '—'], 'no first-seen time, device or source any more');
+
+    // The withdrawn correction no longer stands in the way of the camera (and its per-student claim is gone).
+    assert.equal((await batch(['S010'])).status, 202);
+    await page
+      .locator('#roster-body tr[data-student-id="S010"][data-status="present"]')
+      .waitFor({ timeout: 15_000 });
+    assert.deepEqual(
+      await db('attendance_logs').where({ session_id: sessionId, student_id: 'S010' }).pluck('source'),
+      ['device'],
+    );
   });
 
   void test("when the teacher opens a student and the course, then history, charts, the grid's CSV and absences show", async (t) => {

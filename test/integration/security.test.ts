@@ -315,6 +315,13 @@ void describe('security (real Temporal + Postgres)', () => {
       .where({ action: 'attendance.override', entity_id: `${sessionId}/S001` })
       .first();
     assert.equal(audit2.actor, 'u-teacher1');
+    // Withdrawing back to unmarked exists only while the session runs: once ended, unmarked means absent.
+    const unmark = await request(rc.app)
+      .post(url)
+      .set('Authorization', t1)
+      .send({ student_id: 'S003', status: 'unmarked', reason: 'Undo: doctor' });
+    assertErrorShape(unmark, 422);
+    assert.match(unmark.body.error.message, /session has ended: an unmarked student counts as absent/);
     const unknown = await request(rc.app)
       .post('/api/v1/sessions/session:999999:2026-01-05/overrides')
       .set('Authorization', t1)

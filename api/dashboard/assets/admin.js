@@ -1,6 +1,8 @@
 // Admin views: devices (health from GET /api/v1/dashboard/devices; provision, rotate and decommission
-// through /api/v1/admin/devices — a new key is shown once, on this page only, and never stored) and
-// enrollment (consent, photo upload with the pipeline's per-photo verdict, progress of the workflow).
+// through /api/v1/admin/devices — a new key is shown once, on this page only, and never stored), the
+// timetable (list, add, edit, pause/resume through /api/v1/admin/schedules; the API's 409/422 answers shown
+// at the form) and enrollment (pick a student, consent, photo upload, progress of the workflow and the
+// pipeline's per-photo verdict).
 'use strict';
 (function () {
   const R = window.Rollcall;
@@ -77,18 +79,20 @@
       el('section', {}, [
         el('h2', { text: 'Devices' }),
         el('div', { class: 'scroll', tabindex: 0 }, [
-          el('table', { id: 'admin-devices' }, [
-            el('thead', {}, [
-              el(
-                'tr',
-                {},
-                ['Device', 'Room', 'Status', 'Last seen', 'CPU', 'Queue', 'Clock', 'Alerts', 'Actions'].map(
-                  (h) => el('th', { scope: 'col', text: h }),
+          R.cards(
+            el('table', { id: 'admin-devices' }, [
+              el('thead', {}, [
+                el(
+                  'tr',
+                  {},
+                  ['Device', 'Room', 'Status', 'Last seen', 'CPU', 'Queue', 'Clock', 'Alerts', 'Actions'].map(
+                    (h) => el('th', { scope: 'col', text: h }),
+                  ),
                 ),
-              ),
+              ]),
+              body,
             ]),
-            body,
-          ]),
+          ),
         ]),
       ]),
       el('section', {}, [el('h2', { text: 'Provision a device' }), form, error, keyBox]),
@@ -172,6 +176,248 @@
     await R.every(15_000, load);
   };
 
+  // ---- Timetable -----------------------------------------------------------------------------------------
+  const DAYS = ['', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+
+  /** An error from the API as the person should read it: the message, then any per-field issues. */
+  function explain(err) {
+    const issues = err.details && Array.isArray(err.details.issues) ? err.details.issues : [];
+    const extra = issues
+      .slice(1)
+      .map((i) => `${i.field}: ${i.message}`)
+      .join('; ');
+    return err.message + (extra ? ` (also ${extra})` : '');
+  }
+
+  R.views.timetable = async (root) => {
+    if (R.user.role !== 'admin') {
+      root.append(el('p', { class: 'error', text: 'The timetable is managed by admins.' }));
+      return;
+    }
+    const school = await api('/api/v1/dashboard/school');
+    const courseName = new Map(school.courses.map((c) => [c.id, c.name]));
+    const options = (list, label) => list.map((x) => el('option', { value: x.id, text: label(x) }));
+    // Each label and its control in one cell of the form's grid.
+    const select = (id, label, children, attrs) =>
+      el('div', { class: 'field' }, [
+        el('label', { for: id, text: label }),
+        el('select', Object.assign({ id, name: id }, attrs), children),
+      ]);
+    const input = (id, label, attrs) => el('div', { class: 'field' }, field(id, label, attrs));
+
+    const roomFilter = el('select', { id: 'timetable-room', onchange: () => void load() }, [
+      el('option', { value: '', text: 'All rooms' }),
+      ...options(school.rooms, (r) => `${r.id} ${r.name}`),
+    ]);
+    const body = el('tbody', { id: 'timetable-body' });
+    const listError = el('div', { id: 'timetable-error', class: 'error', role: 'alert' });
+    const formError = el('div', { id: 'schedule-error', class: 'error', role: 'alert' });
+    const formTitle = el('h2', { id: 'schedule-form-title', text: 'Add a class to the timetable' });
+    const save = el('button', { type: 'submit', id: 'schedule-save', class: 'primary', text: 'Add' });
+    const cancel = el('button', { type: 'button', id: 'schedule-cancel', text: 'Cancel edit', hidden: true });
+    const form = el(
+      'form',
+      { id: 'schedule-form', class: 'grid-form', 'aria-labelledby': 'schedule-form-title' },
+      [
+        select(
+          'schedule-course',
+          'Course',
+          options(school.courses, (c) => `${c.id} ${c.name}`),
+          { required: true },
+        ),
+        select(
+          'schedule-room',
+          'Room',
+          options(school.rooms, (r) => `${r.id} ${r.name}`),
+          { required: true },
+        ),
+        select(
+          'schedule-day',
+          'Day',
+          DAYS.slice(1).map((d, i) => el('option', { value: i + 1, text: d })),
+          { required: true },
+        ),
+        input('schedule-start', 'Starts', { type: 'time', required: true }),
+        input('schedule-end', 'Ends', { type: 'time', required: true }),
+        input('schedule-from', 'Effective from (empty: today)', { type: 'date' }),
+        input('schedule-to', 'Effective until (empty: no end)', { type: 'date' }),
+        input('schedule-late', 'Late after (minutes)', {
+          type: 'number',
+          min: 0,
+          max: 240,
+          value: 10,
+          required: true,
+        }),
+        el('div', { class: 'check' }, [
+          el('input', { type: 'checkbox', id: 'schedule-active', checked: true }),
+          el('label', { for: 'schedule-active', text: ' Active (unticked: paused, no sessions start)' }),
+        ]),
+        el('div', { class: 'actions' }, [save, cancel]),
+      ],
+    );
+    let editing = null;
+
+    function startEdit(row) {
+      editing = row;
+      formTitle.textContent = `Edit timetable row ${row.id} (${row.course_id}, ${DAYS[row.day_of_week]})`;
+      save.textContent = 'Save changes';
+      cancel.hidden = false;
+      formError.textContent = '';
+      R.$('schedule-course').value = row.course_id;
+      R.$('schedule-room').value = row.room_id;
+      R.$('schedule-day').value = String(row.day_of_week);
+      R.$('schedule-start').value = row.start_time;
+      R.$('schedule-end').value = row.end_time;
+      R.$('schedule-from').value = row.effective_from;
+      R.$('schedule-to').value = row.effective_to || '';
+      R.$('schedule-late').value = String(row.late_after_minutes);
+      R.$('schedule-active').checked = row.active;
+      R.$('schedule-course').focus();
+    }
+    function stopEdit() {
+      editing = null;
+      form.reset();
+      formTitle.textContent = 'Add a class to the timetable';
+      save.textContent = 'Add';
+      cancel.hidden = true;
+    }
+    cancel.addEventListener('click', () => {
+      stopEdit();
+      formError.textContent = '';
+    });
+
+    const rowBody = (row, patch) =>
+      Object.assign(
+        {
+          course_id: row.course_id,
+          room_id: row.room_id,
+          day_of_week: row.day_of_week,
+          start_time: row.start_time,
+          end_time: row.end_time,
+          effective_from: row.effective_from,
+          effective_to: row.effective_to,
+          late_after_minutes: row.late_after_minutes,
+          active: row.active,
+        },
+        patch,
+      );
+    const put = (id, body) =>
+      api('/api/v1/admin/schedules/' + id, { method: 'PUT', body: JSON.stringify(body) });
+
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      formError.textContent = '';
+      const from = R.$('schedule-from').value;
+      const body = {
+        course_id: R.$('schedule-course').value,
+        room_id: R.$('schedule-room').value,
+        day_of_week: Number(R.$('schedule-day').value),
+        start_time: R.$('schedule-start').value.slice(0, 5),
+        end_time: R.$('schedule-end').value.slice(0, 5),
+        effective_to: R.$('schedule-to').value || null,
+        late_after_minutes: Number(R.$('schedule-late').value),
+        active: R.$('schedule-active').checked,
+      };
+      if (from) body.effective_from = from;
+      try {
+        const r = editing
+          ? await put(editing.id, body)
+          : await api('/api/v1/admin/schedules', { method: 'POST', body: JSON.stringify(body) });
+        R.toast(`Timetable row ${r.schedule.id} ${editing ? 'saved' : 'added'}.`);
+        stopEdit();
+        await load();
+      } catch (err) {
+        formError.textContent = explain(err);
+      }
+    });
+
+    async function setActive(row, active) {
+      listError.textContent = '';
+      try {
+        await put(row.id, rowBody(row, { active }));
+        R.toast(`Timetable row ${row.id} ${active ? 'resumed' : 'paused'}.`);
+        await load();
+      } catch (err) {
+        listError.textContent = `Row ${row.id} (${row.course_id}, ${DAYS[row.day_of_week]}): ${explain(err)}`;
+      }
+    }
+
+    async function load() {
+      const q = roomFilter.value ? '?room_id=' + encodeURIComponent(roomFilter.value) : '';
+      const data = await api('/api/v1/admin/schedules' + q);
+      body.replaceChildren(
+        ...(data.schedules.length
+          ? data.schedules.map((row) => {
+              const what = `${row.course_id} ${DAYS[row.day_of_week]} ${row.start_time}`;
+              return el('tr', { 'data-schedule-id': row.id, 'data-active': String(row.active) }, [
+                el('th', { scope: 'row' }, [
+                  el('span', { text: row.course_id }),
+                  el('span', { class: 'muted', text: ' ' + (courseName.get(row.course_id) || '') }),
+                ]),
+                el('td', { text: row.room_id }),
+                el('td', { text: DAYS[row.day_of_week] }),
+                el('td', { text: `${row.start_time}–${row.end_time}` }),
+                el('td', { text: `${row.effective_from} → ${row.effective_to || 'no end'}` }),
+                el('td', { class: 'n', text: row.late_after_minutes + ' min' }),
+                el('td', {}, [
+                  el('span', {
+                    class: 'badge ' + (row.active ? 's-active' : 's-paused'),
+                    text: row.active ? 'active' : 'paused',
+                  }),
+                ]),
+                el('td', {}, [
+                  el('button', {
+                    type: 'button',
+                    text: 'Edit',
+                    'aria-label': 'Edit ' + what,
+                    onclick: () => startEdit(row),
+                  }),
+                  ' ',
+                  el('button', {
+                    type: 'button',
+                    text: row.active ? 'Pause' : 'Resume',
+                    'aria-label': (row.active ? 'Pause ' : 'Resume ') + what,
+                    onclick: () => void setActive(row, !row.active),
+                  }),
+                ]),
+              ]);
+            })
+          : [el('tr', {}, [el('td', { colspan: 8, class: 'muted', text: 'No timetable rows.' })])]),
+      );
+      R.setUpdated('Updated ' + new Date().toLocaleTimeString());
+    }
+
+    root.append(
+      el('section', {}, [
+        el('h2', { text: 'Timetable' }),
+        el('p', { class: 'inline-form' }, [el('label', { for: 'timetable-room', text: 'Room' }), roomFilter]),
+        listError,
+        el('div', { class: 'scroll', tabindex: 0 }, [
+          R.cards(
+            el('table', { id: 'timetable' }, [
+              el('thead', {}, [
+                el(
+                  'tr',
+                  {},
+                  ['Course', 'Room', 'Day', 'Time', 'Effective', 'Late after', 'State', 'Actions'].map((h) =>
+                    el('th', { scope: 'col', text: h }),
+                  ),
+                ),
+              ]),
+              body,
+            ]),
+          ),
+        ]),
+        el('p', {
+          class: 'muted',
+          text: 'Changes start the timetable:sync workflow, which keeps one Temporal Schedule per active row. Rows with sessions cannot be deleted: pause them or give them an end date.',
+        }),
+      ]),
+      el('section', {}, [formTitle, form, formError]),
+    );
+    await load();
+  };
+
   // ---- Enrollment ----------------------------------------------------------------------------------------
   function readBase64(file) {
     return new Promise((resolve, reject) => {
@@ -182,29 +428,97 @@
     });
   }
 
+  const STEPS = [
+    ['consent', 'Record consent'],
+    ['upload', 'Upload photos'],
+    ['workflow', 'Detect, align and encode each photo (enrollment workflow)'],
+    ['done', 'Store the accepted faces'],
+  ];
+
   R.views.enroll = async (root, initialStudent) => {
     const status = el('div', { id: 'enroll-status', role: 'status' });
     const error = el('div', { id: 'enroll-error', class: 'error', role: 'alert' });
     const photos = el('tbody', { id: 'enroll-photos' });
+    const picker = el('select', { id: 'student-id', name: 'student-id', required: true });
+    const state = el('p', { id: 'student-state', class: 'muted' });
+    const bar = el('progress', {
+      id: 'enroll-progress',
+      max: STEPS.length,
+      value: 0,
+      'aria-labelledby': 'enroll-progress-label',
+    });
+    const stepItems = new Map(
+      STEPS.map(([key, text]) => [
+        key,
+        el('li', { 'data-step': key, 'data-state': 'pending' }, [
+          el('span', { text }),
+          el('span', { class: 'muted step-state', text: ' — waiting' }),
+        ]),
+      ]),
+    );
+    let students = [];
+
+    function step(key, stateName, note) {
+      const li = stepItems.get(key);
+      li.dataset.state = stateName;
+      li.lastChild.textContent =
+        ' — ' +
+        ({ pending: 'waiting', working: 'in progress', done: 'done', failed: 'failed' }[stateName] ||
+          stateName) +
+        (note ? ': ' + note : '');
+      bar.value = STEPS.filter(([k]) => stepItems.get(k).dataset.state === 'done').length;
+    }
+
+    function describeStudent() {
+      const s = students.find((x) => x.id === picker.value);
+      state.textContent = s
+        ? `${s.name}: consent ${s.consent ? 'on file' : 'not yet recorded'} · ${s.embeddings} face embedding(s) stored · courses ${s.courses.join(', ') || 'none'}`
+        : '';
+    }
+    picker.addEventListener('change', describeStudent);
+
+    async function loadStudents() {
+      const chosen = picker.value || initialStudent || '';
+      students = (await api('/api/v1/dashboard/students')).students;
+      picker.replaceChildren(
+        el('option', { value: '', text: 'Choose a student…' }),
+        ...students.map((s) =>
+          el('option', {
+            value: s.id,
+            text: `${s.id} ${s.name}` + (s.embeddings ? ` (enrolled: ${s.embeddings})` : ''),
+          }),
+        ),
+      );
+      picker.value = students.some((s) => s.id === chosen) ? chosen : '';
+      describeStudent();
+    }
+
+    const fileInput = el('input', {
+      id: 'photos',
+      name: 'photos',
+      type: 'file',
+      accept: 'image/jpeg,image/png,image/webp',
+      multiple: true,
+      required: true,
+      'aria-describedby': 'photos-help',
+    });
     const form = el('form', { id: 'enroll-form', class: 'stack-form' }, [
-      ...field('student-id', 'Student id', {
-        required: true,
-        maxlength: 64,
-        value: initialStudent || '',
-        autocomplete: 'off',
-      }),
-      el('div', {}, [
+      el('label', { for: 'student-id', text: 'Student' }),
+      picker,
+      state,
+      el('div', { class: 'check' }, [
         el('input', { type: 'checkbox', id: 'consent', required: true }),
         el('label', {
           for: 'consent',
           text: ' The student (or their guardian) has given written consent to biometric enrollment.',
         }),
       ]),
-      ...field('photos', 'Photos (1–10, JPEG, PNG or WebP; one face each)', {
-        type: 'file',
-        accept: 'image/jpeg,image/png,image/webp',
-        multiple: true,
-        required: true,
+      el('label', { for: 'photos', text: 'Photos' }),
+      fileInput,
+      el('p', {
+        id: 'photos-help',
+        class: 'muted',
+        text: '1–10 photos, JPEG, PNG or WebP, one face each, well lit and sharp. Photos are deleted once encoded.',
       }),
       el('button', {
         type: 'submit',
@@ -218,79 +532,116 @@
       ev.preventDefault();
       error.textContent = '';
       photos.replaceChildren();
-      const studentId = R.$('student-id').value.trim();
-      files = [...R.$('photos').files];
+      for (const [key] of STEPS) step(key, 'pending');
+      const studentId = picker.value;
+      files = [...fileInput.files];
+      if (files.length > 10) {
+        error.textContent = `Choose at most 10 photos (${files.length} chosen).`;
+        return;
+      }
       const path = '/api/v1/students/' + encodeURIComponent(studentId);
+      const submit = R.$('enroll-submit');
+      submit.disabled = true;
+      let current = 'consent';
       try {
+        step('consent', 'working');
         status.textContent = 'Recording consent…';
         await api(path + '/consent', { method: 'POST', body: JSON.stringify({}) });
+        step('consent', 'done');
+        current = 'upload';
+        step('upload', 'working', `${files.length} photo(s)`);
         status.textContent = `Uploading ${files.length} photo(s)…`;
         const images = await Promise.all(files.map(readBase64));
         await api(path + '/photos', { method: 'POST', body: JSON.stringify({ images }) });
-        status.textContent = 'Enrollment running: detecting, aligning and encoding each photo…';
+        step('upload', 'done', `${files.length} photo(s)`);
+        current = 'workflow';
+        step('workflow', 'working');
         await follow(path);
       } catch (err) {
+        step(current, 'failed');
         status.textContent = '';
         error.textContent = err.message;
+      } finally {
+        submit.disabled = false;
       }
     });
 
     async function follow(path) {
       const gen = R.current();
-      for (let i = 0; i < 600 && gen === R.current(); i++) {
+      const started = Date.now();
+      for (;;) {
+        if (gen !== R.current()) return;
         const s = await api(path + '/enrollment');
+        const secs = Math.round((Date.now() - started) / 1000);
         if (s.status === 'running') {
-          status.textContent = `Enrollment running (${Math.round(i / 2)} s)…`;
+          status.textContent = `Enrollment running: ${secs} s so far (the first run on a worker also loads the face models)…`;
+          step('workflow', 'working', `${secs} s`);
+          if (Date.now() - started > 10 * 60_000)
+            throw new Error(
+              'the enrollment is still running after 10 minutes; look at it in the Temporal UI',
+            );
           await new Promise((r) => setTimeout(r, 500));
           continue;
         }
         if (s.status === 'failed') {
-          status.textContent = '';
-          error.textContent = 'Enrollment failed: ' + ((s.failure && s.failure.message) || 'unknown reason');
-          return;
+          throw new Error('Enrollment failed: ' + ((s.failure && s.failure.message) || 'unknown reason'));
         }
         const rep = s.report;
+        step('workflow', 'done', `${secs} s`);
+        step('done', rep.stored ? 'done' : 'failed', `${rep.stored} stored, ${rep.rejected} rejected`);
         status.textContent = `Enrollment complete: ${rep.stored} photo(s) stored, ${rep.rejected} rejected.`;
         photos.replaceChildren(
           ...rep.photos.map((p, n) =>
             el('tr', { 'data-status': p.status }, [
-              el('td', { text: files[n] ? files[n].name : 'photo ' + (n + 1) }),
+              el('th', { scope: 'row', text: files[n] ? files[n].name : 'photo ' + (n + 1) }),
               el('td', {}, [
                 el('span', {
                   class: 'badge s-' + (p.status === 'accepted' ? 'present' : 'absent'),
                   text: p.status,
                 }),
               ]),
-              el('td', { text: p.reason ? p.reason.message : 'face found' }),
+              el('td', { text: p.reason ? p.reason.message : 'one face found' }),
               el('td', { class: 'n', text: p.quality ? p.quality.detectorScore.toFixed(2) : '—' }),
               el('td', { class: 'n', text: p.quality ? p.quality.sharpness.toFixed(1) : '—' }),
               el('td', { class: 'n', text: p.quality ? Math.round(p.quality.eyeDistancePx) + ' px' : '—' }),
             ]),
           ),
         );
+        await loadStudents();
         return;
       }
     }
 
     root.append(
-      el('section', {}, [el('h2', { text: 'Enroll a student' }), form, status, error]),
+      el('section', {}, [el('h2', { text: 'Enroll a student' }), form]),
+      el('section', { 'aria-labelledby': 'enroll-progress-title' }, [
+        el('h2', { id: 'enroll-progress-title', text: 'Progress' }),
+        el('p', { id: 'enroll-progress-label', class: 'visually-hidden', text: 'Enrollment progress' }),
+        bar,
+        el('ol', { id: 'enroll-steps', class: 'steps' }, [...stepItems.values()]),
+        status,
+        error,
+      ]),
       el('section', {}, [
         el('h2', { text: 'Photos' }),
         el('div', { class: 'scroll', tabindex: 0 }, [
-          el('table', { id: 'enroll-table' }, [
-            el('thead', {}, [
-              el(
-                'tr',
-                {},
-                ['Photo', 'Result', 'Why', 'Face score', 'Sharpness', 'Eye distance'].map((h) =>
-                  el('th', { scope: 'col', text: h }),
+          R.cards(
+            el('table', { id: 'enroll-table' }, [
+              el('thead', {}, [
+                el(
+                  'tr',
+                  {},
+                  ['Photo', 'Result', 'Why', 'Face score', 'Sharpness', 'Eye distance'].map((h) =>
+                    el('th', { scope: 'col', text: h }),
+                  ),
                 ),
-              ),
+              ]),
+              photos,
             ]),
-            photos,
-          ]),
+          ),
         ]),
       ]),
     );
+    await loadStudents();
   };
 })();

@@ -1,12 +1,14 @@
-// Rollcall web app, core: sign in (POST /api/v1/auth/login; the JWT is kept in sessionStorage only), a
-// hash router (#/today, #/session/{id}, …), fetch helpers, and the shared reason dialog and status toast.
-// Views live in teacher.js and admin.js. Data is written with textContent only, never as HTML, and no
+// Rollcall web app, core: sign in (POST /api/v1/auth/login; the JWT is kept in sessionStorage only; a
+// second step, when the API asks for one, is accounts.js's), a hash router (#/today, #/session/{id}, …;
+// public views such as #/accept?token=… render without signing in), fetch helpers, and the shared reason
+// dialog and status toast. Views live in teacher.js, admin.js and accounts.js. Data is written with textContent only, never as HTML, and no
 // inline script or style is used (the API's CSP forbids both).
 'use strict';
 (function () {
   const TOKEN = 'rollcall.token';
   const $ = (id) => document.getElementById(id);
   const views = {};
+  const publicViews = {};
   let routeTimers = [];
   let routeGen = 0;
 
@@ -25,6 +27,27 @@
     return node;
   }
 
+  /**
+   * Marks a table for the card layout of narrow screens (style.css, `table.cards`): each body cell gets its
+   * column's header as `data-label`, now and whenever rows are (re)rendered, so a phone shows one card per
+   * row instead of a page that scrolls sideways. Row headers (th) are the card's title and get no label.
+   */
+  function cards(table) {
+    table.classList.add('cards');
+    const label = () => {
+      const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
+      for (const body of table.tBodies)
+        for (const tr of body.rows)
+          [...tr.cells].forEach((cell, i) => {
+            if (cell.tagName === 'TD' && cell.colSpan === 1 && heads[i] && cell.dataset.label !== heads[i])
+              cell.dataset.label = heads[i];
+          });
+    };
+    label();
+    new MutationObserver(label).observe(table, { childList: true, subtree: true });
+    return table;
+  }
+
   function link(href, text, external) {
     return external
       ? el('a', { href, text, target: '_blank', rel: 'noopener noreferrer' })
@@ -38,15 +61,30 @@
     return iso ? new Date(iso).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }) : '—';
   }
 
+  /**
+   * fetch with the session's JWT, or with `init.bearer` (a sign-in step's own short-lived token: its 401 is
+   * the step's to explain). A 401 on the session's token ends the session with the API's reason (expired,
+   * revoked, account disabled).
+   */
   async function request(path, init, accept) {
-    const token = sessionStorage.getItem(TOKEN);
+    const own = init && init.bearer;
+    const token = own || sessionStorage.getItem(TOKEN);
     const headers = Object.assign(
       { Accept: accept },
       init && init.body ? { 'Content-Type': 'application/json' } : {},
     );
     if (token) headers.Authorization = 'Bearer ' + token;
-    const res = await fetch(path, Object.assign({}, init, { headers }));
-    if (res.status === 401 && token) signOut('Your session has expired; sign in again.');
+    const options = Object.assign({}, init, { headers });
+    delete options.bearer;
+    const res = await fetch(path, options);
+    if (res.status === 401 && token && !own) {
+      const body = await res
+        .clone()
+        .json()
+        .catch(() => ({}));
+      const why = body.error && body.error.message;
+      signOut(why ? 'You were signed out: ' + why + '.' : 'Your session has expired; sign in again.');
+    }
     return res;
   }
 
@@ -57,6 +95,7 @@
       const err = new Error((body.error && body.error.message) || 'HTTP ' + res.status);
       err.status = res.status;
       err.code = body.error && body.error.code;
+      err.details = body.error && body.error.details;
       throw err;
     }
     return body;
@@ -168,10 +207,25 @@
     return routeGen;
   }
 
+  /** The current hash as a view name, its path argument and its query (`#/accept?token=…`). */
+  function parseHash() {
+    const raw = location.hash.replace(/^#\/?/, '');
+    const q = raw.indexOf('?');
+    const pathPart = q < 0 ? raw : raw.slice(0, q);
+    const [name, ...rest] = (pathPart || 'today').split('/');
+    return {
+      name,
+      arg: rest.length ? decodeURIComponent(rest.join('/')) : undefined,
+      params: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)),
+    };
+  }
+
   const R = (window.Rollcall = {
     views,
+    publicViews,
     $,
     el,
+    cards,
     link,
     time,
     dateTime,
@@ -182,6 +236,11 @@
     setUpdated,
     every,
     current,
+    token: () => sessionStorage.getItem(TOKEN),
+    setToken: (token) => sessionStorage.setItem(TOKEN, token),
+    signedIn,
+    signOut: (message) => signOut(message),
+    reload: () => route(),
     user: null,
     temporalUi: null,
   });
@@ -190,10 +249,18 @@
     routeTimers.forEach(clearInterval);
     routeTimers = [];
     routeGen++;
-    if (!R.user) return;
-    const [name, ...rest] = (location.hash.replace(/^#\/?/, '') || 'today').split('/');
-    const arg = rest.length ? decodeURIComponent(rest.join('/')) : undefined;
-    const view = views[name] || views.today;
+    const { name, arg, params } = parseHash();
+    const open = publicViews[name];
+    if (open) {
+      $('login').hidden = true;
+      $('login-step').hidden = true;
+      $('app').hidden = false;
+    } else if (!R.user) {
+      $('app').hidden = true;
+      if ($('login-step').hidden) $('login').hidden = false;
+      return;
+    }
+    const view = open || views[name] || views.today;
     for (const a of document.querySelectorAll('#nav a')) {
       const active = a.getAttribute('href') === '#/' + name;
       if (active) a.setAttribute('aria-current', 'page');
@@ -203,7 +270,7 @@
     root.replaceChildren();
     setUpdated('');
     try {
-      await view(root, arg);
+      await view(root, arg, params);
     } catch (err) {
       root.replaceChildren(el('p', { class: 'error', role: 'alert', text: String(err.message || err) }));
     }
@@ -215,15 +282,25 @@
       R.user = me.user;
     } catch (err) {
       if (err.status !== 401) $('login-error').textContent = String(err.message || err);
+      if (publicViews[parseHash().name]) await route();
       return;
     }
     $('who').textContent = R.user.name + ' (' + R.user.role + ')';
     for (const a of document.querySelectorAll('#nav [data-role="admin"]')) a.hidden = R.user.role !== 'admin';
     $('login').hidden = true;
+    $('login-step').hidden = true;
+    $('login-step').replaceChildren();
     $('app').hidden = false;
     $('nav').hidden = false;
     $('logout').hidden = false;
     await route();
+  }
+
+  /** A full session token from a sign-in step: the app starts (on Today when the page was a public one). */
+  async function signedIn(token) {
+    sessionStorage.setItem(TOKEN, token);
+    if (publicViews[parseHash().name]) history.replaceState(null, '', location.pathname + '#/today');
+    await start();
   }
 
   function signOut(message) {
@@ -237,6 +314,9 @@
     $('app').hidden = true;
     $('nav').hidden = true;
     $('logout').hidden = true;
+    $('login-step').hidden = true;
+    $('login-step').replaceChildren();
+    $('toast').replaceChildren();
     $('login').hidden = false;
     $('login-error').textContent = message || '';
   }
@@ -249,9 +329,10 @@
         method: 'POST',
         body: JSON.stringify({ email: $('email').value, password: $('password').value }),
       });
-      sessionStorage.setItem(TOKEN, body.token);
       $('password').value = '';
-      await start();
+      // A second step (a code, or enrolling an authenticator) is accounts.js's.
+      if (body.token) await signedIn(body.token);
+      else R.secondStep(body);
     } catch (err) {
       $('login-error').textContent = String(err.message || err);
     }
@@ -259,14 +340,15 @@
   $('logout').addEventListener('click', () => signOut());
   window.addEventListener('hashchange', () => {
     void route().then(() => {
-      const h = document.querySelector('#view h2');
+      const h = $('app').hidden ? null : document.querySelector('#view h2');
       if (h) {
         h.setAttribute('tabindex', '-1');
         h.focus();
-      }
+      } else if (!$('login').hidden) ($('email').value ? $('password') : $('email')).focus();
     });
   });
   document.addEventListener('DOMContentLoaded', () => {
     if (sessionStorage.getItem(TOKEN)) void start();
+    else if (publicViews[parseHash().name]) void route();
   });
 })();

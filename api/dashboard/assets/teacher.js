@@ -1,6 +1,7 @@
 // Teacher views: today's classes, a class's live roster with one-click corrections (each through the
 // session workflow's override update, POST /api/v1/sessions/{id}/overrides, with a required reason; undo
-// re-applies the previous status the same way), the session's audit trail, a student's history, a
+// re-applies the previous status the same way, `unmarked` included: the workflow withdraws a correction that
+// created the mark, and says why when it cannot), the session's audit trail, a student's history, a
 // course's grid (CSV download), consecutive absences, and small charts. The server limits a teacher to
 // their own courses; these views only ask for what it allows.
 'use strict';
@@ -17,19 +18,20 @@
   };
   const ROSTER_POLL_MS = 3000;
 
-  const table = (headers, rows, attrs) =>
-    el('div', { class: 'scroll', tabindex: 0 }, [
-      el('table', attrs || {}, [
-        el('thead', {}, [
-          el(
-            'tr',
-            {},
-            headers.map((h) => el('th', { scope: 'col', text: h })),
-          ),
-        ]),
-        el('tbody', {}, rows),
+  /** A table in a keyboard-scrollable box; a card per row on phones unless `wide` (a 2-D grid stays a grid). */
+  const table = (headers, rows, attrs, wide) => {
+    const t = el('table', attrs || {}, [
+      el('thead', {}, [
+        el(
+          'tr',
+          {},
+          headers.map((h) => el('th', { scope: 'col', text: h })),
+        ),
       ]),
+      el('tbody', {}, rows),
     ]);
+    return el('div', { class: 'scroll', tabindex: 0 }, [wide ? t : R.cards(t)]);
+  };
   const badge = (status) => el('span', { class: 'badge s-' + status, text: LABEL[status] || status });
   const pct = (v) => (v === null || v === undefined ? '—' : v + '%');
   const sessionHref = (id) => '#/session/' + encodeURIComponent(id);
@@ -43,18 +45,20 @@
       el('section', {}, [
         el('h2', { text: R.user.role === 'admin' ? 'Devices' : 'Devices in your rooms' }),
         el('div', { class: 'scroll', tabindex: 0 }, [
-          el('table', {}, [
-            el('thead', {}, [
-              el(
-                'tr',
-                {},
-                ['Device', 'Room', 'Status', 'Last seen', 'Workflow'].map((h) =>
-                  el('th', { scope: 'col', text: h }),
+          R.cards(
+            el('table', {}, [
+              el('thead', {}, [
+                el(
+                  'tr',
+                  {},
+                  ['Device', 'Room', 'Status', 'Last seen', 'Workflow'].map((h) =>
+                    el('th', { scope: 'col', text: h }),
+                  ),
                 ),
-              ),
+              ]),
+              devicesBody,
             ]),
-            devicesBody,
-          ]),
+          ),
         ]),
       ]),
     );
@@ -137,35 +141,39 @@
         summary,
         notice,
         el('div', { class: 'scroll', tabindex: 0 }, [
-          el('table', { id: 'roster', 'aria-describedby': 'session-summary' }, [
-            el('thead', {}, [
-              el(
-                'tr',
-                {},
-                ['Student', 'Status', 'First seen', 'Device', 'Source', 'Correct'].map((h) =>
-                  el('th', { scope: 'col', text: h }),
+          R.cards(
+            el('table', { id: 'roster', 'aria-describedby': 'session-summary' }, [
+              el('thead', {}, [
+                el(
+                  'tr',
+                  {},
+                  ['Student', 'Status', 'First seen', 'Device', 'Source', 'Correct'].map((h) =>
+                    el('th', { scope: 'col', text: h }),
+                  ),
                 ),
-              ),
+              ]),
+              rosterBody,
             ]),
-            rosterBody,
-          ]),
+          ),
         ]),
       ]),
       el('section', {}, [
         el('h2', { text: 'Corrections (audit log)' }),
         el('div', { class: 'scroll', tabindex: 0 }, [
-          el('table', { id: 'audit' }, [
-            el('thead', {}, [
-              el(
-                'tr',
-                {},
-                ['When', 'Who', 'Student', 'Change', 'Reason'].map((h) =>
-                  el('th', { scope: 'col', text: h }),
+          R.cards(
+            el('table', { id: 'audit' }, [
+              el('thead', {}, [
+                el(
+                  'tr',
+                  {},
+                  ['When', 'Who', 'Student', 'Change', 'Reason'].map((h) =>
+                    el('th', { scope: 'col', text: h }),
+                  ),
                 ),
-              ),
+              ]),
+              auditBody,
             ]),
-            auditBody,
-          ]),
+          ),
         ]),
       ]),
     );
@@ -191,10 +199,11 @@
         return;
       }
       await refresh();
-      const undoable = STATUSES.includes(before) && before !== status;
+      // Undo to unmarked withdraws the correction; the session refuses it once a device has seen the student
+      // or the class is finalised (then unmarked means absent), and the toast says so.
+      const undoable = before !== status && (STATUSES.includes(before) || before === 'unmarked');
       R.toast(
-        `${r.name} marked ${LABEL[status].toLowerCase()}.` +
-          (undoable || before === status ? '' : ' (An unmarked student cannot be set back to unmarked.)'),
+        `${r.name} marked ${LABEL[status].toLowerCase()}.`,
         undoable
           ? {
               label: 'Undo',
@@ -500,6 +509,7 @@
             ]),
           ),
           { id: 'course-grid' },
+          true,
         ),
       ]),
       el('section', {}, [

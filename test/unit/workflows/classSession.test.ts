@@ -6,13 +6,14 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { MarkToRecord, SessionInfo, SessionSummary } from '../../../activities/sessions';
-import type { RecordMarksInput } from '../../../activities/marks';
+import type { ClearOverrideInput, RecordMarksInput } from '../../../activities/marks';
 import { classSession } from '../../../workflows/classSession';
 import {
   overrideUpdate,
   recognitionsSignal,
   rosterQuery,
   sessionWorkflowId,
+  type OverrideRequest,
   type Recognition,
 } from '../../../workflows/messages';
 import { maybeRecordHistory } from '../../support/histories';
@@ -26,7 +27,13 @@ let scheduleSeq = 100;
 /** In-memory stand-in for the session activities; counts calls so tests can assert on persistence. */
 function fakeSessionActivities(startsAtMs: number, opts: { failFinaliseOnceAfterCommit?: boolean } = {}) {
   const stored = new Map<string, MarkToRecord>();
-  const calls = { recordMarks: [] as RecordMarksInput[], finalise: 0, absentInserts: 0, enrolmentChecks: 0 };
+  const calls = {
+    recordMarks: [] as RecordMarksInput[],
+    finalise: 0,
+    absentInserts: 0,
+    enrolmentChecks: 0,
+    clears: [] as ClearOverrideInput[],
+  };
   /** The course's enrolment now (a test may add a student after the session opened). */
   const enrolledNow = [...ENROLLED];
   let failed = false;
@@ -90,6 +97,13 @@ function fakeSessionActivities(startsAtMs: number, opts: { failFinaliseOnceAfter
           stored.set(m.studentId, m);
         }
         return { inserted: input.marks.length, updated: 0, unchanged: 0, quarantined: [] as string[] };
+      },
+      async clearOverride(input: ClearOverrideInput) {
+        calls.clears.push(input);
+        const own = stored.get(input.studentId);
+        if (own?.eventId !== input.eventId || own.source !== 'override') return { cleared: false };
+        stored.delete(input.studentId);
+        return { cleared: true };
       },
       async enrolledStudents(_input: { courseId: string }) {
         calls.enrolmentChecks++;
@@ -338,6 +352,68 @@ void describe('classSession workflow (time-skipping, mocked activities)', () => 
     assert.equal(fake.stored.get('S4')?.status, 'excused');
     assert.equal(fake.stored.get('S5')?.source, 'override');
     assert.equal(fake.stored.get('S5')?.reason, 'was in the back row');
+  });
+
+  void test('when a teacher undoes the correction of an unmarked student, then the student is unmarked again, a later sighting counts, and other marks cannot be withdrawn', async () => {
+    const t0 = await kit.env.currentTimeMs();
+    const startsAt = t0 + 15 * MIN;
+    const fake = fakeSessionActivities(startsAt);
+    const clear = (studentId: string): { args: [OverrideRequest] } => ({
+      args: [{ studentId, status: 'unmarked', reason: 'Undo: wrong student', by: 'u-teacher1' }],
+    });
+    await kit.withWorker(fake.activities, async (taskQueue) => {
+      const h = await startSession(taskQueue);
+      const sessionId = h.workflowId;
+      await h.executeUpdate(overrideUpdate, {
+        args: [{ studentId: 'S2', status: 'excused', reason: 'wrong student', by: 'u-teacher1' }],
+      });
+      assert.equal(fake.stored.get('S2')?.status, 'excused');
+      const undone = await h.executeUpdate(overrideUpdate, clear('S2'));
+      assert.deepEqual(
+        { status: undone.status, source: undone.source, markedAt: undone.markedAt },
+        { status: 'unmarked', source: undefined, markedAt: undefined },
+      );
+      assert.equal(fake.stored.has('S2'), false, 'the mark is gone from the database too');
+      assert.deepEqual(fake.calls.clears, [
+        {
+          sessionId,
+          studentId: 'S2',
+          eventId: `override:${sessionId}:S2`,
+          actor: 'u-teacher1',
+          reason: 'Undo: wrong student',
+        },
+      ]);
+      await rejectsWith(h.executeUpdate(overrideUpdate, clear('S2')), /already unmarked/);
+
+      // A sighting after the undo counts again (the override no longer stands in its way).
+      await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [rec('S2', startsAt + 2 * MIN)] });
+      // S3 was seen, then corrected: withdrawing would lose the sighting, so it is refused.
+      await h.signal(recognitionsSignal, { deviceId: 'pi-1', records: [rec('S3', startsAt + MIN)] });
+      await kit.env.sleep(MIN);
+      await h.executeUpdate(overrideUpdate, {
+        args: [{ studentId: 'S3', status: 'absent', reason: 'left early', by: 'u-teacher1' }],
+      });
+      await rejectsWith(h.executeUpdate(overrideUpdate, clear('S3')), /seen by a device/);
+      const open = await h.query(rosterQuery);
+      assert.equal(open.students.find((s) => s.studentId === 'S2')?.status, 'present');
+      assert.equal(open.students.find((s) => s.studentId === 'S2')?.source, 'device');
+
+      // After finalisation an unmarked student is absent: no withdrawing any more.
+      await h.executeUpdate(overrideUpdate, {
+        args: [{ studentId: 'S4', status: 'excused', reason: 'sick note', by: 'u-teacher1' }],
+      });
+      await kit.env.sleep(15 * MIN + 90 * MIN + 10 * MIN + MIN);
+      assert.equal((await h.query(rosterQuery)).phase, 'finalised');
+      await rejectsWith(h.executeUpdate(overrideUpdate, clear('S4')), /session is finalised/);
+      const summary = await h.result();
+      await maybeRecordHistory('classSession-override-clear', h);
+      assert.deepEqual(
+        { present: summary.present, absent: summary.absent, excused: summary.excused },
+        { present: 1, absent: 4, excused: 1 },
+      );
+    });
+    assert.equal(fake.calls.clears.length, 1, 'refused withdrawals never reach the activity');
+    assert.equal(fake.stored.get('S2')?.source, 'device');
   });
 
   void test('when a batch arrives before the Schedule fires, then signalWithStart opens the session and keeps it', async () => {
