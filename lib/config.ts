@@ -19,6 +19,11 @@ const schema = z.object({
   ROLLCALL_FACES_DIR: z.string().min(1).optional(),
 
   DATABASE_URL: z.string().url().optional(),
+  /**
+   * Postgres reached directly where DATABASE_URL goes through PgBouncer (k8s): the relay LISTENs here, since
+   * notifications do not pass transaction pooling (without it the relay still polls every RELAY_POLL_MS).
+   */
+  DATABASE_URL_DIRECT: z.string().url().optional(),
   PG_PORT: port.default(54329),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
 
@@ -176,6 +181,11 @@ const schema = z.object({
   RELAY_LEASE_SECONDS: z.coerce.number().min(6).max(3600).default(30),
   /** Fallback poll of the inbox when no NOTIFY arrives. */
   RELAY_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  /**
+   * A session the relay signalled is not signalled again for this long: its records gather into one signal
+   * (Temporal's cost is per signal). 0 signals every claim at once, for the lowest delivery lag.
+   */
+  RELAY_COALESCE_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
   /** A standalone relay (workers/relayMain.ts) serves its own /metrics here; 0 = off. */
   RELAY_METRICS_PORT: port.default(0),
   /** Monthly attendance partitions kept ready ahead of the current month (maintenance:partitions). */

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
       db,
       temporal: relayClient,
       log,
-      listenUrl: cfg.DATABASE_URL,
+      listenUrl: cfg.DATABASE_URL_DIRECT ?? cfg.DATABASE_URL,
       ...relayConfig(cfg),
     });
   // Device-status and backup metrics are set by activities, so a worker apart from the API exposes its own.

@@ -79,6 +79,7 @@ export function relayConfig(cfg: {
   RELAY_BATCH_SIZE: number;
   RELAY_LEASE_SECONDS: number;
   RELAY_POLL_MS: number;
+  RELAY_COALESCE_MS: number;
 }): Pick<RelayDeps, 'taskQueue' | 'earlyMinutes' | 'graceMinutes' | 'settings'> {
   return {
     taskQueue: cfg.TEMPORAL_TASK_QUEUE,
@@ -88,6 +89,7 @@ export function relayConfig(cfg: {
       batchSize: cfg.RELAY_BATCH_SIZE,
       leaseMs: cfg.RELAY_LEASE_SECONDS * 1000,
       idlePollMs: cfg.RELAY_POLL_MS,
+      coalesceMs: cfg.RELAY_COALESCE_MS,
     },
   };
 }

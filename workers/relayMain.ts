@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     db,
     temporal,
     log,
-    listenUrl: cfg.DATABASE_URL,
+    listenUrl: cfg.DATABASE_URL_DIRECT ?? cfg.DATABASE_URL,
     ...relayConfig(cfg),
   });
   const metricsServer =
