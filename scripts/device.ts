@@ -12,7 +12,6 @@
  * stdout only (nothing is logged); store it on the device (edge config) right away.
  */
 import { parseArgs } from 'node:util';
-import { AppError } from '../api/errors';
 import {
   configureDevice,
   decommissionDevice,
@@ -160,12 +159,6 @@ async function main(): Promise<number> {
       default:
         throw new UsageError(`unknown command ${command}`);
     }
-  } catch (err) {
-    if (err instanceof AppError) {
-      process.stderr.write(`${err.code}: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
   } finally {
     await ctx.close();
   }

@@ -131,12 +131,6 @@ async function main(): Promise<number> {
         return 0;
       }
     }
-  } catch (err) {
-    if (err instanceof AppError) {
-      process.stderr.write(`${err.code}: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
   } finally {
     await ctx.close();
   }

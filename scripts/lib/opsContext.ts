@@ -13,6 +13,7 @@ import { ensurePostgres } from '../../lib/infra';
 import { logger } from '../../lib/logger';
 import { isPortOpen } from '../../lib/process';
 import { connectClient } from '../../lib/temporal/connection';
+import { AppError } from '../../api/errors';
 
 export interface OpsContext {
   cfg: Config;
@@ -52,7 +53,10 @@ export async function openOpsContext(): Promise<OpsContext> {
 
 export class UsageError extends Error {}
 
-/** Runs a CLI main: usage errors exit 2 with the usage text, other failures exit 1. */
+/**
+ * Runs a CLI main: usage errors exit 2 with the usage text; a refusal the API would give (AppError) prints
+ * its code and message and exits 1, like any other failure.
+ */
 export function runCli(usage: string, main: () => Promise<number>): void {
   main().then(
     (code) => process.exit(code),
@@ -60,6 +64,10 @@ export function runCli(usage: string, main: () => Promise<number>): void {
       if (err instanceof UsageError) {
         process.stderr.write(`${err.message}\n\n${usage}\n`);
         process.exit(2);
+      }
+      if (err instanceof AppError) {
+        process.stderr.write(`${err.code}: ${err.message}\n`);
+        process.exit(1);
       }
       const e = err as { message?: string; code?: string };
       process.stderr.write(`error: ${e.message ?? String(err)}\n`);
