@@ -564,6 +564,9 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
           const stuck = relay!;
           orphaned = await until('the relay to be caught holding claimed rows', 90_000, async () => {
             stuck.kill('SIGSTOP');
+            // A statement the relay sent just before it froze (marking rows delivered) still runs in its
+            // Postgres backend: let it finish, so what is read below is what the frozen relay left.
+            await sleep(1_000);
             const held: string[] = await db('recognition_events')
               .whereNull('delivered_at')
               .where('lease_until', '>', db.fn.now())
@@ -608,7 +611,16 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
       // teachers' overrides during the first finalisation and as the amendment window closes. Overrides
       // meet either the running workflow (update) or, once it has ended, the amendment path; both land.
       await db('users')
-        .insert({ id: 'u-fault-admin', email: 'fault-admin@faults.test', name: 'Fault admin', role: 'admin' })
+        // An admin with TOTP confirmed (ADMIN_MFA_REQUIRED refuses one without); its token is signed here,
+        // as the sign-in with password and code would have issued it.
+        .insert({
+          id: 'u-fault-admin',
+          email: 'fault-admin@faults.test',
+          name: 'Fault admin',
+          role: 'admin',
+          totp_secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP',
+          totp_confirmed_at: new Date(),
+        })
         .onConflict('id')
         .ignore();
       const adminBearer = `Bearer ${signToken(jwtSettingsFromConfig(config()), { sub: 'u-fault-admin', role: 'admin' }).token}`;
