@@ -11,6 +11,7 @@ export const ASSET_TYPES = {
   'admin.js': 'application/javascript; charset=utf-8',
   'qr.js': 'application/javascript; charset=utf-8',
   'accounts.js': 'application/javascript; charset=utf-8',
+  'school.js': 'application/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 } as const;
 

@@ -53,6 +53,9 @@ const DASHBOARD = page(
     <a href="#/courses">Courses</a>
     <a href="#/devices" data-role="admin">Devices</a>
     <a href="#/timetable" data-role="admin">Timetable</a>
+    <a href="#/students" data-role="admin">Students</a>
+    <a href="#/rooms" data-role="admin">Rooms</a>
+    <a href="#/imports" data-role="admin">Imports</a>
     <a href="#/enroll">Enrollment</a>
     <a href="#/users" data-role="admin">Users</a>
     <a href="#/account">Account</a>
@@ -94,7 +97,8 @@ const DASHBOARD = page(
 <script src="/assets/teacher.js"></script>
 <script src="/assets/admin.js"></script>
 <script src="/assets/qr.js"></script>
-<script src="/assets/accounts.js"></script>`,
+<script src="/assets/accounts.js"></script>
+<script src="/assets/school.js"></script>`,
 );
 
 interface DocOperation {

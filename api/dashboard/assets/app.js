@@ -1,7 +1,7 @@
 // Rollcall web app, core: sign in (POST /api/v1/auth/login; the JWT is kept in sessionStorage only; a
 // second step, when the API asks for one, is accounts.js's), a hash router (#/today, #/session/{id}, …;
 // public views such as #/accept?token=… render without signing in), fetch helpers, and the shared reason
-// dialog and status toast. Views live in teacher.js, admin.js and accounts.js. Data is written with textContent only, never as HTML, and no
+// dialog and status toast. Views live in teacher.js, admin.js, accounts.js and school.js. Data is written with textContent only, never as HTML, and no
 // inline script or style is used (the API's CSP forbids both).
 'use strict';
 (function () {
