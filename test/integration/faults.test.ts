@@ -449,17 +449,23 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
 
       const generateUntil = end.getTime() - 3_000;
       const fatal: Error[] = [];
+      // If the test fails midway, the load stops before the stack does (cleanups run newest first): a device
+      // retrying forever against a stopped API would keep the test file from ever exiting.
+      let stopped = false;
+      cleanups.push(async () => {
+        stopped = true;
+      });
       const load = Promise.all(
         devices.map(async (d) => {
           const camera = (async () => {
-            while (Date.now() < generateUntil) {
+            while (Date.now() < generateUntil && !stopped) {
               d.observe(Date.now());
               await sleep(900 + Math.random() * 200);
             }
             d.generating = false;
           })();
           const uploader = (async () => {
-            while (d.generating || d.pending.length > 0) {
+            while ((d.generating || d.pending.length > 0) && !stopped) {
               if (d.pending.length === 0) {
                 await sleep(200);
                 continue;
@@ -470,7 +476,7 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
                 initialMs: 250,
                 maxMs: 3_000,
                 maxRetryAfterMs: 3_000,
-                isRetryable: (err) => err instanceof HttpStatusError,
+                isRetryable: (err) => !stopped && err instanceof HttpStatusError,
               });
               for (const s of batch) d.acked.add(s.event_id);
               d.pending.splice(0, batch.length);
