@@ -17,6 +17,7 @@ import { connectClient } from '../lib/temporal/connection';
 import { startMaintenance } from '../lib/temporal/maintenanceSchedules';
 import { startOpsMetrics } from '../lib/opsMetrics';
 import { appSettingsFrom, createApp } from './app';
+import { settleTimetableSyncFollowUps } from './admin/schedules';
 
 async function main(): Promise<void> {
   const cfg = config();
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
   const stop = async () => {
     log.info('api draining');
     await new Promise((r) => server.close(r));
+    await settleTimetableSyncFollowUps();
     await client.connection.close();
     await db.destroy();
     process.exit(0);

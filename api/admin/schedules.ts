@@ -127,6 +127,23 @@ export interface ScheduleAdminDeps {
   log: Logger;
 }
 
+/** Follow-up syncs still waiting for the run they follow (see requestTimetableSync). */
+const followUps = new Set<Promise<unknown>>();
+
+/**
+ * Waits (at most `timeoutMs`) for follow-up syncs still in flight: called before the Temporal connection
+ * closes, because a start on a closed gRPC channel throws outside any promise (an uncaught exception).
+ */
+export async function settleTimetableSyncFollowUps(timeoutMs = 10_000): Promise<void> {
+  if (followUps.size === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled([...followUps]),
+    new Promise((r) => (timer = setTimeout(r, timeoutMs).unref())),
+  ]);
+  clearTimeout(timer);
+}
+
 /** Starts (or joins) timetable:sync; if the joined run began before `changedAt`, runs one more after it. */
 export async function requestTimetableSync(
   deps: ScheduleAdminDeps,
@@ -141,11 +158,13 @@ export async function requestTimetableSync(
   const handle = await start();
   const desc = await handle.describe();
   if (desc.startTime.getTime() < changedAt.getTime() && desc.status.name === 'RUNNING') {
-    void handle
+    const followUp = handle
       .result()
       .catch(() => undefined)
       .then(start)
-      .catch((err: unknown) => deps.log.error({ err }, 'follow-up timetable sync could not start'));
+      .catch((err: unknown) => deps.log.error({ err }, 'follow-up timetable sync could not start'))
+      .finally(() => followUps.delete(followUp));
+    followUps.add(followUp);
   }
   return { workflowId: TIMETABLE_SYNC_WORKFLOW_ID, runId: desc.runId };
 }

@@ -567,26 +567,33 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
       await fault(
         'relay kill -9 mid-delivery + restart',
         async () => {
-          const stuck = relay!;
-          orphaned = await until('the relay to be caught holding claimed rows', 90_000, async () => {
-            stuck.kill('SIGSTOP');
-            // A statement the relay sent just before it froze (marking rows delivered) still runs in its
-            // Postgres backend: let it finish, so what is read below is what the frozen relay left.
+          // Up to three tries: the frozen relay's last statement may have delivered everything it held.
+          for (let attempt = 1; attempt <= 3 && orphaned.length === 0; attempt++) {
+            const stuck = relay!;
+            const held = await until('the relay to be caught holding claimed rows', 90_000, async () => {
+              stuck.kill('SIGSTOP');
+              const rows: string[] = await db('recognition_events')
+                .whereNull('delivered_at')
+                .where('lease_until', '>', db.fn.now())
+                .where('delivery_attempts', '>', 0)
+                .pluck('event_id');
+              if (rows.length > 0) return rows;
+              stuck.kill('SIGCONT');
+              return undefined;
+            });
+            const exited = new Promise((r) => stuck.once('exit', r));
+            stuck.kill('SIGKILL');
+            await exited;
+            // A statement the relay sent just before it froze (marking some of these delivered) still ran in
+            // its Postgres backend: what it left undelivered is what a relay dying mid-delivery leaves behind.
             await sleep(1_000);
-            const held: string[] = await db('recognition_events')
+            orphaned = await db('recognition_events')
+              .whereIn('event_id', held)
               .whereNull('delivered_at')
-              .where('lease_until', '>', db.fn.now())
-              .where('delivery_attempts', '>', 0)
               .pluck('event_id');
-            if (held.length > 0) return held;
-            stuck.kill('SIGCONT');
-            return undefined;
-          });
-          const exited = new Promise((r) => stuck.once('exit', r));
-          stuck.kill('SIGKILL');
-          await exited;
+            relay = spawnRelay();
+          }
           say(`relay killed holding ${orphaned.length} claimed rows`);
-          relay = spawnRelay();
         },
         async () =>
           void (await until(

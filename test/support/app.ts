@@ -7,6 +7,7 @@ import { createWorker, stopWorker } from '../../workers/worker';
 import { startInboxRelay, type InboxRelay } from '../../workers/relay';
 import type { SessionTimingSettings } from '../../activities/sessions';
 import { createTestDatabase, startTestTemporal, type TestDatabase, type TestTemporal } from './stack';
+import { settleTimetableSyncFollowUps } from '../../api/admin/schedules';
 
 export interface TestRollcall {
   app: Express;
@@ -82,6 +83,7 @@ export async function startTestRollcall(
     },
     stop: async () => {
       await relay.stop();
+      await settleTimetableSyncFollowUps();
       await stopWorker(current.worker, current.running);
       await temporal.stop();
       await database.drop();
