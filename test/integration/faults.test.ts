@@ -227,82 +227,50 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
       const client = new Client({ connection, namespace: 'default' });
       const taskQueue = `faults-${process.pid}`;
 
-      // --- The worker as a child process.
+      // --- The worker and the inbox relay (`npm run relay`) as child processes, so they can be killed apart.
       const workerLog = path.join(workDir, 'worker.log');
-      let worker: ChildProcess | undefined;
-      const unexpectedWorkerExits: string[] = [];
-      const spawnWorker = (): ChildProcess => {
-        const out = fs.openSync(workerLog, 'a');
-        const child = spawn(
-          process.execPath,
-          ['--import', 'tsx', path.join(repoRoot, 'workers', 'main.ts')],
-          {
-            cwd: repoRoot,
-            stdio: ['ignore', out, out],
-            env: {
-              ...process.env,
-              NODE_ENV: 'test',
-              DATABASE_URL: databaseUrl,
-              TEMPORAL_ADDRESS: temporal.address,
-              TEMPORAL_NAMESPACE: 'default',
-              TEMPORAL_TASK_QUEUE: taskQueue,
-              SESSION_EARLY_MINUTES: '15',
-              SESSION_GRACE_MINUTES: '0',
-              SESSION_AMEND_HOURS: String(AMEND_HOURS),
-              ATTENDANCE_FLUSH_SECONDS: '1',
-              LOG_LEVEL: 'warn',
-              ROLLCALL_DATA_DIR: workDir,
-              // The relay runs as its own process below, so the two can be killed apart.
-              RELAY_IN_WORKER: 'false',
-            },
-          },
-        );
-        fs.closeSync(out);
-        const killOnExit = () => child.kill('SIGKILL');
-        process.once('exit', killOnExit);
-        child.once('exit', (code, signal) => {
-          process.removeListener('exit', killOnExit);
-          if (signal !== 'SIGKILL')
-            unexpectedWorkerExits.push(`pid ${child.pid}: code ${code} signal ${signal}`);
-        });
-        return child;
-      };
-      // --- The inbox relay as a child process (`npm run relay`).
       const relayLog = path.join(workDir, 'relay.log');
-      let relay: ChildProcess | undefined;
-      const spawnRelay = (): ChildProcess => {
-        const out = fs.openSync(relayLog, 'a');
-        const child = spawn(
-          process.execPath,
-          ['--import', 'tsx', path.join(repoRoot, 'workers', 'relayMain.ts')],
-          {
-            cwd: repoRoot,
-            stdio: ['ignore', out, out],
-            env: {
-              ...process.env,
-              NODE_ENV: 'test',
-              DATABASE_URL: databaseUrl,
-              TEMPORAL_ADDRESS: temporal.address,
-              TEMPORAL_NAMESPACE: 'default',
-              TEMPORAL_TASK_QUEUE: taskQueue,
-              SESSION_EARLY_MINUTES: '15',
-              SESSION_GRACE_MINUTES: '0',
-              RELAY_LEASE_SECONDS: String(RELAY_LEASE_SECONDS),
-              LOG_LEVEL: 'warn',
-              ROLLCALL_DATA_DIR: workDir,
-            },
-          },
-        );
+      const unexpectedWorkerExits: string[] = [];
+      const common = {
+        NODE_ENV: 'test',
+        DATABASE_URL: databaseUrl,
+        TEMPORAL_ADDRESS: temporal.address,
+        TEMPORAL_NAMESPACE: 'default',
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        SESSION_EARLY_MINUTES: '15',
+        SESSION_GRACE_MINUTES: '0',
+        LOG_LEVEL: 'warn',
+        ROLLCALL_DATA_DIR: workDir,
+      };
+      /** A child process of ours, SIGKILLed if the test exits; any other end of it is recorded. */
+      const spawnChild = (name: string, entry: string, log: string, env: Record<string, string>) => {
+        const out = fs.openSync(log, 'a');
+        const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'workers', entry)], {
+          cwd: repoRoot,
+          stdio: ['ignore', out, out],
+          env: { ...process.env, ...common, ...env },
+        });
         fs.closeSync(out);
         const killOnExit = () => child.kill('SIGKILL');
         process.once('exit', killOnExit);
         child.once('exit', (code, signal) => {
           process.removeListener('exit', killOnExit);
           if (signal !== 'SIGKILL')
-            unexpectedWorkerExits.push(`relay pid ${child.pid}: code ${code} signal ${signal}`);
+            unexpectedWorkerExits.push(`${name} pid ${child.pid}: code ${code} signal ${signal}`);
         });
         return child;
       };
+      let worker: ChildProcess | undefined;
+      const spawnWorker = (): ChildProcess =>
+        spawnChild('worker', 'main.ts', workerLog, {
+          SESSION_AMEND_HOURS: String(AMEND_HOURS),
+          ATTENDANCE_FLUSH_SECONDS: '1',
+          // The relay runs as its own process below.
+          RELAY_IN_WORKER: 'false',
+        });
+      let relay: ChildProcess | undefined;
+      const spawnRelay = (): ChildProcess =>
+        spawnChild('relay', 'relayMain.ts', relayLog, { RELAY_LEASE_SECONDS: String(RELAY_LEASE_SECONDS) });
       /** Ready when the new process polls the task queue (its identity is `pid@host`). */
       const workerPolling = (pid: number) =>
         until(`worker ${pid} to poll ${taskQueue}`, 180_000, async () => {
