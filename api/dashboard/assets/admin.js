@@ -567,49 +567,44 @@
     });
 
     async function follow(path) {
-      const gen = R.current();
-      const started = Date.now();
-      for (;;) {
-        if (gen !== R.current()) return;
-        const s = await api(path + '/enrollment');
-        const secs = Math.round((Date.now() - started) / 1000);
-        if (s.status === 'running') {
+      let secs = 0;
+      const s = await R.follow(
+        'enrollment',
+        () => api(path + '/enrollment'),
+        (state, seconds) => {
+          secs = seconds;
+          if (state.status !== 'running') return false;
           status.textContent = `Enrollment running: ${secs} s so far (the first run on a worker also loads the face models)…`;
           step('workflow', 'working', `${secs} s`);
-          if (Date.now() - started > 10 * 60_000)
-            throw new Error(
-              'the enrollment is still running after 10 minutes; look at it in the Temporal UI',
-            );
-          await new Promise((r) => setTimeout(r, 500));
-          continue;
-        }
-        if (s.status === 'failed') {
-          throw new Error('Enrollment failed: ' + ((s.failure && s.failure.message) || 'unknown reason'));
-        }
-        const rep = s.report;
-        step('workflow', 'done', `${secs} s`);
-        step('done', rep.stored ? 'done' : 'failed', `${rep.stored} stored, ${rep.rejected} rejected`);
-        status.textContent = `Enrollment complete: ${rep.stored} photo(s) stored, ${rep.rejected} rejected.`;
-        photos.replaceChildren(
-          ...rep.photos.map((p, n) =>
-            el('tr', { 'data-status': p.status }, [
-              el('th', { scope: 'row', text: files[n] ? files[n].name : 'photo ' + (n + 1) }),
-              el('td', {}, [
-                el('span', {
-                  class: 'badge s-' + (p.status === 'accepted' ? 'present' : 'absent'),
-                  text: p.status,
-                }),
-              ]),
-              el('td', { text: p.reason ? p.reason.message : 'one face found' }),
-              el('td', { class: 'n', text: p.quality ? p.quality.detectorScore.toFixed(2) : '—' }),
-              el('td', { class: 'n', text: p.quality ? p.quality.sharpness.toFixed(1) : '—' }),
-              el('td', { class: 'n', text: p.quality ? Math.round(p.quality.eyeDistancePx) + ' px' : '—' }),
-            ]),
-          ),
-        );
-        await loadStudents();
-        return;
+          return true;
+        },
+      );
+      if (!s) return;
+      if (s.status === 'failed') {
+        throw new Error('Enrollment failed: ' + ((s.failure && s.failure.message) || 'unknown reason'));
       }
+      const rep = s.report;
+      step('workflow', 'done', `${secs} s`);
+      step('done', rep.stored ? 'done' : 'failed', `${rep.stored} stored, ${rep.rejected} rejected`);
+      status.textContent = `Enrollment complete: ${rep.stored} photo(s) stored, ${rep.rejected} rejected.`;
+      photos.replaceChildren(
+        ...rep.photos.map((p, n) =>
+          el('tr', { 'data-status': p.status }, [
+            el('th', { scope: 'row', text: files[n] ? files[n].name : 'photo ' + (n + 1) }),
+            el('td', {}, [
+              el('span', {
+                class: 'badge s-' + (p.status === 'accepted' ? 'present' : 'absent'),
+                text: p.status,
+              }),
+            ]),
+            el('td', { text: p.reason ? p.reason.message : 'one face found' }),
+            el('td', { class: 'n', text: p.quality ? p.quality.detectorScore.toFixed(2) : '—' }),
+            el('td', { class: 'n', text: p.quality ? p.quality.sharpness.toFixed(1) : '—' }),
+            el('td', { class: 'n', text: p.quality ? Math.round(p.quality.eyeDistancePx) + ' px' : '—' }),
+          ]),
+        ),
+      );
+      await loadStudents();
     }
 
     root.append(

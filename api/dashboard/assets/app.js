@@ -207,6 +207,25 @@
     return routeGen;
   }
 
+  /**
+   * Polls a job (a workflow behind the API) every 500 ms while its view stays open: `read()` fetches its
+   * state, `running(state, seconds)` shows progress and says whether it is still going. Resolves with the
+   * final state, or undefined when the user moved to another view; fails after 10 minutes naming `what`.
+   */
+  async function follow(what, read, running) {
+    const gen = routeGen;
+    const started = Date.now();
+    for (;;) {
+      if (gen !== routeGen) return undefined;
+      const state = await read();
+      const seconds = Math.round((Date.now() - started) / 1000);
+      if (!running(state, seconds)) return state;
+      if (Date.now() - started > 10 * 60_000)
+        throw new Error(`the ${what} is still running after 10 minutes; look at it in the Temporal UI`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
   /** The current hash as a view name, its path argument and its query (`#/accept?token=…`). */
   function parseHash() {
     const raw = location.hash.replace(/^#\/?/, '');
@@ -236,6 +255,7 @@
     setUpdated,
     every,
     current,
+    follow,
     token: () => sessionStorage.getItem(TOKEN),
     setToken: (token) => sessionStorage.setItem(TOKEN, token),
     signedIn,

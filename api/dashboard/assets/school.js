@@ -622,29 +622,25 @@
     });
 
     async function follow(id) {
-      const gen = R.current();
-      const t0 = Date.now();
-      for (;;) {
-        if (gen !== R.current()) return;
-        const run = await api('/api/v1/admin/imports/' + encodeURIComponent(id));
-        const pr = run.progress;
-        if (!FINISHED.includes(run.status)) {
+      const run = await R.follow(
+        'import',
+        () => api('/api/v1/admin/imports/' + encodeURIComponent(id)),
+        (state, seconds) => {
+          if (FINISHED.includes(state.status)) return false;
+          const pr = state.progress;
           const batches = pr && pr.batchesTotal ? `, batch ${pr.batchesDone} of ${pr.batchesTotal}` : '';
-          status.textContent = `Import ${run.status}${pr ? ` (${pr.phase}${batches})` : ''}: ${Math.round((Date.now() - t0) / 1000)} s so far…`;
+          status.textContent = `Import ${state.status}${pr ? ` (${pr.phase}${batches})` : ''}: ${seconds} s so far…`;
           if (pr && pr.batchesTotal) {
             bar.max = pr.batchesTotal;
             bar.value = pr.batchesDone;
           } else bar.removeAttribute('value');
-          if (Date.now() - t0 > 10 * 60_000)
-            throw new Error('the import is still running after 10 minutes; look at it in the Temporal UI');
-          await new Promise((r) => setTimeout(r, 500));
-          continue;
-        }
-        bar.max = 1;
-        bar.value = 1;
-        render(run);
-        return;
-      }
+          return true;
+        },
+      );
+      if (!run) return;
+      bar.max = 1;
+      bar.value = 1;
+      render(run);
     }
 
     function render(run) {
