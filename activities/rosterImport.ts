@@ -15,6 +15,7 @@
  * "enrolled now"; attendance history does not refer to it), which bumps the course's roster version.
  */
 import type { Knex } from 'knex';
+import { schoolDb } from '../lib/tenancy';
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import {
@@ -461,9 +462,19 @@ function failureReason(err: unknown): string {
   throw err;
 }
 
-export function createRosterImportActivities(db: Knex, settings: RosterImportSettings = {}) {
+export function createRosterImportActivities(base: Knex, settings: RosterImportSettings = {}) {
+  /**
+   * A run's statements run in its school's scope (lib/tenancy.ts): row-level security lets the bundle of one
+   * school neither see nor deactivate another school's rows, and what it creates is the run's school's.
+   */
+  const runDb = async (runId: string): Promise<Knex> => {
+    const run = await base('roster_import_runs').where({ id: runId }).first('school_id');
+    if (!run) throw new Error(`roster import run ${runId} does not exist`);
+    return schoolDb(base, run.school_id as string);
+  };
   return {
     async validateRosterImport({ runId }: RosterRunRef): Promise<RosterValidation> {
+      const db = await runDb(runId);
       const status = await runStatus(db, runId);
       if (status === 'rejected') return { ok: false, issueCount: await storedIssueCount(db, runId) };
       if (status !== 'received' && status !== 'validating') return { ok: true, issueCount: 0 };
@@ -503,6 +514,7 @@ export function createRosterImportActivities(db: Knex, settings: RosterImportSet
     },
 
     async planRosterImport({ runId }: RosterRunRef): Promise<RosterPlan> {
+      const db = await runDb(runId);
       const status = await runStatus(db, runId);
       const planned = async (): Promise<RosterPlan> => {
         const [{ n }] = await db('roster_import_changes')
@@ -556,6 +568,7 @@ export function createRosterImportActivities(db: Knex, settings: RosterImportSet
       runId,
       batch,
     }: RosterRunRef & { batch: number }): Promise<RosterBatchResult> {
+      const db = await runDb(runId);
       return db.transaction(async (trx) => {
         const rows: (Omit<Change, 'sourcedId'> & { seq: number; sourced_id: string })[] = await trx(
           'roster_import_changes',
@@ -615,6 +628,7 @@ export function createRosterImportActivities(db: Knex, settings: RosterImportSet
 
     /** The workflow ran out of retries: the run is marked failed (once) and audited. */
     async markRosterImportFailed({ runId, reason }: RosterRunRef & { reason: string }): Promise<void> {
+      const db = await runDb(runId);
       await db.transaction(async (trx) => {
         const run = await trx('roster_import_runs')
           .where({ id: runId })
@@ -641,6 +655,7 @@ export function createRosterImportActivities(db: Knex, settings: RosterImportSet
     },
 
     async finishRosterImport({ runId }: RosterRunRef): Promise<RosterImportSummary> {
+      const db = await runDb(runId);
       const run = await db('roster_import_runs')
         .where({ id: runId })
         .first('status', 'requested_by', 'issues', 'summary');

@@ -28,7 +28,7 @@ import { roomAdminRoutes } from './admin/rooms';
 import { studentAdminRoutes } from './admin/students';
 import { authRoutes } from './auth/routes';
 import { accountSettingsFrom, type AccountSettings } from './auth/settings';
-import { authenticateUser } from './auth/user';
+import { authenticateUser, requestSchoolOf } from './auth/user';
 import { userAdminRoutes } from './auth/users';
 import { privacyRoutes } from './privacy/routes';
 import { securityHeaders } from './security/headers';
@@ -41,6 +41,7 @@ import { deviceHealthRoutes } from './dashboard/devices';
 import { pageRoutes } from './dashboard/pages';
 import { deviceRoutes } from './devices/routes';
 import { metricsRoutes, requestMetrics } from './metrics/routes';
+import { requestScopedDb, schoolScope } from '../lib/tenancy';
 
 export interface AppDeps {
   db: Knex;
@@ -133,11 +134,15 @@ export function createApp(deps: AppDeps): Express {
   // Verifies a JWT if one is presented (device keys pass through); routes decide with requireUser.
   const accounts = accountSettingsFrom(config(), deps.accounts);
   app.use(authenticateUser({ db: deps.db, jwt, accounts }));
+  // A school user's request runs in the school's scope: row-level security shows it that school's rows only,
+  // whatever a query forgets (lib/tenancy.ts). Routes hold `db`, which follows the request's scope.
+  app.use(schoolScope(deps.db, requestSchoolOf(deps.db)));
+  const db = requestScopedDb(deps.db);
   const enrollment = deps.enrollment ?? enrollmentSettingsFromConfig(config());
   // Before the global JSON parser: photo uploads carry their own, larger body limit.
   app.use(
     enrollmentRoutes({
-      db: deps.db,
+      db,
       temporal: deps.temporal,
       taskQueue: deps.taskQueue,
       log: deps.log,
@@ -146,11 +151,11 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(express.json({ limit: deps.bodyLimit, strict: true }));
-  app.use(rosterRoutes({ db: deps.db, log: deps.log, settings: enrollment }));
-  app.use(healthRoutes(deps.db, deps.temporal));
+  app.use(rosterRoutes({ db, log: deps.log, settings: enrollment }));
+  app.use(healthRoutes(db, deps.temporal));
   app.use(
     attendanceRoutes({
-      db: deps.db,
+      db,
       earlyMinutes: deps.earlyMinutes,
       graceMinutes: deps.graceMinutes,
       amendMinutes: deps.amendMinutes ?? config().SESSION_AMEND_HOURS * 60,
@@ -159,11 +164,11 @@ export function createApp(deps: AppDeps): Express {
       log: deps.log,
     }),
   );
-  app.use(scheduleRoutes({ db: deps.db, earlyMinutes: deps.earlyMinutes, graceMinutes: deps.graceMinutes }));
-  app.use(reportRoutes(deps.db));
+  app.use(scheduleRoutes({ db, earlyMinutes: deps.earlyMinutes, graceMinutes: deps.graceMinutes }));
+  app.use(reportRoutes(db));
   app.use(
     authRoutes({
-      db: deps.db,
+      db,
       jwt,
       loginLimiters: {
         perIpAndEmail: perMinute('login-ip-email', limits.loginPerMinute),
@@ -176,27 +181,25 @@ export function createApp(deps: AppDeps): Express {
       accounts,
     }),
   );
-  app.use(userAdminRoutes({ db: deps.db }));
-  app.use(sessionRoutes({ db: deps.db, temporal: deps.temporal }));
-  app.use(
-    scheduleAdminRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log }),
-  );
-  app.use(importRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log }));
-  const adminCrud = { db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log };
+  app.use(userAdminRoutes({ db }));
+  app.use(sessionRoutes({ db, temporal: deps.temporal }));
+  app.use(scheduleAdminRoutes({ db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log }));
+  app.use(importRoutes({ db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log }));
+  const adminCrud = { db, temporal: deps.temporal, taskQueue: deps.taskQueue, log: deps.log };
   app.use(studentAdminRoutes(adminCrud));
   app.use(courseAdminRoutes(adminCrud));
   app.use(enrollmentAdminRoutes(adminCrud));
   app.use(roomAdminRoutes(adminCrud));
-  app.use(privacyRoutes({ db: deps.db, temporal: deps.temporal, stagingDir: enrollment.stagingDir }));
+  app.use(privacyRoutes({ db, temporal: deps.temporal, stagingDir: enrollment.stagingDir }));
   const temporalUiUrl =
     deps.temporalUiUrl ?? config().TEMPORAL_UI_URL ?? `http://127.0.0.1:${config().TEMPORAL_UI_PORT}`;
   const dashboardSettings = { temporalUiUrl, namespace: config().TEMPORAL_NAMESPACE };
-  app.use(dashboardApiRoutes({ db: deps.db, settings: dashboardSettings }));
-  app.use(classRoutes({ db: deps.db }));
-  app.use(deviceHealthRoutes({ db: deps.db, temporal: deps.temporal, settings: dashboardSettings }));
+  app.use(dashboardApiRoutes({ db, settings: dashboardSettings }));
+  app.use(classRoutes({ db }));
+  app.use(deviceHealthRoutes({ db, temporal: deps.temporal, settings: dashboardSettings }));
   app.use(
     deviceRoutes({
-      db: deps.db,
+      db,
       temporal: deps.temporal,
       taskQueue: deps.taskQueue,
       log: deps.log,

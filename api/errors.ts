@@ -70,11 +70,34 @@ interface BodyParserError {
   limit?: number;
 }
 
+/**
+ * The school triggers' refusals (migrations/20261206000001_schools.ts) as the client's mistake: a row that
+ * needs a school where none is in scope (a district admin in a district of several schools), and a reference
+ * to a row of another school (which, seen from the request's school, does not exist).
+ */
+function isSchoolError(err: unknown): AppError | undefined {
+  const e = err as { code?: unknown; column?: unknown; constraint?: unknown };
+  if (e?.code === '23502' && e.column === 'school_id')
+    return new AppError(
+      422,
+      'school_required',
+      'this district has several schools: name the one to act in with the X-School-Id header',
+    );
+  if (e?.code === '23503' && typeof e.constraint === 'string' && e.constraint.endsWith('_same_school'))
+    return new AppError(
+      422,
+      'unknown_reference',
+      'the request refers to a row that does not exist in this school',
+    );
+  return undefined;
+}
+
 /** The one error middleware: domain errors keep their status; anything else is a 500 without internals. */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     let e: AppError;
     const bp = err as BodyParserError;
+    const schoolError = isSchoolError(err);
     if (err instanceof AppError) e = err;
     else if (bp?.type === 'entity.too.large')
       e = new AppError(413, 'payload_too_large', `request body exceeds ${bp.limit} bytes`);
@@ -84,6 +107,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       e = new AppError(415, 'unsupported_encoding', 'unsupported body encoding');
     else if (typeof bp?.status === 'number' && bp.status >= 400 && bp.status < 500)
       e = new AppError(bp.status, 'bad_request', 'the request could not be read');
+    else if (schoolError) e = schoolError;
     else if (
       typeof (err as { code?: unknown })?.code === 'string' &&
       PG_INPUT_ERRORS.has((err as { code: string }).code)

@@ -1,7 +1,10 @@
 /**
  * Imports a OneRoster 1.1/1.2 CSV bundle through the rosterImport workflow and follows it:
  *
- *   npm run roster:import -- bundle.zip|bundle-dir [--by NAME] [--json]
+ *   npm run roster:import -- bundle.zip|bundle-dir [--school ID] [--by NAME] [--json]
+ *
+ * The bundle is imported into one school: --school, else the only school (a district of several schools
+ * names it).
  *
  * Prints progress from the workflow's query, then the summary (changes by kind, classes that still need a
  * room and times) or, for a rejected bundle, every bad row as `file:line: reason` (nothing was written).
@@ -30,6 +33,7 @@ import {
   startRosterImport,
 } from '../lib/oneroster/runs';
 import { isPortOpen } from '../lib/process';
+import { SCHOOL_ID, schoolDb } from '../lib/tenancy';
 import { connectClient } from '../lib/temporal/connection';
 import type { rosterImport } from '../workflows/rosterImport';
 import { rosterImportProgressQuery } from '../workflows/rosterImportMessages';
@@ -103,9 +107,9 @@ export interface ImportCliDeps {
 export async function importBundle(
   deps: ImportCliDeps,
   files: ReadonlyMap<string, Buffer>,
-  opts: { by: string; fileName: string; json?: boolean },
+  opts: { by: string; fileName: string; json?: boolean; school?: string },
 ): Promise<{ code: number; summary: RosterImportSummary; issues: RosterIssue[] }> {
-  const runId = await createRosterImportRun(deps.db, {
+  const runId = await createRosterImportRun(opts.school ? schoolDb(deps.db, opts.school) : deps.db, {
     files,
     requestedBy: opts.by,
     fileName: opts.fileName,
@@ -159,10 +163,19 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { by: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: {
+      by: { type: 'string' },
+      school: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
   });
   if (values.help || positionals.length !== 1)
-    throw new UsageError('usage: npm run roster:import -- <bundle.zip|dir> [--by NAME] [--json]');
+    throw new UsageError(
+      'usage: npm run roster:import -- <bundle.zip|dir> [--school ID] [--by NAME] [--json]',
+    );
+  if (values.school !== undefined && !SCHOOL_ID.test(values.school))
+    throw new UsageError('--school takes a school id (letters, digits, . _ -)');
   const files = readBundle(positionals[0]!);
   const cfg = config();
   const log = logger();
@@ -181,6 +194,7 @@ async function main(argv: string[]): Promise<number> {
         by: values.by ?? `cli:${os.userInfo().username}`,
         fileName: path.basename(positionals[0]!),
         json: values.json,
+        school: values.school,
       },
     );
     return code;

@@ -2,7 +2,10 @@
  * Accounts for operators, through the same use cases as the users admin API (api/auth/accounts.ts), for
  * installations without a mail server: the one-time token is printed here and handed to the person.
  *
- *   npm run users -- invite <email> <name> <admin|teacher>   prints the invite token ONCE (valid 7 days)
+ *   npm run users -- invite <email> <name> <admin|teacher> [--school ID]   prints the invite token ONCE (valid
+ *                                           7 days); the user belongs to that school (a teacher without
+ *                                           --school: the only school, if there is one; an admin without it:
+ *                                           a district admin, who spans schools)
  *   npm run users -- reset <email>          prints a password-reset token ONCE (1 hour; a fresh invite if
  *                                           the user never set a password)
  *   npm run users -- disable <email> [--reason TEXT] | enable <email> | role <email> <admin|teacher>
@@ -26,10 +29,11 @@ import {
   type IssuedToken,
 } from '../api/auth/accounts';
 import { text } from '../lib/contracts/text';
+import { SCHOOL_ID, schoolDb } from '../lib/tenancy';
 import type { Role } from '../lib/jwt';
 import { openOpsContext, runCli, UsageError, type OpsContext } from './lib/opsContext';
 
-const USAGE = `usage: npm run users -- invite <email> <name> <admin|teacher>
+const USAGE = `usage: npm run users -- invite <email> <name> <admin|teacher> [--school ID]
        npm run users -- reset <email>
        npm run users -- disable <email> [--reason TEXT]
        npm run users -- enable <email>
@@ -74,6 +78,7 @@ async function main(): Promise<number> {
     allowPositionals: true,
     options: {
       reason: { type: 'string' },
+      school: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -90,12 +95,16 @@ async function main(): Promise<number> {
   try {
     switch (command) {
       case 'invite': {
+        if (values.school !== undefined && !SCHOOL_ID.test(values.school))
+          throw new UsageError('--school takes a school id (letters, digits, . _ -)');
         const { user, invite } = await inviteUser(
-          ctx.db,
+          values.school === undefined ? ctx.db : schoolDb(ctx.db, values.school),
           { email: address, name: name!.data!, role: newRole! },
           ctx.actor,
         );
-        process.stderr.write(`invited ${user.email} as ${user.role} (${user.id})\n`);
+        process.stderr.write(
+          `invited ${user.email} as ${user.role} (${user.id})${values.school ? ` of school ${values.school}` : ''}\n`,
+        );
         printToken(ctx, user.email, invite);
         return 0;
       }

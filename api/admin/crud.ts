@@ -176,10 +176,10 @@ export interface Effects {
 }
 
 /** Starts timetable:sync after a commit that changed timetable rows; a failure is logged, the write stands. */
-export async function syncTimetableAfter(deps: AdminCrudDeps, changedAt: Date, effects: Effects[]) {
+export async function syncTimetableAfter(deps: AdminCrudDeps, effects: Effects[]) {
   if (!effects.some((e) => e.timetableChanged)) return null;
   try {
-    return await requestTimetableSync(deps, changedAt);
+    return await requestTimetableSync(deps);
   } catch (err) {
     deps.log.error({ err }, 'timetable sync could not be started');
     return null;
@@ -231,17 +231,11 @@ export function entityRoutes<
     return view;
   };
 
-  const answer = async (
-    res: Response,
-    status: number,
-    view: View,
-    effects: Effects[],
-    changedAt: Date,
-  ): Promise<void> => {
+  const answer = async (res: Response, status: number, view: View, effects: Effects[]): Promise<void> => {
     res.status(status).json({
       [spec.entity]: view,
       notices: effects.flatMap((e) => e.notices),
-      timetable_sync: await syncTimetableAfter(deps, changedAt, effects),
+      timetable_sync: await syncTimetableAfter(deps, effects),
     });
   };
 
@@ -261,7 +255,6 @@ export function entityRoutes<
     const body = parseOr400(spec.createBody, req.body, 'body');
     await spec.assertWritable?.(db, body);
     const actor = currentUser(req).id;
-    const changedAt = new Date();
     const created = await tableRules(`${spec.entity} ${body.id}`, () =>
       db.transaction(async (trx) => {
         if (await trx(spec.table).where({ id: body.id }).first('id'))
@@ -273,7 +266,7 @@ export function entityRoutes<
       }),
     );
     res.location(`${base}/${encodeURIComponent(created.id)}`);
-    await answer(res, 201, created, [], changedAt);
+    await answer(res, 201, created, []);
   });
 
   router.put(`${base}/:id`, admin, async (req, res) => {
@@ -281,7 +274,6 @@ export function entityRoutes<
     const body = parseOr400(spec.updateBody, req.body, 'body');
     await spec.assertWritable?.(db, body);
     const actor = currentUser(req).id;
-    const changedAt = new Date();
     const { after, effects } = await tableRules(`${spec.entity} ${id}`, () =>
       db.transaction(async (trx) => {
         const before = await locked(trx, id);
@@ -295,14 +287,13 @@ export function entityRoutes<
         return { after, effects };
       }),
     );
-    await answer(res, 200, after, effects, changedAt);
+    await answer(res, 200, after, effects);
   });
 
   const setActive = (active: boolean) => async (req: Request, res: Response) => {
     const { id } = parseOr400(spec.params, req.params, 'params');
     const { reason } = parseOr400(activationBody, req.body ?? {}, 'body');
     const actor = currentUser(req).id;
-    const changedAt = new Date();
     const action = active ? 'reactivate' : 'deactivate';
     const { after, effects } = await tableRules(`${spec.entity} ${id}`, () =>
       db.transaction(async (trx) => {
@@ -330,7 +321,7 @@ export function entityRoutes<
         return { after, effects };
       }),
     );
-    await answer(res, 200, after, effects, changedAt);
+    await answer(res, 200, after, effects);
   };
   router.post(`${base}/:id/deactivate`, admin, setActive(false));
   router.post(`${base}/:id/reactivate`, admin, setActive(true));

@@ -144,11 +144,14 @@ export async function settleTimetableSyncFollowUps(timeoutMs = 10_000): Promise<
   clearTimeout(timer);
 }
 
-/** Starts (or joins) timetable:sync; if the joined run began before `changedAt`, runs one more after it. */
+/**
+ * Starts (or joins) timetable:sync after a change has committed; if the joined run began before this call,
+ * it may have read the timetable before the change, so one more runs after it.
+ */
 export async function requestTimetableSync(
   deps: ScheduleAdminDeps,
-  changedAt: Date,
 ): Promise<{ workflowId: string; runId: string }> {
+  const committedBy = Date.now();
   const start = () =>
     deps.temporal.workflow.start<typeof syncTimetable>('syncTimetable', {
       workflowId: TIMETABLE_SYNC_WORKFLOW_ID,
@@ -157,7 +160,7 @@ export async function requestTimetableSync(
     });
   const handle = await start();
   const desc = await handle.describe();
-  if (desc.startTime.getTime() < changedAt.getTime() && desc.status.name === 'RUNNING') {
+  if (desc.startTime.getTime() < committedBy && desc.status.name === 'RUNNING') {
     const followUp = handle
       .result()
       .catch(() => undefined)
@@ -183,9 +186,9 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
       after: after === undefined ? null : JSON.stringify(after),
     });
 
-  const synced = async (changedAt: Date) => {
+  const synced = async () => {
     try {
-      return await requestTimetableSync(deps, changedAt);
+      return await requestTimetableSync(deps);
     } catch (err) {
       // The row is saved; the hourly/next sync will catch up. Say so instead of failing the write.
       deps.log.error({ err }, 'timetable sync could not be started');
@@ -242,7 +245,6 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
     const body = parseOr400(scheduleBody, req.body, 'body');
     await assertReferences(deps.db, body);
     const user = currentUser(req);
-    const changedAt = new Date();
     const created = await tableRules(body, () =>
       deps.db.transaction(async (trx) => {
         const [row] = await trx('schedules').insert(columns(body)).returning('id');
@@ -254,7 +256,7 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
     res
       .status(201)
       .location(`/api/v1/admin/schedules/${created.id}`)
-      .json({ schedule: created, timetable_sync: await synced(changedAt) });
+      .json({ schedule: created, timetable_sync: await synced() });
   });
 
   router.put('/api/v1/admin/schedules/:id', admin, async (req, res) => {
@@ -262,7 +264,6 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
     const body = parseOr400(scheduleBody, req.body, 'body');
     await assertReferences(deps.db, body);
     const user = currentUser(req);
-    const changedAt = new Date();
     const updated = await tableRules(body, () =>
       deps.db.transaction(async (trx) => {
         const before = await view(trx, id);
@@ -275,13 +276,12 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
         return after!;
       }),
     );
-    res.json({ schedule: updated, timetable_sync: await synced(changedAt) });
+    res.json({ schedule: updated, timetable_sync: await synced() });
   });
 
   router.delete('/api/v1/admin/schedules/:id', admin, async (req, res) => {
     const { id } = parseOr400(scheduleParams, req.params, 'params');
     const user = currentUser(req);
-    const changedAt = new Date();
     await deps.db.transaction(async (trx) => {
       const before = await view(trx, id);
       if (!before) throw new AppError(404, 'not_found', `schedule ${id} does not exist`);
@@ -295,7 +295,7 @@ export function scheduleAdminRoutes(deps: ScheduleAdminDeps): Router {
       await trx('schedules').where({ id }).delete();
       await audit(trx, user.id, 'schedule.delete', id, before, undefined);
     });
-    res.json({ deleted: id, timetable_sync: await synced(changedAt) });
+    res.json({ deleted: id, timetable_sync: await synced() });
   });
 
   return router;

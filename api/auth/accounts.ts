@@ -39,6 +39,8 @@ export interface UserRow {
   totp_secret: string | null;
   totp_confirmed_at: Date | null;
   totp_last_step: string | number | null;
+  /** Null: a district admin. */
+  school_id: string | null;
 }
 
 export type UserStatus = 'active' | 'invited' | 'disabled';
@@ -499,6 +501,12 @@ export async function changeRole(db: Knex, userId: string, role: Role, actor: st
     const user = await trx<UserRow>('users').where({ id: userId }).first();
     if (!user) throw notFound(userId);
     if (user.role === role) return userView(user);
+    if (role === 'teacher' && user.school_id === null)
+      throw new AppError(
+        409,
+        'district_admin',
+        'a district admin belongs to no school, and a teacher must: invite the person as a teacher of a school instead',
+      );
     if (user.role === 'admin' && !user.disabled_at && (await activeAdminsOtherThan(trx, userId)) === 0)
       throw new AppError(409, 'last_admin', 'this is the last active admin');
     const [row] = await trx<UserRow>('users').where({ id: userId }).update({ role }).returning('*');

@@ -26,11 +26,14 @@ import {
   type AccountSettings,
 } from './settings';
 import { accountClosed } from './accounts';
+import { SCHOOL_ID } from '../../lib/tenancy';
 
 export interface AuthenticatedUser {
   id: string;
   role: Role;
   name: string;
+  /** The user's school; null: a district admin, who spans schools (README "Schools and tenancy"). */
+  schoolId: string | null;
 }
 
 declare module 'express-serve-static-core' {
@@ -52,6 +55,7 @@ interface AccountState {
   active: boolean;
   tokens_valid_after: Date | null;
   totp_confirmed_at: Date | null;
+  school_id: string | null;
 }
 
 /** Why the account cannot use a token issued at `iat` (undefined: it can). */
@@ -86,6 +90,7 @@ export function authenticateUser(deps: {
         'active',
         'tokens_valid_after',
         'totp_confirmed_at',
+        'school_id',
       );
   const identify = async (req: Request, token: string): Promise<void> => {
     let claims: TokenClaims;
@@ -99,7 +104,8 @@ export function authenticateUser(deps: {
       const row = await account(enrol.sub);
       req.userAuthFailure =
         refusal(row, enrol.iat) ?? 'this token only permits MFA enrolment (POST /api/v1/auth/mfa/totp)';
-      if (!refusal(row, enrol.iat)) req.enrollingUser = { id: row!.id, role: row!.role, name: row!.name };
+      if (!refusal(row, enrol.iat))
+        req.enrollingUser = { id: row!.id, role: row!.role, name: row!.name, schoolId: row!.school_id };
       return;
     }
     const row = await account(claims.sub);
@@ -107,7 +113,7 @@ export function authenticateUser(deps: {
     if (refused) req.userAuthFailure = refused;
     else if (secondFactorNeed(row!, deps.accounts) === 'enrol')
       req.userAuthFailure = 'admins must use MFA: sign in again to enrol an authenticator';
-    else req.user = { id: row!.id, role: row!.role, name: row!.name };
+    else req.user = { id: row!.id, role: row!.role, name: row!.name, schoolId: row!.school_id };
   };
   return async (req, _res, next) => {
     const header = req.get('authorization');
@@ -193,4 +199,39 @@ export async function assertStudentAccess(
     .first('e.course_id');
   if (!taught)
     throw new AppError(403, 'forbidden', `student ${studentId} is not enrolled in any of your courses`);
+}
+
+/** District admins: admins of no school, who span schools (README "Schools and tenancy"). */
+export function isDistrictAdmin(user: AuthenticatedUser | undefined): boolean {
+  return user?.role === 'admin' && user.schoolId === null;
+}
+
+/**
+ * The school a request runs in: a school user's own; for a district admin, the school named by the
+ * `X-School-Id` header (acting inside one school), else none (every school). A school user naming another
+ * school is refused rather than silently held to their own.
+ */
+export function requestSchoolOf(db: Knex): (req: Request) => Promise<string | null> {
+  return async (req) => {
+    const user = req.user;
+    const asked = req.get('x-school-id');
+    if (!user) return null;
+    if (user.schoolId !== null) {
+      if (asked !== undefined && asked !== user.schoolId)
+        throw new AppError(
+          403,
+          'other_school',
+          `your account belongs to school ${user.schoolId}, not ${asked}`,
+        );
+      return user.schoolId;
+    }
+    if (asked === undefined) return null;
+    if (!SCHOOL_ID.test(asked) || !(await db('schools').where({ id: asked }).first('id')))
+      throw new AppError(
+        404,
+        'unknown_school',
+        `X-School-Id names no school: ${JSON.stringify(asked.slice(0, 64))}`,
+      );
+    return asked;
+  };
 }

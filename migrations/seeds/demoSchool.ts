@@ -14,11 +14,14 @@ export const DEMO_DEVICE_KEYS: Record<string, string> = {
   'pi-r102': 'demo-key-pi-r102',
 };
 
-/** Published demo password of every demo user (admin@demo.school, teacher1@…, teacher2@…); DEMO_SEED only. */
+/** Published demo password of every demo user (admin@demo.school, district@…, teacher1@…, teacher2@…); DEMO_SEED only. */
 export const DEMO_PASSWORD = 'rollcall-demo';
 
 export const DEMO_USERS = {
+  /** The school's admin (school `main`): every request of theirs is held to the school by row-level security. */
   admin: 'admin@demo.school',
+  /** A district admin (no school): spans every school. */
+  district: 'district@demo.school',
   teacher1: 'teacher1@demo.school',
   teacher2: 'teacher2@demo.school',
 } as const;
@@ -38,7 +41,8 @@ export async function seedDemoSchool(db: Knex, now: Date = new Date()): Promise<
   return db.transaction(async (trx) => {
     await trx('users')
       .insert([
-        { id: 'u-admin', email: 'admin@demo.school', name: 'Avery Admin', role: 'admin' },
+        { id: 'u-admin', email: 'admin@demo.school', name: 'Avery Admin', role: 'admin', school_id: 'main' },
+        { id: 'u-district', email: 'district@demo.school', name: 'Dana District', role: 'admin' },
         { id: 'u-teacher1', email: 'teacher1@demo.school', name: 'Tariq Teacher', role: 'teacher' },
         { id: 'u-teacher2', email: 'teacher2@demo.school', name: 'Tess Teacher', role: 'teacher' },
       ])
@@ -46,7 +50,7 @@ export async function seedDemoSchool(db: Knex, now: Date = new Date()): Promise<
       .ignore();
     // Only users without a password get the demo one: a password changed since is left alone.
     await trx('users')
-      .whereIn('id', ['u-admin', 'u-teacher1', 'u-teacher2'])
+      .whereIn('id', ['u-admin', 'u-district', 'u-teacher1', 'u-teacher2'])
       .whereNull('password_hash')
       .update({ password_hash: await hashPassword(DEMO_PASSWORD) });
     await trx('classrooms')
