@@ -169,6 +169,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     authRoutes({
       db,
+      counters: deps.db,
       jwt,
       loginLimiters: {
         perIpAndEmail: perMinute('login-ip-email', limits.loginPerMinute),

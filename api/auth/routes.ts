@@ -163,6 +163,8 @@ async function assertNotLocked(limiter: RateLimiter, subject: string): Promise<v
 
 export function authRoutes(deps: {
   db: Knex;
+  /** Where rate-limit counters live: the district's, never a school's scope (they are no school's rows). */
+  counters: Knex;
   jwt: JwtSettings;
   loginLimiters: LoginLimiters;
   accounts: AccountSettings;
@@ -170,7 +172,7 @@ export function authRoutes(deps: {
   const router = featureRouter();
   const { db, jwt, accounts } = deps;
   const limiter = (name: string, rule: { limit: number; windowSeconds: number }) =>
-    new RateLimiter(db, { name, ...rule });
+    new RateLimiter(deps.counters, { name, ...rule });
   const mfaFailures = limiter('mfa-failures-user', accounts.limits.mfaFailuresPerUser);
   const mfaPerIp = limiter('mfa-ip', accounts.limits.mfaPerIp);
   const redemptionsPerIp = limiter('token-redeem-ip', accounts.limits.tokenRedemptionsPerIp);

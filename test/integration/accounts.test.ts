@@ -88,7 +88,7 @@ void describe('accounts (real Postgres + Temporal)', () => {
       db: rc.database.db,
       temporal: rc.temporal.client,
       taskQueue: rc.taskQueue,
-      log: pino({ level: 'silent' }),
+      log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
       bodyLimit: '256kb',
       earlyMinutes: FAST_TIMING.earlyMinutes,
       graceMinutes: FAST_TIMING.graceMinutes,

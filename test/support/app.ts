@@ -35,7 +35,7 @@ export async function startTestRollcall(
   const database = await createTestDatabase();
   const temporal = await startTestTemporal();
   const taskQueue = `rollcall-test-${process.pid}`;
-  const log = pino({ level: 'silent' });
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const newWorker = async () => {
     const worker = await createWorker({
       connection: temporal.nativeConnection,
