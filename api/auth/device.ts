@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Knex } from 'knex';
+import { runInSchool } from '../../lib/tenancy';
 import { hashDeviceKey } from '../../lib/deviceKeys';
 import { runPrepared, type PreparedQuery } from '../../lib/preparedQuery';
 import { AppError } from '../errors';
@@ -20,12 +21,13 @@ interface DeviceRow {
   id: string;
   room_id: string;
   status: string;
+  school_id: string;
 }
 
 /** Every device request runs it: a prepared statement (lib/preparedQuery). */
 const DEVICE_BY_KEY: PreparedQuery = {
-  name: 'device_by_key',
-  text: 'SELECT id, room_id, status FROM devices WHERE key_hash = $1',
+  name: 'device_by_key_school',
+  text: 'SELECT id, room_id, status, school_id FROM devices WHERE key_hash = $1',
 };
 
 /**
@@ -34,7 +36,7 @@ const DEVICE_BY_KEY: PreparedQuery = {
  * are used up, every device request from that IP answers 429 until the window ends, before any key is
  * looked at (so a guess cannot be told right from wrong while blocked).
  */
-export function requireDevice(db: Knex): RequestHandler {
+export function requireDevice(db: Knex, opts: { inSchool?: boolean } = {}): RequestHandler {
   return async (req, res, next) => {
     const limiters = deviceLimitersOf(req.app);
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
@@ -59,6 +61,8 @@ export function requireDevice(db: Knex): RequestHandler {
     req.device = { id: row.id, roomId: row.room_id };
     // Per device, not per IP: a school's Pis may share one NAT address.
     if (limiters) await enforceLimits(res, [{ limiter: limiters.perDevice, subject: row.id }], 'device');
-    next();
+    // The rest of the request runs in the device's school (row-level security), where the route asks for it.
+    if (opts.inSchool) void runInSchool(db, row.school_id, async () => next());
+    else next();
   };
 }

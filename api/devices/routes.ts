@@ -67,7 +67,7 @@ export function deviceRoutes(deps: DeviceAdminDeps): Router {
   const router = featureRouter();
   const admin = requireUser(['admin']);
 
-  router.post('/api/v1/heartbeat', requireDevice(deps.db), async (req, res) => {
+  router.post('/api/v1/heartbeat', requireDevice(deps.db, { inSchool: true }), async (req, res) => {
     const hb = parseOr400(heartbeatBodySchema, req.body, 'body');
     res.json(await acceptHeartbeat(deps, req.device!, hb));
   });

@@ -53,7 +53,7 @@ export function rosterRoutes(deps: RosterDeps): Router {
   const router = featureRouter();
   const modelId = deps.settings.embedder;
 
-  router.get('/api/v1/roster/:sessionId', requireDevice(deps.db), async (req, res) => {
+  router.get('/api/v1/roster/:sessionId', requireDevice(deps.db, { inSchool: true }), async (req, res) => {
     const { sessionId } = parseOr400(rosterParamsSchema, req.params, 'params');
     const parsed = parseSessionId(sessionId);
     if (!parsed)

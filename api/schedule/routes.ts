@@ -40,7 +40,7 @@ function present(row: SlotRow | undefined): SessionInfo | null {
 
 export function scheduleRoutes(deps: { db: Knex; earlyMinutes: number; graceMinutes: number }): Router {
   const router = featureRouter();
-  router.get('/api/v1/schedule', requireDevice(deps.db), async (req, res) => {
+  router.get('/api/v1/schedule', requireDevice(deps.db, { inSchool: true }), async (req, res) => {
     const { room_id } = parseOr400(scheduleQuerySchema, req.query, 'query');
     if (room_id !== req.device!.roomId) {
       throw new AppError(

@@ -289,9 +289,13 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
       async () => !(await handle.query(deviceStateQuery)).alerts.clockSkew,
       'clock_skew alert resolved',
     );
-    assert.match(
-      (await request(rc.app).get('/metrics')).text,
-      /rollcall_device_alerts_total\{kind="clock_skew",state="resolved",service="rollcall"\} 1\b/,
+    // The workflow's state flips before its alert activity (which counts the metric) has run.
+    await eventually(
+      async () =>
+        /rollcall_device_alerts_total\{kind="clock_skew",state="resolved",service="rollcall"\} 1\b/.test(
+          (await request(rc.app).get('/metrics')).text,
+        ),
+      'the resolved clock_skew alert counted in /metrics',
     );
     const row = await rc.database
       .db('devices')
