@@ -1,7 +1,7 @@
 /**
- * Attendance export: the marks of a date range, read in keyset pages (a year of a big school never sits in
- * memory at once; pg has no cursor stream without pg-query-stream), and turned straight into CSV records —
- * each database row becomes one line of text and nothing else. Two shapes: a plain CSV of every mark, and a
+ * Attendance export: the marks of a date range, read a keyset page of class sessions at a time (a year of a
+ * big school never sits in memory at once; pg has no cursor stream without pg-query-stream), and turned
+ * straight into CSV records: each database row becomes one line of text and nothing else. Two shapes: a plain CSV of every mark, and a
  * OneRoster 1.2 CSV bundle in which each class session is a gradebook line item and each mark a result
  * (OneRoster has no attendance entity; README "Exporting attendance").
  *
@@ -24,7 +24,11 @@ export interface ExportFilter {
   onlyCourses?: readonly string[];
 }
 
-const PAGE_SIZE = 2000;
+/**
+ * Sessions per page. Marks are read a page of sessions at a time through the (session_id, student_id) index,
+ * so a page holds at most this many classes' marks and no statement sorts the whole range.
+ */
+export const SESSIONS_PER_PAGE = 250;
 
 /** A mark as the export reads it (column names are the plain CSV's). */
 export interface MarkRow {
@@ -50,31 +54,50 @@ export interface SessionRow {
   class_sourced_id: string;
 }
 
-function scoped(qb: Knex.QueryBuilder, column: string, f: ExportFilter): void {
-  if (f.courseId) qb.where(column, f.courseId);
-  if (f.onlyCourses) qb.whereIn(column, f.onlyCourses);
+function scoped(qb: Knex.QueryBuilder, f: ExportFilter): void {
+  if (f.courseId) qb.where('c.course_id', f.courseId);
+  if (f.onlyCourses) qb.whereIn('c.course_id', f.onlyCourses);
 }
 
-/**
- * Rows of an ordered query, page by page: `after` adds the keyset condition from the last row of the
- * previous page (none for the first).
- */
-async function* keysetPages<R>(
-  page: (after: R | undefined) => Promise<R[]>,
-): AsyncGenerator<R[], void, undefined> {
-  let last: R | undefined;
+/** Class sessions dated in the range (with or without marks), in keyset pages ordered by (date, id). */
+export async function* sessionPages(
+  db: Knex,
+  f: ExportFilter,
+  pageSize = SESSIONS_PER_PAGE,
+): AsyncGenerator<SessionRow[], void, undefined> {
+  let last: SessionRow | undefined;
   for (;;) {
-    const rows = await page(last);
+    const after = last;
+    const rows: SessionRow[] = await db('class_sessions as c')
+      .join('courses as co', 'co.id', 'c.course_id')
+      .whereBetween('c.session_date', [f.from, f.to])
+      .modify((qb) => scoped(qb, f))
+      .modify((qb) => {
+        if (after)
+          qb.whereRaw('(c.session_date, c.id) > (?::date, ?)', [after.session_date, after.session_id]);
+      })
+      .orderBy([{ column: 'c.session_date' }, { column: 'c.id' }])
+      .limit(pageSize)
+      .select(
+        'c.id as session_id',
+        db.raw('c.session_date::text AS session_date'),
+        'co.name as course_name',
+        db.raw('coalesce(co.sourced_id, co.id) AS class_sourced_id'),
+      );
     if (rows.length > 0) yield rows;
-    if (rows.length < PAGE_SIZE) return;
+    if (rows.length < pageSize) return;
     last = rows[rows.length - 1];
   }
 }
 
-/** Marks of sessions dated in the range, ordered by (session date, session, student). */
-export function markPages(db: Knex, f: ExportFilter): AsyncGenerator<MarkRow[], void, undefined> {
-  return keysetPages<MarkRow>((after) =>
-    db('attendance_logs as a')
+/** The marks of the sessions in the range, a page of sessions at a time, ordered by (date, session, student). */
+export async function* markPages(
+  db: Knex,
+  f: ExportFilter,
+  pageSize = SESSIONS_PER_PAGE,
+): AsyncGenerator<MarkRow[], void, undefined> {
+  for await (const sessions of sessionPages(db, f, pageSize)) {
+    const rows: MarkRow[] = await db('attendance_logs as a')
       .join('class_sessions as c', 'c.id', 'a.session_id')
       .join('courses as co', 'co.id', 'a.course_id')
       .join('students as s', 's.id', 'a.student_id')
@@ -86,18 +109,11 @@ export function markPages(db: Knex, f: ExportFilter): AsyncGenerator<MarkRow[], 
               AND l.action = 'attendance.override'
             ORDER BY l.id DESC LIMIT 1) o ON a.source = 'override'`,
       )
-      .whereBetween('c.session_date', [f.from, f.to])
-      .modify((qb) => scoped(qb, 'a.course_id', f))
-      .modify((qb) => {
-        if (after)
-          qb.whereRaw('(c.session_date, a.session_id, a.student_id) > (?::date, ?, ?)', [
-            after.session_date,
-            after.session_id,
-            after.student_id,
-          ]);
-      })
+      .whereIn(
+        'a.session_id',
+        sessions.map((x) => x.session_id),
+      )
       .orderBy([{ column: 'c.session_date' }, { column: 'a.session_id' }, { column: 'a.student_id' }])
-      .limit(PAGE_SIZE)
       .select(
         'a.session_id',
         db.raw('c.session_date::text AS session_date'),
@@ -112,30 +128,9 @@ export function markPages(db: Knex, f: ExportFilter): AsyncGenerator<MarkRow[], 
         'a.marked_at',
         'a.source',
         'o.reason as override_reason',
-      ),
-  );
-}
-
-/** Class sessions dated in the range (with or without marks), ordered by (date, id). */
-export function sessionPages(db: Knex, f: ExportFilter): AsyncGenerator<SessionRow[], void, undefined> {
-  return keysetPages<SessionRow>((after) =>
-    db('class_sessions as c')
-      .join('courses as co', 'co.id', 'c.course_id')
-      .whereBetween('c.session_date', [f.from, f.to])
-      .modify((qb) => scoped(qb, 'c.course_id', f))
-      .modify((qb) => {
-        if (after)
-          qb.whereRaw('(c.session_date, c.id) > (?::date, ?)', [after.session_date, after.session_id]);
-      })
-      .orderBy([{ column: 'c.session_date' }, { column: 'c.id' }])
-      .limit(PAGE_SIZE)
-      .select(
-        'c.id as session_id',
-        db.raw('c.session_date::text AS session_date'),
-        'co.name as course_name',
-        db.raw('coalesce(co.sourced_id, co.id) AS class_sourced_id'),
-      ),
-  );
+      );
+    if (rows.length > 0) yield rows;
+  }
 }
 
 // ---- plain CSV ----
