@@ -13,6 +13,7 @@ import { attendanceRoutes } from './attendance/routes';
 import { errorHandler, notFound } from './errors';
 import { healthRoutes } from './health/routes';
 import { reportRoutes } from './reports/routes';
+import { exportRoutes } from './exports/routes';
 import { scheduleRoutes } from './schedule/routes';
 import { config, type Config, type TrustProxy } from '../lib/config';
 import { enrollmentSettingsFromConfig, type EnrollmentSettings } from '../lib/enrollment';
@@ -166,6 +167,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(scheduleRoutes({ db, earlyMinutes: deps.earlyMinutes, graceMinutes: deps.graceMinutes }));
   app.use(reportRoutes(db));
+  app.use(exportRoutes({ db, log: deps.log }));
   app.use(
     authRoutes({
       db,

@@ -8,7 +8,8 @@ export function wantsCsv(req: Request): boolean {
   );
 }
 
-function cell(v: unknown): string {
+/** One CSV field: quoted when needed, spreadsheet formulas neutralised. */
+export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
   const s = v instanceof Date ? v.toISOString() : String(v);
   // Quote when needed; neutralise spreadsheet formulas (CSV injection) with a leading apostrophe.
@@ -16,10 +17,13 @@ function cell(v: unknown): string {
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
+/** One CSV record with its CRLF, from values in column order. */
+export function csvRecord(values: readonly unknown[]): string {
+  return values.map(csvCell).join(',') + '\r\n';
+}
+
 export function toCsv(columns: string[], rows: Record<string, unknown>[]): string {
-  return (
-    [columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n'
-  );
+  return csvRecord(columns) + rows.map((r) => csvRecord(columns.map((c) => r[c]))).join('');
 }
 
 export function sendTable(

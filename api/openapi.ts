@@ -85,6 +85,7 @@ import { schoolResponse, studentsResponse } from './dashboard/directory';
 import { consentBody, photosBody, rawQuery, revokeBody, studentParams } from './enrollment/routes';
 import { erasureParams, erasureQuery, erasureResponse } from './privacy/routes';
 import { absencesQuery, dateRange, idParam, sessionQuery } from './reports/routes';
+import { attendanceExportQuery } from './exports/routes';
 import { overrideBody, overrideResponse, sessionParams } from './sessions/routes';
 import {
   decommissionBody,
@@ -114,7 +115,8 @@ export interface Operation {
   rawBody?: string[];
   response?: z.ZodType;
   /** Default: 200 JSON. */
-  produces?: 'json' | 'json+csv' | 'html' | 'asset' | 'prometheus';
+  /** `csv+zip`: a download, CSV or a zip bundle by the `format` parameter (errors are still JSON). */
+  produces?: 'json' | 'json+csv' | 'csv+zip' | 'html' | 'asset' | 'prometheus';
   status?: number;
   /**
    * Statuses the operation answers besides its success, the input and auth errors every operation of its
@@ -549,6 +551,18 @@ export const operations: Operation[] = [
     summary: 'Students absent from their latest N sessions of a course',
     query: absencesQuery,
     produces: csv,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/exports/attendance',
+    also: [404],
+    examples: { from: '2026-09-01', to: '2026-09-30', course_id: 'CS101' },
+    tag: 'people',
+    auth: 'user',
+    summary:
+      'Export the marks of a date range (at most 366 days): plain CSV, or a OneRoster 1.2 CSV bundle (zip: sessions as gradebook lineItems, marks as results); teachers get only their courses; audited',
+    query: attendanceExportQuery,
+    produces: 'csv+zip',
   },
   {
     method: 'post',
@@ -1028,6 +1042,11 @@ function successContent(op: Operation): Record<string, unknown> {
       return { 'application/javascript': text, 'text/css': text };
     case 'prometheus':
       return { 'text/plain': { ...text, description: 'Prometheus text exposition format 0.0.4' } };
+    case 'csv+zip':
+      return {
+        'text/csv': text,
+        'application/zip': { schema: { type: 'string', contentMediaType: 'application/zip' } },
+      };
     default:
       return {
         'application/json': { schema: op.response ? jsonSchema(op.response) : { type: 'object' } },

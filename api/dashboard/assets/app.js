@@ -101,16 +101,24 @@
     return body;
   }
 
-  /** Downloads `path` as CSV under `filename` (the JWT travels in a header, so a plain link cannot). */
-  async function downloadCsv(path, filename) {
-    const res = await request(path, {}, 'text/csv');
-    if (!res.ok) throw new Error('download failed: HTTP ' + res.status);
+  /** Downloads `path` under `filename` (the JWT travels in a header, so a plain link cannot). */
+  async function download(path, filename, accept) {
+    const res = await request(path, {}, accept);
+    if (!res.ok) {
+      const body = await res.json().catch(() => ({}));
+      throw new Error((body.error && body.error.message) || 'download failed: HTTP ' + res.status);
+    }
     const url = URL.createObjectURL(await res.blob());
     const a = el('a', { href: url, download: filename, class: 'visually-hidden', text: filename });
     document.body.append(a);
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+
+  /** Downloads `path` as CSV under `filename`. */
+  function downloadCsv(path, filename) {
+    return download(path, filename, 'text/csv');
   }
 
   let toastTimer;
@@ -249,6 +257,7 @@
     time,
     dateTime,
     api,
+    download,
     downloadCsv,
     toast,
     askReason,

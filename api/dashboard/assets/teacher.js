@@ -490,6 +490,24 @@
                 R.toast(e.message),
               ),
           }),
+          ' ',
+          el('button', {
+            type: 'button',
+            id: 'export-oneroster',
+            text: 'Export last year (OneRoster zip)',
+            title: 'Every session of this course in the last 366 days as OneRoster gradebook files',
+            onclick: () => {
+              const to = new Date().toISOString().slice(0, 10);
+              const from = new Date(Date.now() - 365 * 86_400_000).toISOString().slice(0, 10);
+              const path =
+                '/api/v1/exports/attendance?format=oneroster&course_id=' +
+                encodeURIComponent(courseId) +
+                `&from=${from}&to=${to}`;
+              void R.download(path, `attendance-${courseId}-${from}-${to}.zip`, 'application/zip').catch(
+                (e) => R.toast(e.message),
+              );
+            },
+          }),
           el('span', { class: 'muted', text: ' P present · L late · A absent · E excused' }),
         ]),
         table(
