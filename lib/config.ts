@@ -170,6 +170,11 @@ const schema = z.object({
   API_HSTS: bool.default(false),
   /** Raw recognition_events older than this are purged by purgeRecognitionEvents (marks are kept). */
   RECOGNITION_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /**
+   * A finished OneRoster import run (applied, rejected, failed) keeps its uploaded files and staging rows this
+   * long; the retention job then deletes them, keeping the run's summary, issues and change audit.
+   */
+  ROSTER_IMPORT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 
   /** A device with no heartbeat for this long is marked offline and alerted on. */
   DEVICE_OFFLINE_MINUTES: z.coerce
