@@ -373,9 +373,10 @@ export async function confirmTotp(
   const user = await userById(db, userId);
   if (!user) throw notFound(userId);
   if (user.totp_confirmed_at) throw new AppError(409, 'mfa_already_enabled', 'TOTP is already enabled');
-  if (!user.totp_secret)
+  const stored = user.totp_secret;
+  if (!stored)
     throw new AppError(409, 'mfa_not_started', 'start with POST /api/v1/auth/mfa/totp to get a secret');
-  const secret = settings.totpSecrets.open(user.totp_secret, userId);
+  const secret = settings.totpSecrets.open(stored, userId);
   const step = verifyTotp(secret, code, settings.now());
   if (step === null) {
     await audit(db, { actor: userId, action: 'auth.mfa_failed', userId, after: { ip, stage: 'enrol' } });
@@ -383,12 +384,12 @@ export async function confirmTotp(
   }
   return db.transaction(async (trx) => {
     const confirmed = await trx('users')
-      .where({ id: userId, totp_secret: user.totp_secret })
+      .where({ id: userId, totp_secret: stored })
       .whereNull('totp_confirmed_at')
       .update({
         totp_confirmed_at: trx.fn.now(),
         totp_last_step: step,
-        ...resealed(user.totp_secret!, secret, userId, settings),
+        ...resealed(stored, secret, userId, settings),
       });
     if (confirmed === 0)
       throw new AppError(409, 'mfa_changed', 'the enrolment changed meanwhile; start again');
