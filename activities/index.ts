@@ -37,6 +37,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPrivacyActivities(deps.db, {
       cipher: (deps.enrollment ?? enrollmentSettingsFromConfig(config())).cipher,
       retentionDays: config().RECOGNITION_RETENTION_DAYS,
+      rosterImportRetentionDays: config().ROSTER_IMPORT_RETENTION_DAYS,
     }),
     ...createDeviceActivities(
       deps.db,

@@ -1,10 +1,13 @@
 /**
- * Privacy maintenance: re-encrypt face embeddings under the active key after a key rotation, and purge raw
- * recognition events past their retention. Both work in bounded batches and are idempotent, so Temporal can
- * retry them and operators can run them any time.
+ * Privacy maintenance: re-encrypt face embeddings under the active key after a key rotation, purge raw
+ * recognition events past their retention, and prune the uploaded rosters of finished OneRoster imports. All
+ * work in bounded steps and are idempotent, so Temporal can retry them and operators can run them any time.
  */
 import type { Knex } from 'knex';
 import { EmbeddingCryptoError, type EmbeddingCipher } from '../lib/crypto/embeddings';
+import { pruneRosterImportRuns, type RosterImportPruneResult } from '../lib/oneroster/runs';
+
+export type { RosterImportPruneResult };
 
 export interface ReencryptBatchInput {
   /** Only rows with a larger id (the workflow's cursor); 0 to start. */
@@ -105,7 +108,17 @@ export async function purgeRecognitionEvents(
   }
 }
 
-export function createPrivacyActivities(db: Knex, deps: { cipher: EmbeddingCipher; retentionDays: number }) {
+export interface PrivacySettings {
+  cipher: EmbeddingCipher;
+  /** RECOGNITION_RETENTION_DAYS */
+  retentionDays: number;
+  /** ROSTER_IMPORT_RETENTION_DAYS */
+  rosterImportRetentionDays: number;
+  /** The clock retention is judged by; tests fix it. */
+  now?: () => Date;
+}
+
+export function createPrivacyActivities(db: Knex, deps: PrivacySettings) {
   return {
     async reencryptEmbeddingsBatch(input: ReencryptBatchInput): Promise<ReencryptBatchResult> {
       return reencryptEmbeddingsBatch(db, deps.cipher, input);
@@ -115,6 +128,17 @@ export function createPrivacyActivities(db: Knex, deps: { cipher: EmbeddingCiphe
       input: { retentionDays?: number } = {},
     ): Promise<{ deleted: number; cutoff: string }> {
       return purgeRecognitionEvents(db, input.retentionDays ?? deps.retentionDays);
+    },
+    /**
+     * For the same Schedule: deletes the files and staging rows of OneRoster import runs finished more than
+     * ROSTER_IMPORT_RETENTION_DAYS ago (unless the input overrides it); run rows and change audits stay.
+     */
+    async pruneRosterImports(input: { retentionDays?: number } = {}): Promise<RosterImportPruneResult> {
+      return pruneRosterImportRuns(
+        db,
+        input.retentionDays ?? deps.rosterImportRetentionDays,
+        deps.now?.() ?? new Date(),
+      );
     },
   };
 }

@@ -73,6 +73,22 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,32}$/)
     .optional(),
+  /**
+   * `kid:base64key,kid2:base64key` (32-byte keys, AES-256-GCM) for account secrets at rest (users.totp_secret).
+   * Required in production. Separate from EMBEDDING_KEYS so each can be rotated on its own.
+   */
+  SECRET_KEYS: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]+={0,2}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]+={0,2})*$/,
+      'expected kid:base64key[,kid:base64key…]',
+    )
+    .optional(),
+  /** The key id new secrets are sealed with; defaults to the last key in SECRET_KEYS. */
+  SECRET_ACTIVE_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/)
+    .optional(),
   /** Where uploaded enrollment photos wait for the worker; default `<ROLLCALL_DATA_DIR>/enrollment-staging`. */
   ENROLLMENT_STAGING_DIR: z.string().min(1).optional(),
   /** Keep enrollment photos after encoding (off: photos are deleted once their embeddings are stored). */
@@ -154,6 +170,11 @@ const schema = z.object({
   API_HSTS: bool.default(false),
   /** Raw recognition_events older than this are purged by purgeRecognitionEvents (marks are kept). */
   RECOGNITION_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /**
+   * A finished OneRoster import run (applied, rejected, failed) keeps its uploaded files and staging rows this
+   * long; the retention job then deletes them, keeping the run's summary, issues and change audit.
+   */
+  ROSTER_IMPORT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 
   /** A device with no heartbeat for this long is marked offline and alerted on. */
   DEVICE_OFFLINE_MINUTES: z.coerce
@@ -242,13 +263,17 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
- * The variables whose unset value means a PUBLIC development secret is in use (see jwtSettingsFromConfig
- * and embeddingCipherFromConfig): anyone can forge tokens or read embeddings with them.
+ * The variables whose unset value means a PUBLIC development secret is in use (see jwtSettingsFromConfig,
+ * embeddingCipherFromConfig and totpSecretCipherFromConfig): anyone can forge tokens, read embeddings or
+ * TOTP secrets with them.
  */
-export function publicDevelopmentSecrets(cfg: Pick<Config, 'JWT_SIGNING_KEYS' | 'EMBEDDING_KEYS'>): string[] {
+export function publicDevelopmentSecrets(
+  cfg: Pick<Config, 'JWT_SIGNING_KEYS' | 'EMBEDDING_KEYS' | 'SECRET_KEYS'>,
+): string[] {
   return [
     ...(cfg.JWT_SIGNING_KEYS ? [] : ['JWT_SIGNING_KEYS']),
     ...(cfg.EMBEDDING_KEYS ? [] : ['EMBEDDING_KEYS']),
+    ...(cfg.SECRET_KEYS ? [] : ['SECRET_KEYS']),
   ];
 }
 
@@ -257,19 +282,19 @@ export function publicDevelopmentSecrets(cfg: Pick<Config, 'JWT_SIGNING_KEYS' | 
  * reach it, and says what to set.
  */
 export function assertSafeListenAddress(
-  cfg: Pick<Config, 'API_HOST' | 'JWT_SIGNING_KEYS' | 'EMBEDDING_KEYS'>,
+  cfg: Pick<Config, 'API_HOST' | 'JWT_SIGNING_KEYS' | 'EMBEDDING_KEYS' | 'SECRET_KEYS'>,
 ): void {
   const missing = publicDevelopmentSecrets(cfg);
   if (missing.length === 0 || isLoopbackHost(cfg.API_HOST)) return;
   throw new ConfigError(
-    `API_HOST=${cfg.API_HOST} is reachable from other machines, but ${missing.join(' and ')} ` +
+    `API_HOST=${cfg.API_HOST} is reachable from other machines, but ${missing.join(', ')} ` +
       `${missing.length > 1 ? 'are' : 'is'} unset, so the API would use the PUBLIC development keys ` +
-      '(anyone could forge an admin token). Set ' +
+      '(anyone could forge an admin token or read what the keys protect). Set ' +
       missing
         .map((m) =>
           m === 'JWT_SIGNING_KEYS'
             ? 'JWT_SIGNING_KEYS=k1:$(openssl rand -base64 48)'
-            : 'EMBEDDING_KEYS=k1:$(openssl rand -base64 32)',
+            : `${m}=k1:$(openssl rand -base64 32)`,
         )
         .join(' and ') +
       ', or keep API_HOST=127.0.0.1.',

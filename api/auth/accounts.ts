@@ -15,7 +15,7 @@ import {
   passwordProblems,
   verifyPassword,
 } from '../../lib/passwords';
-import { base32Decode, base32Encode, newTotpSecret, otpauthUri, verifyTotp } from '../../lib/totp';
+import { base32Encode, newTotpSecret, otpauthUri, verifyTotp } from '../../lib/totp';
 import { AppError } from '../errors';
 import { revokeTokens, type AccountSettings } from './settings';
 
@@ -36,6 +36,7 @@ export interface UserRow {
   tokens_valid_after: Date | null;
   password_changed_at: Date | null;
   last_login_at: Date | null;
+  /** Sealed (lib/crypto/totpSecrets.ts), or clear base32 in rows from before sealing until their next code. */
   totp_secret: string | null;
   totp_confirmed_at: Date | null;
   totp_last_step: string | number | null;
@@ -310,7 +311,7 @@ export async function startTotpEnrolment(
   await db('users')
     .where({ id: userId })
     .whereNull('totp_confirmed_at')
-    .update({ totp_secret: base32Encode(secret), totp_last_step: null });
+    .update({ totp_secret: settings.totpSecrets.seal(secret, userId), totp_last_step: null });
   return {
     secret: base32Encode(secret),
     otpauthUri: otpauthUri({ issuer: settings.issuer, account: user.email, secret }),
@@ -338,6 +339,21 @@ async function replaceRecoveryCodes(trx: Knex, userId: string): Promise<string[]
   return codes;
 }
 
+/**
+ * The column update that seals a secret again after a code proved it: a legacy clear row (from before
+ * sealing) or one under a key that is no longer active (rotation) moves to the active key; others stay.
+ */
+function resealed(
+  stored: string,
+  secret: Buffer,
+  userId: string,
+  settings: AccountSettings,
+): { totp_secret?: string } {
+  return settings.totpSecrets.needsReseal(stored)
+    ? { totp_secret: settings.totpSecrets.seal(secret, userId) }
+    : {};
+}
+
 /** The user's second factor failed: counted (lockout) and audited by the caller. */
 export class SecondFactorRejected extends AppError {
   constructor(status: 401 | 422) {
@@ -359,18 +375,24 @@ export async function confirmTotp(
   const user = await userById(db, userId);
   if (!user) throw notFound(userId);
   if (user.totp_confirmed_at) throw new AppError(409, 'mfa_already_enabled', 'TOTP is already enabled');
-  if (!user.totp_secret)
+  const stored = user.totp_secret;
+  if (!stored)
     throw new AppError(409, 'mfa_not_started', 'start with POST /api/v1/auth/mfa/totp to get a secret');
-  const step = verifyTotp(base32Decode(user.totp_secret), code, settings.now());
+  const secret = settings.totpSecrets.open(stored, userId);
+  const step = verifyTotp(secret, code, settings.now());
   if (step === null) {
     await audit(db, { actor: userId, action: 'auth.mfa_failed', userId, after: { ip, stage: 'enrol' } });
     throw new SecondFactorRejected(422);
   }
   return db.transaction(async (trx) => {
     const confirmed = await trx('users')
-      .where({ id: userId, totp_secret: user.totp_secret })
+      .where({ id: userId, totp_secret: stored })
       .whereNull('totp_confirmed_at')
-      .update({ totp_confirmed_at: trx.fn.now(), totp_last_step: step });
+      .update({
+        totp_confirmed_at: trx.fn.now(),
+        totp_last_step: step,
+        ...resealed(stored, secret, userId, settings),
+      });
     if (confirmed === 0)
       throw new AppError(409, 'mfa_changed', 'the enrolment changed meanwhile; start again');
     const codes = await replaceRecoveryCodes(trx, userId);
@@ -393,12 +415,14 @@ export async function spendSecondFactor(
   if (!user.totp_secret || !user.totp_confirmed_at) return null;
   if (/^\d{6}$/.test(code)) {
     const last = user.totp_last_step === null ? null : Number(user.totp_last_step);
-    const step = verifyTotp(base32Decode(user.totp_secret), code, settings.now(), last);
+    const secret = settings.totpSecrets.open(user.totp_secret, user.id);
+    const step = verifyTotp(secret, code, settings.now(), last);
     if (step === null) return null;
+    // Spent only if the secret is still the one the code was checked against (not replaced meanwhile).
     const spent = await db('users')
-      .where({ id: user.id })
+      .where({ id: user.id, totp_secret: user.totp_secret })
       .where((q) => q.whereNull('totp_last_step').orWhere('totp_last_step', '<', step))
-      .update({ totp_last_step: step });
+      .update({ totp_last_step: step, ...resealed(user.totp_secret, secret, user.id, settings) });
     return spent === 1 ? 'totp' : null;
   }
   if (!RECOVERY_CODE_PATTERN.test(code)) return null;

@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { Config } from '../../lib/config';
+import { totpSecretCipherFromConfig, type TotpSecretCipher } from '../../lib/crypto/totpSecrets';
 import {
   signToken,
   TokenError,
@@ -25,6 +26,8 @@ export interface AccountSettings {
   now: () => number;
   /** The issuer authenticator apps show next to the account. */
   issuer: string;
+  /** Seals users.totp_secret at rest (SECRET_KEYS). */
+  totpSecrets: TotpSecretCipher;
   /**
    * Failed second factors per user (then the account's MFA step is locked for the rest of the window), MFA
    * attempts per client IP, token redemptions per client IP, failed current passwords per user.
@@ -49,7 +52,7 @@ export const DEFAULT_ACCOUNT_LIMITS: AccountSettings['limits'] = {
  * admin account to whoever enrols first; they are exempt while DEMO_SEED seeds them, never in production.
  */
 export function accountSettingsFrom(
-  cfg: Pick<Config, 'ADMIN_MFA_REQUIRED' | 'DEMO_SEED' | 'NODE_ENV'>,
+  cfg: Pick<Config, 'ADMIN_MFA_REQUIRED' | 'DEMO_SEED' | 'NODE_ENV' | 'SECRET_KEYS' | 'SECRET_ACTIVE_KEY_ID'>,
   overrides: Partial<AccountSettings> = {},
 ): AccountSettings {
   const demo = cfg.DEMO_SEED && cfg.NODE_ENV !== 'production';
@@ -60,6 +63,8 @@ export function accountSettingsFrom(
     issuer: 'Rollcall',
     limits: DEFAULT_ACCOUNT_LIMITS,
     ...overrides,
+    // Built here, at start-up, so production without SECRET_KEYS refuses to start.
+    totpSecrets: overrides.totpSecrets ?? totpSecretCipherFromConfig(cfg),
   };
 }
 

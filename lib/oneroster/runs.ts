@@ -143,3 +143,59 @@ export async function rosterImportView(
     issues: run.issues,
   };
 }
+
+/** Statuses after which a run's workflow touches nothing of it again. */
+export const FINISHED_RUN_STATUSES = ['applied', 'rejected', 'failed'] as const;
+
+export interface RosterImportPruneResult {
+  /** Runs whose uploaded files or staging rows were deleted by this pass. */
+  runs: number;
+  files: number;
+  stagingRows: number;
+  /** Runs that finished before this instant were pruned. */
+  cutoff: string;
+}
+
+/**
+ * Retention of OneRoster imports (ROSTER_IMPORT_RETENTION_DAYS): a run that finished more than `retentionDays`
+ * before `now` loses its uploaded bundle (roster_import_files) and validated rows (roster_import_staging),
+ * which hold the school's whole roster. The run row (summary, issues) and its roster_import_changes, the audit
+ * of what the import changed, are kept. A run still in progress is never touched: each run is pruned in its
+ * own transaction with its row locked and its status checked again. Idempotent: a second pass finds nothing.
+ */
+export async function pruneRosterImportRuns(
+  db: Knex,
+  retentionDays: number,
+  now: Date,
+): Promise<RosterImportPruneResult> {
+  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000).toISOString();
+  const hasData = (table: string) =>
+    db(table).whereRaw(`${table}.run_id = roster_import_runs.id`).select(db.raw('1'));
+  const candidates: string[] = await db('roster_import_runs')
+    .whereIn('status', [...FINISHED_RUN_STATUSES])
+    .where('finished_at', '<', cutoff)
+    .where((q) =>
+      q.whereExists(hasData('roster_import_files')).orWhereExists(hasData('roster_import_staging')),
+    )
+    .orderBy('finished_at')
+    .pluck('id');
+  const result: RosterImportPruneResult = { runs: 0, files: 0, stagingRows: 0, cutoff };
+  for (const runId of candidates) {
+    await db.transaction(async (trx) => {
+      const run = await trx('roster_import_runs')
+        .where({ id: runId })
+        .whereIn('status', [...FINISHED_RUN_STATUSES])
+        .where('finished_at', '<', cutoff)
+        .forUpdate()
+        .first('id');
+      if (!run) return;
+      const files = await trx('roster_import_files').where({ run_id: runId }).delete();
+      const stagingRows = await trx('roster_import_staging').where({ run_id: runId }).delete();
+      if (files + stagingRows === 0) return;
+      result.runs++;
+      result.files += files;
+      result.stagingRows += stagingRows;
+    });
+  }
+  return result;
+}

@@ -2,7 +2,8 @@
  * The two maintenance Temporal Schedules, created or brought up to date idempotently at start-up:
  *   maintenance:partitions  monthly (1st, 03:15 UTC) → ensurePartitions  (also triggered once at start-up)
  *   maintenance:backup      daily (02:30 UTC)        → backupDatabase
- *   maintenance:retention   daily (03:45 UTC)        → purgeRecognitionEvents (RECOGNITION_RETENTION_DAYS)
+ *   maintenance:retention   daily (03:45 UTC)        → purgeRecognitionEvents (RECOGNITION_RETENTION_DAYS, then
+ *                                                      the finished imports' rosters: ROSTER_IMPORT_RETENTION_DAYS)
  *   timetable:sync          hourly (:07)             → syncTimetable (also run at start-up and on admin edits)
  * Overlap SKIP (a slow backup never stacks), a catch-up window so a run missed while the server was down
  * still happens when it comes back.
@@ -74,7 +75,10 @@ function definitions(s: MaintenanceScheduleSettings): ScheduleOptions[] {
       spec: { calendars: [{ hour: 3, minute: 45, comment: 'daily' }] },
       action: retention,
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
-      memo: { purpose: 'delete raw recognition events past the retention period (marks are kept)' },
+      memo: {
+        purpose:
+          'delete raw recognition events past the retention period (marks are kept) and the uploaded rosters of finished OneRoster imports (run summaries and change audits are kept)',
+      },
     },
     {
       // A safety net: admin edits start a sync at once; this catches rows changed behind the API's back.

@@ -14,7 +14,7 @@ import request from 'supertest';
 import { createApp } from '../../api/app';
 import { DEFAULT_ACCOUNT_LIMITS } from '../../api/auth/settings';
 import { repoRoot } from '../../lib/paths';
-import { base32Decode, totp } from '../../lib/totp';
+import { base32Decode, base32Encode, newTotpSecret, totp } from '../../lib/totp';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { FAST_TIMING, startTestRollcall, type TestRollcall } from '../support/app';
 import { bearerFor } from '../support/auth';
@@ -61,6 +61,11 @@ async function activeUser(email: string, name: string, role: 'admin' | 'teacher'
 }
 
 const code = (secret: string, at = clock) => totp(base32Decode(secret), at);
+
+async function storedSecret(userId: string): Promise<string> {
+  const row = await rc.database.db('users').where({ id: userId }).first('totp_secret');
+  return row.totp_secret as string;
+}
 
 async function actions(userId: string): Promise<string[]> {
   return rc.database
@@ -206,6 +211,9 @@ void describe('accounts (real Postgres + Temporal)', () => {
     assert.equal(bad.status, 422, 'a code 5 minutes off is refused');
     const ok = await post('/api/v1/auth/mfa/totp/confirm', ip, enrolBearer).send({ code: code(secret) });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const sealed = await storedSecret(id);
+    assert.match(sealed, /^v1:[A-Za-z0-9_-]+:/, 'sealed at rest');
+    assert.equal(sealed.includes(secret), false, 'the base32 secret is not in the column');
     assert.equal(ok.body.recoveryCodes.length, 10);
     assert.equal(new Set(ok.body.recoveryCodes).size, 10);
     const full = await request(app)
@@ -282,6 +290,64 @@ void describe('accounts (real Postgres + Temporal)', () => {
       .where({ entity_id: id, action: 'auth.recovery_code_used' })
       .first();
     assert.equal(row.after.remaining, 9);
+  });
+
+  void test('when a row still holds a clear TOTP secret from before sealing, then its codes still work and the first one seals it', async () => {
+    const id = await activeUser('lena@school.example', 'Lena Legacy', 'teacher');
+    const secret = base32Encode(newTotpSecret());
+    await rc.database
+      .db('users')
+      .where({ id })
+      .update({ totp_secret: secret, totp_confirmed_at: rc.database.db.fn.now(), totp_last_step: null });
+    const ip = newIp();
+    const step1 = await login('lena@school.example', GOOD, ip);
+    assert.equal(step1.body.mfa, 'totp');
+    clock += 30_000;
+    const step2 = await post('/api/v1/auth/login/mfa', ip).send({
+      challengeToken: step1.body.challengeToken,
+      code: code(secret),
+    });
+    assert.equal(step2.status, 200, JSON.stringify(step2.body));
+    const sealed = await storedSecret(id);
+    assert.match(sealed, /^v1:/, 'sealed by the successful code');
+    assert.equal(sealed.includes(secret), false);
+    // The same authenticator keeps working from the sealed row; the spent step still cannot be replayed.
+    const again = await login('lena@school.example', GOOD, ip);
+    const replay = await post('/api/v1/auth/login/mfa', ip).send({
+      challengeToken: again.body.challengeToken,
+      code: code(secret),
+    });
+    assert.equal(replay.status, 401);
+    clock += 30_000;
+    const next = await post('/api/v1/auth/login/mfa', ip).send({
+      challengeToken: again.body.challengeToken,
+      code: code(secret),
+    });
+    assert.equal(next.status, 200, JSON.stringify(next.body));
+    assert.equal(await storedSecret(id), sealed, 'sealed under the active key: not sealed again');
+  });
+
+  void test("when a sealed TOTP secret is copied onto another user's row, then it does not verify there", async () => {
+    const fromId = await activeUser('sam@school.example', 'Sam Source', 'teacher');
+    const ip = newIp();
+    const first = await login('sam@school.example', GOOD, ip);
+    const { secret } = await enrolTotp(`Bearer ${first.body.token}`, ip);
+    const toId = await activeUser('cora@school.example', 'Cora Copy', 'teacher');
+    await rc.database
+      .db('users')
+      .where({ id: toId })
+      .update({ totp_secret: await storedSecret(fromId), totp_confirmed_at: rc.database.db.fn.now() });
+    clock += 30_000;
+    const step1 = await login('cora@school.example', GOOD, ip);
+    assert.equal(step1.body.mfa, 'totp');
+    const res = await post('/api/v1/auth/login/mfa', ip).send({
+      challengeToken: step1.body.challengeToken,
+      code: code(secret),
+    });
+    // Not a wrong code but a row that cannot be opened: a server error without internals, logged for operators.
+    assert.equal(res.status, 500, JSON.stringify(res.body));
+    assert.equal(res.body.token, undefined);
+    assert.equal(JSON.stringify(res.body).includes(secret), false);
   });
 
   void test('when second factors keep failing, then the account is locked for the window, even for the right code', async () => {

@@ -1,7 +1,8 @@
 /**
  * Privacy maintenance on the real stack: the reencryptEmbeddings workflow re-seals rows under the active
- * key after a rotation (batched, idempotent, unreadable rows left alone), and the retention purge removes
- * only raw recognition events older than the retention.
+ * key after a rotation (batched, idempotent, unreadable rows left alone), the retention purge removes
+ * only raw recognition events older than the retention, and the retention job prunes the uploaded rosters of
+ * finished OneRoster imports (never of one in progress), keeping each run's summary and change audit.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -9,7 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import { createPrivacyActivities, purgeRecognitionEvents } from '../../activities/privacy';
 import { EmbeddingCipher } from '../../lib/crypto/embeddings';
+import { pruneRosterImportRuns } from '../../lib/oneroster/runs';
 import { seedDemoSchool } from '../../migrations/seeds/demoSchool';
+import type { purgeRecognitionEvents as retentionWorkflow } from '../../workflows/purgeRecognitionEvents';
 import type { reencryptEmbeddings } from '../../workflows/reencryptEmbeddings';
 import {
   createTestDatabase,
@@ -31,6 +34,65 @@ const rotated = new EmbeddingCipher(
   'k2',
 );
 const MODEL = 'test-model';
+/** The retention job's clock in the import pruning tests: fixed; every run is dated relative to it. */
+const NOW = new Date(Date.UTC(2031, 2, 10, 3, 45));
+const daysBefore = (days: number) => new Date(NOW.getTime() - days * 86_400_000);
+
+/** A run with two uploaded files, three staging rows and one recorded change; its id. */
+async function importRun(
+  id: string,
+  status: string,
+  finishedDaysAgo: number | null,
+  createdDaysAgo = 60,
+): Promise<string> {
+  const db = database.db;
+  await db('roster_import_runs').insert({
+    id,
+    status,
+    requested_by: 'u-admin',
+    created_at: daysBefore(createdDaysAgo),
+    finished_at: finishedDaysAgo === null ? null : daysBefore(finishedDaysAgo),
+    summary: JSON.stringify({ runId: id, totalChanges: 1 }),
+    issues: JSON.stringify({ count: 0, list: [] }),
+  });
+  await db('roster_import_files').insert(
+    ['users.csv', 'classes.csv'].map((name) => ({
+      run_id: id,
+      name,
+      content: Buffer.from(`${name} of ${id}`),
+    })),
+  );
+  await db('roster_import_staging').insert(
+    ['S1', 'S2', 'S3'].map((sourcedId) => ({
+      run_id: id,
+      entity: 'student',
+      sourced_id: sourcedId,
+      payload: JSON.stringify({ givenName: 'Private', familyName: 'Person' }),
+    })),
+  );
+  await db('roster_import_changes').insert({
+    run_id: id,
+    seq: 1,
+    entity: 'student',
+    sourced_id: 'S1',
+    action: 'create',
+    after: JSON.stringify({ name: 'Private Person' }),
+    applied_at: daysBefore(createdDaysAgo),
+    outcome: 'applied',
+  });
+  return id;
+}
+
+async function countsOf(runId: string): Promise<{ files: number; staging: number; changes: number }> {
+  const db = database.db;
+  const n = async (table: string) =>
+    Number((await db(table).where({ run_id: runId }).count<{ n: string }[]>('* as n'))[0]!.n);
+  return {
+    files: await n('roster_import_files'),
+    staging: await n('roster_import_staging'),
+    changes: await n('roster_import_changes'),
+  };
+}
 
 void describe('privacy maintenance (real Temporal + Postgres)', () => {
   before(async () => {
@@ -73,7 +135,11 @@ void describe('privacy maintenance (real Temporal + Postgres)', () => {
         connection: temporal.nativeConnection,
         taskQueue,
         workflowsPath: require.resolve('../../workflows'),
-        activities: createPrivacyActivities(db, { cipher: rotated, retentionDays: 90 }),
+        activities: createPrivacyActivities(db, {
+          cipher: rotated,
+          retentionDays: 90,
+          rosterImportRetentionDays: 30,
+        }),
       });
       const totals = await worker.runUntil(async () => {
         const run = (id: string) =>
@@ -129,5 +195,74 @@ void describe('privacy maintenance (real Temporal + Postgres)', () => {
       'evt-purge-6',
     ]);
     assert.equal((await purgeRecognitionEvents(db, 30, 2)).deleted, 0);
+  });
+
+  void test('when import runs finished longer ago than the retention, then their files and staging rows go and their run rows and changes stay; runs still in progress are never touched', async () => {
+    const db = database.db;
+    await db('roster_import_runs').delete();
+    const applied = await importRun('ri-old-applied', 'applied', 31);
+    const rejected = await importRun('ri-old-rejected', 'rejected', 45);
+    const failed = await importRun('ri-old-failed', 'failed', 30.5);
+    const recent = await importRun('ri-recent-applied', 'applied', 29);
+    const applying = await importRun('ri-applying', 'applying', null, 90);
+    // A run in progress is spared by its status alone, whatever its dates say.
+    const validating = await importRun('ri-validating', 'validating', 90, 90);
+
+    const r = await pruneRosterImportRuns(db, 30, NOW);
+    assert.deepEqual(r, {
+      runs: 3,
+      files: 6,
+      stagingRows: 9,
+      cutoff: daysBefore(30).toISOString(),
+    });
+    for (const id of [applied, rejected, failed])
+      assert.deepEqual(await countsOf(id), { files: 0, staging: 0, changes: 1 }, id);
+    for (const id of [recent, applying, validating])
+      assert.deepEqual(await countsOf(id), { files: 2, staging: 3, changes: 1 }, id);
+    const kept = await db('roster_import_runs').where({ id: applied }).first();
+    assert.equal(kept.status, 'applied');
+    assert.deepEqual(kept.summary, { runId: applied, totalChanges: 1 });
+    assert.deepEqual(kept.issues, { count: 0, list: [] });
+
+    assert.deepEqual(await pruneRosterImportRuns(db, 30, NOW), {
+      runs: 0,
+      files: 0,
+      stagingRows: 0,
+      cutoff: daysBefore(30).toISOString(),
+    });
+  });
+
+  void test('when the retention workflow runs on the worker, then it reports the import pruning beside the event purge', async () => {
+    const db = database.db;
+    await db('roster_import_runs').delete(); // the runs of the test before (files and all, by cascade)
+    const finished = await importRun('ri-wf-failed', 'failed', 8);
+    const young = await importRun('ri-wf-young', 'rejected', 2);
+    const taskQueue = `retention-${process.pid}`;
+    const worker = await Worker.create({
+      connection: temporal.nativeConnection,
+      taskQueue,
+      workflowsPath: require.resolve('../../workflows'),
+      activities: createPrivacyActivities(db, {
+        cipher: rotated,
+        retentionDays: 90,
+        rosterImportRetentionDays: 7,
+        now: () => NOW,
+      }),
+    });
+    const result = await worker.runUntil(
+      temporal.client.workflow.execute<typeof retentionWorkflow>('purgeRecognitionEvents', {
+        taskQueue,
+        workflowId: `maintenance:retention-${process.pid}`,
+      }),
+    );
+    assert.deepEqual(result.rosterImports, {
+      runs: 1,
+      files: 2,
+      stagingRows: 3,
+      cutoff: daysBefore(7).toISOString(),
+    });
+    assert.equal(typeof result.deleted, 'number');
+    assert.deepEqual(await countsOf(finished), { files: 0, staging: 0, changes: 1 });
+    assert.deepEqual(await countsOf(young), { files: 2, staging: 3, changes: 1 });
   });
 });

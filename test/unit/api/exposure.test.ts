@@ -87,6 +87,7 @@ void describe('listening with the public development keys', () => {
   const keys = {
     JWT_SIGNING_KEYS: `k1:${'s'.repeat(48)}`,
     EMBEDDING_KEYS: `k1:${Buffer.alloc(32).toString('base64')}`,
+    SECRET_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
   };
 
   void test('when the keys are the public development ones, then only loopback addresses are allowed, and the error names the variables', () => {
@@ -97,12 +98,25 @@ void describe('listening with the public development keys', () => {
       assert.throws(
         () => assertSafeListenAddress({ API_HOST: host }),
         (e: Error) =>
-          e instanceof ConfigError && /JWT_SIGNING_KEYS/.test(e.message) && /EMBEDDING_KEYS/.test(e.message),
+          e instanceof ConfigError &&
+          /JWT_SIGNING_KEYS/.test(e.message) &&
+          /EMBEDDING_KEYS/.test(e.message) &&
+          /SECRET_KEYS/.test(e.message),
       );
     }
     assert.throws(
       () => assertSafeListenAddress({ API_HOST: '0.0.0.0', JWT_SIGNING_KEYS: keys.JWT_SIGNING_KEYS }),
       (e: Error) => !/JWT_SIGNING_KEYS=/.test(e.message) && /EMBEDDING_KEYS=/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        assertSafeListenAddress({
+          API_HOST: '0.0.0.0',
+          JWT_SIGNING_KEYS: keys.JWT_SIGNING_KEYS,
+          EMBEDDING_KEYS: keys.EMBEDDING_KEYS,
+        }),
+      (e: Error) => /SECRET_KEYS=/.test(e.message) && !/EMBEDDING_KEYS=/.test(e.message),
+      'the TOTP secrets key is one of the public development keys too',
     );
     assert.doesNotThrow(() => assertSafeListenAddress({ API_HOST: '0.0.0.0', ...keys }));
   });
@@ -128,6 +142,7 @@ void describe('listening with the public development keys', () => {
     assert.match(out, /API_HOST=0\.0\.0\.0/);
     assert.match(out, /JWT_SIGNING_KEYS=/);
     assert.match(out, /EMBEDDING_KEYS=/);
+    assert.match(out, /SECRET_KEYS=/);
   });
 });
 

@@ -187,12 +187,17 @@ void describe('maintenance workflows (time-skipping, mocked activities)', () => 
     assert.equal(result.rows, 340);
   });
 
-  void test('when the retention job runs without input, then the purge uses the configured retention and reports what it deleted', async () => {
-    const asked: { retentionDays?: number }[] = [];
-    const activities: Pick<PrivacyActivities, 'purgeRecognitionEvents'> = {
+  void test('when the retention job runs without input, then the purge and the import pruning use the configured retentions and report what they deleted', async () => {
+    const asked: string[] = [];
+    const pruned = { runs: 2, files: 9, stagingRows: 1200, cutoff: '2026-10-28T00:00:00.000Z' };
+    const activities: Pick<PrivacyActivities, 'purgeRecognitionEvents' | 'pruneRosterImports'> = {
       purgeRecognitionEvents: async (input = {}) => {
-        asked.push(input);
+        asked.push(`purge ${JSON.stringify(input)}`);
         return { deleted: 17, cutoff: '2026-08-27T00:00:00.000Z' };
+      },
+      pruneRosterImports: async (input = {}) => {
+        asked.push(`prune ${JSON.stringify(input)}`);
+        return pruned;
       },
     };
     const result = await kit.withWorker(activities, async (taskQueue) => {
@@ -201,11 +206,42 @@ void describe('maintenance workflows (time-skipping, mocked activities)', () => 
         workflowId: nextId('maintenance:retention'),
       });
       const r = await handle.result();
-      await maybeRecordHistory('purgeRecognitionEvents-default', handle);
+      // purgeRecognitionEvents-default.json is the history from before the pruning step (it must still replay).
+      await maybeRecordHistory('purgeRecognitionEvents-roster-imports', handle);
       return r;
     });
-    assert.deepEqual(asked, [{}], 'no retention override: the activity applies RECOGNITION_RETENTION_DAYS');
-    assert.deepEqual(result, { deleted: 17, cutoff: '2026-08-27T00:00:00.000Z' });
+    assert.deepEqual(
+      asked,
+      ['purge {}', 'prune {}'],
+      'no overrides: the activities apply RECOGNITION_RETENTION_DAYS and ROSTER_IMPORT_RETENTION_DAYS',
+    );
+    assert.deepEqual(result, {
+      deleted: 17,
+      cutoff: '2026-08-27T00:00:00.000Z',
+      rosterImports: pruned,
+    });
+  });
+
+  void test('when the retention job is given retentions, then each activity gets its own', async () => {
+    const asked: string[] = [];
+    const activities: Pick<PrivacyActivities, 'purgeRecognitionEvents' | 'pruneRosterImports'> = {
+      purgeRecognitionEvents: async (input = {}) => {
+        asked.push(`purge ${JSON.stringify(input)}`);
+        return { deleted: 0, cutoff: '2026-08-27T00:00:00.000Z' };
+      },
+      pruneRosterImports: async (input = {}) => {
+        asked.push(`prune ${JSON.stringify(input)}`);
+        return { runs: 0, files: 0, stagingRows: 0, cutoff: '2026-11-01T00:00:00.000Z' };
+      },
+    };
+    await kit.withWorker(activities, async (taskQueue) => {
+      await kit.env.client.workflow.execute(purgeRecognitionEvents, {
+        taskQueue,
+        workflowId: nextId('maintenance:retention'),
+        args: [{ retentionDays: 90, rosterImportRetentionDays: 7 }],
+      });
+    });
+    assert.deepEqual(asked, ['purge {"retentionDays":90}', 'prune {"retentionDays":7}']);
   });
 
   void test('when the embeddings take several batches, then the cursor moves batch by batch and the totals add up', async () => {
