@@ -13,6 +13,8 @@ import { SCHOOL_OWNED } from '../../migrations/20261206000001_schools';
 import { startTestRollcall, type TestRollcall } from '../support/app';
 import { bearerFor } from '../support/auth';
 import { assertErrorShape } from '../support/errors';
+import { bundleZip, generateRosterBundle } from '../support/oneroster';
+import { eventually } from '../support/app';
 
 let rc: TestRollcall;
 let admin: string;
@@ -304,6 +306,61 @@ void describe('schools as tenants (real Temporal + Postgres)', () => {
     assert.equal(
       (await rc.database.db('students').where({ id: 'N003' }).first('school_id')).school_id,
       'north',
+    );
+  });
+  void test('when two schools import their rosters, then each import sees, changes and deactivates only its own school', async () => {
+    const bundle = generateRosterBundle({ now: new Date(), students: 12, classes: 3, teachers: 2 });
+    // North's systems have their own ids (and e-mail addresses, which are unique across the district).
+    const northBundle = new Map(
+      [...bundle].map(([name, text]) => [
+        name,
+        text.replace(/\b(t|a|s|cls|enr)-(\d)/g, 'n$1-$2').replace(/office@/g, 'office-north@'),
+      ]),
+    );
+    const upload = async (bearer: string, files: Map<string, string>, school?: string) => {
+      let req = request(rc.app).post('/api/v1/admin/imports').set('Authorization', bearer);
+      if (school) req = req.set('X-School-Id', school);
+      const res = await req.set('Content-Type', 'application/zip').send(bundleZip(files));
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      return eventually(
+        async () => {
+          let view = request(rc.app)
+            .get(res.body.status_url as string)
+            .set('Authorization', bearer);
+          if (school) view = view.set('X-School-Id', school);
+          const body = (await view).body as { status: string; summary: { totalChanges: number } };
+          return ['applied', 'rejected', 'failed'].includes(body.status) ? body : undefined;
+        },
+        'the import to finish',
+        120_000,
+      );
+    };
+    const db = rc.database.db;
+    const imported = (school: string) =>
+      db('students')
+        .where({ school_id: school, source: 'oneroster', active: true })
+        .count<{ n: number }[]>('* as n');
+    const main1 = await upload(admin, bundle);
+    assert.equal(main1.status, 'applied', JSON.stringify(main1));
+    assert.equal((await imported('main'))[0]!.n, 12);
+    const north1 = await upload(district, northBundle, 'north');
+    assert.equal(north1.status, 'applied', JSON.stringify(north1));
+    assert.equal((await imported('north'))[0]!.n, 12, 'north has its own 12 students');
+    assert.equal(
+      (await imported('main'))[0]!.n,
+      12,
+      'main\u2019s students were not deactivated by north\u2019s bundle',
+    );
+    assert.deepEqual(
+      await db('users').where('email', 'like', 'nt-%').distinct().pluck('school_id'),
+      ['north'],
+      'north\u2019s teachers belong to north',
+    );
+    const main2 = await upload(admin, bundle);
+    assert.equal(
+      main2.summary.totalChanges,
+      0,
+      'main\u2019s second import sees only main\u2019s rows: nothing to change',
     );
   });
 });
