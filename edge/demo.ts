@@ -266,12 +266,14 @@ export async function runEdgeDemo(opts: EdgeDemoOptions): Promise<EdgeDemoHandle
   ).then(async () => {
     clearInterval(ticker);
     if (timer) clearTimeout(timer);
+    // The pipeline first: a frame still in analysis when the time ran out may queue a record, which the final
+    // upload must include.
+    await app.stop();
     await app.uploader
       .drainOnce()
       .catch((err: unknown) =>
         say(`final upload failed (records stay in the outbox): ${(err as Error).message}`),
       );
-    await app.stop();
     const st = app.stats();
     say(
       `stopped: ${st.framesSeen} frames, ${st.framesProcessed} analysed, ${st.facesSeen} faces, ${st.unknownFaces} unknown, ` +
