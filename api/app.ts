@@ -27,6 +27,7 @@ import { courseAdminRoutes } from './admin/courses';
 import { enrollmentAdminRoutes } from './admin/enrollments';
 import { roomAdminRoutes } from './admin/rooms';
 import { studentAdminRoutes } from './admin/students';
+import { schoolRoutes } from './admin/schools';
 import { authRoutes } from './auth/routes';
 import { accountSettingsFrom, type AccountSettings } from './auth/settings';
 import { authenticateUser, requestSchoolOf } from './auth/user';
@@ -193,6 +194,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(courseAdminRoutes(adminCrud));
   app.use(enrollmentAdminRoutes(adminCrud));
   app.use(roomAdminRoutes(adminCrud));
+  app.use(schoolRoutes({ db }));
   app.use(privacyRoutes({ db, temporal: deps.temporal, stagingDir: enrollment.stagingDir }));
   const temporalUiUrl =
     deps.temporalUiUrl ?? config().TEMPORAL_UI_URL ?? `http://127.0.0.1:${config().TEMPORAL_UI_PORT}`;

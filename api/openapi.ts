@@ -8,6 +8,13 @@ import { IMPORT_MEDIA_TYPES, importParams, importStarted, importView } from './a
 import { scheduleBody, scheduleListQuery, scheduleParams, scheduleView } from './admin/schedules';
 import { activationBody } from './admin/crud';
 import {
+  schoolAnswer,
+  schoolCreateBody,
+  schoolListAnswer,
+  schoolParams,
+  schoolUpdateBody,
+} from './admin/schools';
+import {
   courseAdminAnswer,
   courseAdminListAnswer,
   courseAdminListQuery,
@@ -779,6 +786,38 @@ export const operations: Operation[] = [
       "A roster import's status, live progress, summary (changes, classes still needing a room and times) or bad rows",
     params: importParams,
     response: importView,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/schools',
+    tag: 'people',
+    auth: 'user',
+    summary:
+      "The caller's school (a district admin: every school, or the one named by X-School-Id); row-level security decides",
+    response: schoolListAnswer,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/admin/schools',
+    also: [409],
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Add a school (district admins acting for the district, without X-School-Id); audited',
+    body: schoolCreateBody,
+    status: 201,
+    response: schoolAnswer,
+  },
+  {
+    method: 'put',
+    path: '/api/v1/admin/schools/:id',
+    also: [404],
+    examples: { id: 'main' },
+    tag: 'admin',
+    auth: 'admin',
+    summary: 'Rename a school (district admins); audited',
+    params: schoolParams,
+    body: schoolUpdateBody,
+    response: schoolAnswer,
   },
   {
     method: 'get',

@@ -308,6 +308,80 @@ void describe('schools as tenants (real Temporal + Postgres)', () => {
       'north',
     );
   });
+  void test('when schools are listed, added and renamed, then a school sees itself and only a district admin changes them', async () => {
+    const ids = async (bearer: string) =>
+      (
+        (await request(rc.app).get('/api/v1/schools').set('Authorization', bearer)).body.schools as {
+          id: string;
+        }[]
+      ).map((s) => s.id);
+    assert.deepEqual(await ids(admin), ['main']);
+    assert.deepEqual(await ids(northTeacher), ['north']);
+    refused(
+      await request(rc.app)
+        .post('/api/v1/admin/schools')
+        .set('Authorization', admin)
+        .send({ id: 'south', name: 'South' }),
+      403,
+      'district_only',
+    );
+    refused(
+      await request(rc.app)
+        .post('/api/v1/admin/schools')
+        .set('Authorization', district)
+        .set('X-School-Id', 'north')
+        .send({ id: 'south', name: 'South' }),
+      403,
+      'district_only',
+    );
+    const made = await request(rc.app)
+      .post('/api/v1/admin/schools')
+      .set('Authorization', district)
+      .send({ id: 'south', name: 'South school' });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    refused(
+      await request(rc.app)
+        .post('/api/v1/admin/schools')
+        .set('Authorization', district)
+        .send({ id: 'south', name: 'Again' }),
+      409,
+      'duplicate_id',
+    );
+    refused(
+      await request(rc.app)
+        .post('/api/v1/admin/schools')
+        .set('Authorization', district)
+        .send({ id: "x'; DROP TABLE schools; --", name: 'Bad' }),
+      400,
+      'validation_failed',
+    );
+    assert.deepEqual(await ids(district), ['main', 'north', 'south']);
+    const renamed = await request(rc.app)
+      .put('/api/v1/admin/schools/south')
+      .set('Authorization', district)
+      .send({ name: 'South Academy' });
+    assert.equal(renamed.body.school.name, 'South Academy');
+    refused(
+      await request(rc.app)
+        .put('/api/v1/admin/schools/nope')
+        .set('Authorization', district)
+        .send({ name: 'X' }),
+      404,
+      'not_found',
+    );
+    const audit = await rc.database
+      .db('audit_log')
+      .where({ entity: 'school', entity_id: 'south' })
+      .orderBy('id');
+    assert.deepEqual(
+      audit.map((a: { action: string; school_id: string }) => [a.action, a.school_id]),
+      [
+        ['create', 'south'],
+        ['update', 'south'],
+      ],
+    );
+  });
+
   void test('when two schools import their rosters, then each import sees, changes and deactivates only its own school', async () => {
     const bundle = generateRosterBundle({ now: new Date(), students: 12, classes: 3, teachers: 2 });
     // North's systems have their own ids (and e-mail addresses, which are unique across the district).
