@@ -100,7 +100,17 @@ export async function up(knex: Knex): Promise<void> {
       WHILE i + 1 < TG_NARGS LOOP
         ref := fields ->> TG_ARGV[i + 1];
         IF ref IS NOT NULL THEN
-          EXECUTE format('SELECT school_id FROM %I WHERE id = %L', TG_ARGV[i], ref) INTO parent_school;
+          -- Static statements (plans cached per session) for the parents there are; dynamic SQL only as a fallback.
+          CASE TG_ARGV[i]
+            WHEN 'devices' THEN SELECT p.school_id INTO parent_school FROM devices p WHERE p.id = ref;
+            WHEN 'class_sessions' THEN SELECT p.school_id INTO parent_school FROM class_sessions p WHERE p.id = ref;
+            WHEN 'students' THEN SELECT p.school_id INTO parent_school FROM students p WHERE p.id = ref;
+            WHEN 'courses' THEN SELECT p.school_id INTO parent_school FROM courses p WHERE p.id = ref;
+            WHEN 'users' THEN SELECT p.school_id INTO parent_school FROM users p WHERE p.id = ref;
+            WHEN 'classrooms' THEN SELECT p.school_id INTO parent_school FROM classrooms p WHERE p.id = ref;
+            WHEN 'schedules' THEN SELECT p.school_id INTO parent_school FROM schedules p WHERE p.id = ref::integer;
+            ELSE EXECUTE format('SELECT school_id FROM %I WHERE id = %L', TG_ARGV[i], ref) INTO parent_school;
+          END CASE;
           IF parent_school IS NOT NULL THEN
             IF NEW.school_id IS NULL THEN
               NEW.school_id := parent_school;
