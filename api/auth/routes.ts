@@ -58,7 +58,11 @@ const signedIn = z.object({ token: z.string(), expiresAt: z.iso.datetime(), user
 
 /** The signed-in user, with what the account page shows: the address and whether TOTP is on. */
 export const meResponse = z.object({
-  user: userSummary.extend({ email: z.string(), mfa: z.boolean() }),
+  user: userSummary.extend({
+    email: z.string(),
+    mfa: z.boolean(),
+    schoolId: z.string().nullable().describe("The user's school; null: a district admin (every school)"),
+  }),
 });
 
 export const loginResponse = z.union([

@@ -225,7 +225,8 @@ export function requestSchoolOf(db: Knex): (req: Request) => Promise<string | nu
         );
       return user.schoolId;
     }
-    if (asked === undefined) return null;
+    // A district admin's own account (sign-in steps, password, MFA) is no school's: its routes ignore the header.
+    if (asked === undefined || req.path.startsWith('/api/v1/auth/')) return null;
     if (!SCHOOL_ID.test(asked) || !(await db('schools').where({ id: asked }).first('id')))
       throw new AppError(
         404,

@@ -61,6 +61,7 @@ const DASHBOARD = page(
     <a href="#/account">Account</a>
   </nav>
   <span id="who"></span>
+  <label id="school-pick" hidden>School <select id="school"></select></label>
   <a id="temporal-link" href="#" target="_blank" rel="noopener noreferrer">Temporal UI</a>
   <a href="/docs">API docs</a>
   <button type="button" id="logout" hidden>Sign out</button>

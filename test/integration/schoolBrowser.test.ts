@@ -312,4 +312,46 @@ void describe('school records pages of the web app in a real browser (chromium +
       'no CSP violation or script error',
     );
   });
+  void test('when a district admin picks a school, then the pages show that school only, and every school again on "All schools"', async (t) => {
+    const db = stack.rc.database.db;
+    await db('schools').insert({ id: 'north', name: 'North school' }).onConflict('id').ignore();
+    await db('students')
+      .insert({ id: 'N001', name: 'Noor North', school_id: 'north' })
+      .onConflict('id')
+      .ignore();
+    const ids = async () => {
+      await page.locator('#student-body tr[data-student-id]').first().waitFor();
+      return page
+        .locator('#student-body tr[data-student-id]')
+        .evaluateAll((rows) =>
+          rows.map((r) => (r as unknown as { dataset: { studentId: string } }).dataset.studentId),
+        );
+    };
+    try {
+      // A school's admin has no picker: their school is theirs.
+      assert.equal(await page.isVisible('#school-pick'), false);
+      await signIn(page, DEMO_USERS.district);
+      assert.equal(await page.isVisible('#school-pick'), true);
+      assert.deepEqual(await page.locator('#school option').allTextContents(), [
+        'All schools',
+        'Main school',
+        'North school',
+      ]);
+      await page.goto(`${stack.base}/dashboard#/students`);
+      await eventually(async () => {
+        const all = await ids();
+        return all.includes('N001') && all.includes('S001');
+      }, 'every school\u2019s students');
+      await page.selectOption('#school', 'north');
+      await eventually(async () => JSON.stringify(await ids()) === '["N001"]', 'north\u2019s students only');
+      await axe(page, t, 'students of one school (district admin)');
+      await page.reload();
+      await page.waitForSelector('#app:not([hidden])');
+      assert.equal(await page.inputValue('#school'), 'north', 'the choice lasts the session');
+      await page.selectOption('#school', '');
+      await eventually(async () => (await ids()).includes('S001'), 'every school again');
+    } finally {
+      await signIn(page, DEMO_USERS.admin);
+    }
+  });
 });

@@ -280,6 +280,16 @@ void describe('schools as tenants (real Temporal + Postgres)', () => {
       .set('Authorization', district)
       .set('X-School-Id', 'north');
     assert.deepEqual((north.body.students as { id: string }[]).map((s) => s.id).sort(), ['N001', 'N002']);
+    const me = await request(rc.app)
+      .get('/api/v1/auth/me')
+      .set('Authorization', district)
+      .set('X-School-Id', 'north');
+    assert.equal(
+      me.status,
+      200,
+      'a district admin\u2019s own account is no school\u2019s: the header does not hide it',
+    );
+    assert.equal(me.body.user.schoolId, null);
     refused(
       await request(rc.app)
         .get('/api/v1/admin/students')

@@ -6,6 +6,8 @@
 'use strict';
 (function () {
   const TOKEN = 'rollcall.token';
+  /** A district admin's chosen school (sent as X-School-Id); none: every school. */
+  const SCHOOL = 'rollcall.school';
   const $ = (id) => document.getElementById(id);
   const views = {};
   const publicViews = {};
@@ -74,6 +76,8 @@
       init && init.body ? { 'Content-Type': 'application/json' } : {},
     );
     if (token) headers.Authorization = 'Bearer ' + token;
+    const school = !own && sessionStorage.getItem(SCHOOL);
+    if (school) headers['X-School-Id'] = school;
     const options = Object.assign({}, init, { headers });
     delete options.bearer;
     const res = await fetch(path, options);
@@ -314,7 +318,9 @@
       if (publicViews[parseHash().name]) await route();
       return;
     }
-    $('who').textContent = R.user.name + ' (' + R.user.role + ')';
+    $('who').textContent =
+      R.user.name + ' (' + (R.user.schoolId === null ? 'district admin' : R.user.role) + ')';
+    await showSchools();
     for (const a of document.querySelectorAll('#nav [data-role="admin"]')) a.hidden = R.user.role !== 'admin';
     $('login').hidden = true;
     $('login-step').hidden = true;
@@ -332,8 +338,38 @@
     await start();
   }
 
+  /**
+   * A district admin picks the school the pages show (every school by default); a school's user works in
+   * their own. The choice travels as X-School-Id, which the API enforces with row-level security.
+   */
+  async function showSchools() {
+    const pick = $('school-pick');
+    pick.hidden = R.user.schoolId !== null;
+    if (!pick.hidden) {
+      const saved = sessionStorage.getItem(SCHOOL);
+      sessionStorage.removeItem(SCHOOL);
+      const { schools } = await api('/api/v1/schools');
+      const select = $('school');
+      select.replaceChildren(
+        el('option', { value: '', text: 'All schools' }),
+        ...schools.map((s) => el('option', { value: s.id, text: s.name })),
+      );
+      select.value = schools.some((s) => s.id === saved) ? saved : '';
+      if (select.value) sessionStorage.setItem(SCHOOL, select.value);
+    }
+  }
+
+  $('school').addEventListener('change', async () => {
+    const id = $('school').value;
+    if (id) sessionStorage.setItem(SCHOOL, id);
+    else sessionStorage.removeItem(SCHOOL);
+    await route();
+  });
+
   function signOut(message) {
     sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(SCHOOL);
+    $('school-pick').hidden = true;
     R.user = null;
     routeTimers.forEach(clearInterval);
     routeTimers = [];
