@@ -357,7 +357,7 @@ export function parseRosterBundle(
   const is12 = version?.value === '1.2';
   // 1.1 users carry their role; 1.2 moved it to roles.csv.
   const usersHaveRole = parseCsv(files.get('users.csv') ?? '').header.includes('role');
-  if (is12 && modes.get('users') !== 'absent' && !usersHaveRole && !files.has('roles.csv'))
+  if (is12 && modes.get('users') === 'bulk' && !usersHaveRole && !files.has('roles.csv'))
     manifest.issue(0, 'roles.csv is missing: OneRoster 1.2 users carry their role in roles.csv');
   if (issues.length > 0) return { issues };
   const mode = (name: (typeof REQUIRED_FILES)[number]) => modes.get(name)!;

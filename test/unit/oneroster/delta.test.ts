@@ -123,6 +123,25 @@ void describe('OneRoster delta bundles: validation', () => {
     ]);
   });
 
+  void test('when a 1.2 delta lists users but no roles.csv, then each listed user keeps the role they were imported with', () => {
+    const v12 = () =>
+      generateRosterBundle({ now: NOW, students: 20, classes: 4, teachers: 2, version: '1.2' });
+    const base = parse(v12());
+    const files = deltaBundle(v12(), LATER, [
+      { file: 'users.csv', sourcedId: 's-00002', edit: (f) => f.map((v, i) => (i === 6 ? 'Renamed' : v)) },
+    ]);
+    assert.match(files.get('manifest.csv')!, /file\.roles,absent/);
+    const b = parse(files, knownFrom(base));
+    assert.deepEqual(
+      b.students.map((s) => [s.sourcedId, s.name.split(' ')[0]]),
+      [['s-00002', 'Renamed']],
+    );
+    assert.match(
+      parseRosterBundle(files).issues[0]!.reason,
+      /user s-00002 has no primary role in roles\.csv/,
+    );
+  });
+
   void test('when a delta row lacks its status or dateLastModified, then the line says a delta needs them', () => {
     const files = deltaBundle(bulk(), LATER, [{ file: 'users.csv', sourcedId: 's-00002' }]);
     files.set('users.csv', files.get('users.csv')!.replace(/s-00002,active,[^,]+,/, 's-00002,,,'));
