@@ -4,7 +4,8 @@
  * activity reads and writes by run id and can be retried at any point:
  *
  *   validate  parse the whole bundle; bad rows → run rejected with every reason; else staging rows
- *   plan      diff staging against the rows earlier imports made (source 'oneroster'); conflicts with rows
+ *   plan      merge staging into the rows earlier imports made (source 'oneroster'): a bulk file replaces
+ *             them, a delta file changes only the rows it lists, an absent file keeps them; then diff; conflicts with rows
  *             made by hand (an id or e-mail already taken) reject the run; else numbered changes
  *   apply     one bounded transaction per batch of changes, each change in its own savepoint, marked
  *             applied in the same transaction (a retried batch skips what it already did)
@@ -21,10 +22,14 @@ import type { Logger } from 'pino';
 import {
   parseRosterBundle,
   type BellPeriod,
+  type FileMode,
+  type KnownRoster,
   type RosterClass,
   type RosterEnrollment,
   type RosterIssue,
+  type RosterModes,
   type RosterPerson,
+  type TeacherAssignment,
 } from '../lib/oneroster/bundle';
 
 export const ROSTER_SOURCE = 'oneroster';
@@ -80,13 +85,17 @@ export interface RosterImportSummary {
   ignored: { users: number; enrollments: number };
 }
 
-interface Staged {
+export interface Staged {
   teachers: RosterPerson[];
   students: RosterPerson[];
   classes: RosterClass[];
   enrollments: RosterEnrollment[];
+  teacherAssignments: TeacherAssignment[];
   bellSchedule: BellPeriod[];
+  modes: RosterModes;
 }
+
+const ALL_BULK: RosterModes = { users: 'bulk', classes: 'bulk', enrollments: 'bulk' };
 
 interface Change {
   entity: RosterEntity;
@@ -133,18 +142,29 @@ async function loadStaged(db: Knex, runId: string): Promise<Staged> {
     .where({ run_id: runId })
     .orderBy(['entity', 'sourced_id'])
     .select('entity', 'payload');
+  const run = await db('roster_import_runs').where({ id: runId }).first('summary');
   const of = <T>(e: string) => rows.filter((r) => r.entity === e).map((r) => r.payload as T);
   return {
     teachers: of<RosterPerson>('teacher'),
     students: of<RosterPerson>('student'),
     classes: of<RosterClass>('class'),
     enrollments: of<RosterEnrollment>('enrollment'),
+    teacherAssignments: of<TeacherAssignment>('classTeacher'),
     bellSchedule: of<BellPeriod>('period'),
+    // Runs validated before delta bundles existed were bulk.
+    modes: (run?.summary as { modes?: RosterModes } | null)?.modes ?? ALL_BULK,
   };
 }
 
+/** The rows earlier imports made in the school (the run's scope), by sourcedId: what delta rows may name. */
+async function knownRoster(db: Knex): Promise<KnownRoster> {
+  const ids = async (table: string) =>
+    new Set<string>(await db(table).where({ source: ROSTER_SOURCE }).pluck('sourced_id'));
+  return { students: await ids('students'), teachers: await ids('users'), classes: await ids('courses') };
+}
+
 /** What the roster wants each table to hold (rows with source 'oneroster'), keyed by sourced_id. */
-interface Desired {
+export interface Desired {
   teacher: Map<string, Record<string, unknown>>;
   student: Map<string, Record<string, unknown>>;
   course: Map<string, Record<string, unknown>>;
@@ -158,41 +178,78 @@ export function enrollmentKey(courseId: string, studentId: string): string {
   return `${courseId}/${studentId}`;
 }
 
-async function desiredState(db: Knex, staged: Staged): Promise<Desired> {
+export interface PlanContext {
+  rooms: { id: string; name: string }[];
+  /** Pairs enrolled by hand (enrollmentKey): the roster agrees with them, and the import does not own them. */
+  enrolledByHand: ReadonlySet<string>;
+}
+
+type Row = Record<string, unknown>;
+
+function withoutKey(r: Row): Row {
+  const { sourced_id: _s, ...rest } = r;
+  return rest;
+}
+
+/**
+ * What the roster wants each table to hold. A bulk file says it all; a delta file (or an absent one) starts
+ * from the rows earlier imports made and changes only those it lists, so nothing ends merely because a
+ * delta does not mention it.
+ */
+export function desiredRoster(
+  staged: Staged,
+  existing: Record<RosterEntity, Existing>,
+  ctx: PlanContext,
+): Desired {
+  const { modes } = staged;
+  const start = (entity: RosterEntity, mode: FileMode) =>
+    new Map<string, Row>(
+      mode === 'bulk' ? [] : [...existing[entity]].map(([k, v]) => [k, withoutKey(v)] as [string, Row]),
+    );
   const person = (p: RosterPerson) => ({ name: p.name, email: p.email, active: p.active });
-  const teacher = new Map(staged.teachers.map((t) => [t.sourcedId, person(t)]));
-  const student = new Map(staged.students.map((s) => [s.sourcedId, person(s)]));
-  const course = new Map(
-    staged.classes.map((c) => [
-      c.sourcedId,
-      {
-        name: c.title,
-        // A retired teacher may never have been created: the course then has none until the roster names one.
-        teacher_id: c.teacherSourcedId && teacher.get(c.teacherSourcedId)?.active ? c.teacherSourcedId : null,
-        active: c.active,
-      },
-    ]),
-  );
-  // A pair enrolled by hand is left alone: the roster agrees with it, and the import does not own it.
-  const byHand = new Set(
-    (await db('enrollments').whereNull('source').select('course_id', 'student_id')).map(
-      (r: { course_id: string; student_id: string }) => enrollmentKey(r.course_id, r.student_id),
-    ),
-  );
-  const enrollment = new Map<string, Record<string, unknown>>();
-  for (const e of staged.enrollments) {
-    if (!e.active || !student.get(e.studentSourcedId)?.active || !course.get(e.classSourcedId)?.active)
-      continue;
-    const key = enrollmentKey(e.classSourcedId, e.studentSourcedId);
-    if (byHand.has(key)) continue;
-    enrollment.set(key, {
-      course_id: e.classSourcedId,
-      student_id: e.studentSourcedId,
-      enrollment_id: e.sourcedId,
-    });
+  const teacher = start('teacher', modes.users);
+  for (const t of staged.teachers) teacher.set(t.sourcedId, person(t));
+  const student = start('student', modes.users);
+  for (const s of staged.students) student.set(s.sourcedId, person(s));
+
+  // A class's teacher: the one this bundle's enrollments name; else, unless enrollments.csv is bulk (which
+  // names every teacher), the one it has.
+  const assigned = new Map<string, string>();
+  for (const c of staged.classes) if (c.teacherSourcedId) assigned.set(c.sourcedId, c.teacherSourcedId);
+  for (const a of staged.teacherAssignments) assigned.set(a.classSourcedId, a.teacherSourcedId);
+  const course = start('course', modes.classes);
+  for (const c of staged.classes)
+    course.set(c.sourcedId, { name: c.title, teacher_id: null, active: c.active });
+  for (const [id, row] of course) {
+    const kept = modes.enrollments === 'bulk' ? null : existing.course.get(id)?.teacher_id;
+    const t = assigned.get(id) ?? (typeof kept === 'string' ? kept : null);
+    // A retired teacher may never have been created: the course then has none until the roster names one.
+    course.set(id, { ...row, teacher_id: t && teacher.get(t)?.active === true ? t : null });
   }
+
+  const enrollment = start('enrollment', modes.enrollments);
+  // Ended rows first: a pair that ended and was enrolled again in the same file stays enrolled.
+  const ordered = [...staged.enrollments].sort((a, b) => Number(a.active) - Number(b.active));
+  for (const e of ordered) {
+    const key = enrollmentKey(e.classSourcedId, e.studentSourcedId);
+    if (!e.active) enrollment.delete(key);
+    else
+      enrollment.set(key, {
+        course_id: e.classSourcedId,
+        student_id: e.studentSourcedId,
+        enrollment_id: e.sourcedId,
+      });
+  }
+  for (const [key, e] of enrollment)
+    if (
+      ctx.enrolledByHand.has(key) ||
+      student.get(String(e.student_id))?.active !== true ||
+      course.get(String(e.course_id))?.active !== true
+    )
+      enrollment.delete(key);
+
   // Timetable rows: a class's location names a room (its id or name), its periods name bell periods.
-  const rooms: { id: string; name: string }[] = await db('classrooms').select('id', 'name');
+  const { rooms } = ctx;
   const roomFor = (location: string): { room?: string; reason?: string } => {
     if (rooms.some((r) => r.id === location)) return { room: location };
     const byName = rooms.filter((r) => r.name.toLowerCase() === location.toLowerCase());
@@ -203,8 +260,38 @@ async function desiredState(db: Knex, staged: Staged): Promise<Desired> {
       };
     return { reason: `location "${location}" is not a Rollcall room (create the room, then import again)` };
   };
+  // A delta without rollcall_periods.csv keeps the times the school's timetable rows already have, and a class
+  // whose terms are not in the bundle keeps its term dates (Rollcall keeps no terms of its own).
   const bell = new Map(staged.bellSchedule.map((p) => [p.period, p]));
-  const schedule = new Map<string, Record<string, unknown>>();
+  const termOf = new Map<string, { start: string; end: string }>();
+  for (const [key, r] of [...existing.schedule].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const courseId = String(r.course_id);
+    const period = key.slice(key.indexOf('/') + 1, key.lastIndexOf('/'));
+    if (modes.classes !== 'bulk' && staged.bellSchedule.length === 0) {
+      const slot = bell.get(period);
+      if (!slot)
+        bell.set(period, {
+          period,
+          days: [Number(r.day_of_week)],
+          start: String(r.start_time),
+          end: String(r.end_time),
+        });
+      else if (!slot.days.includes(Number(r.day_of_week)))
+        slot.days = [...slot.days, Number(r.day_of_week)].sort();
+    }
+    const term = termOf.get(courseId);
+    const from = String(r.effective_from);
+    const to = String(r.effective_to);
+    termOf.set(courseId, {
+      start: term && term.start < from ? term.start : from,
+      end: term && term.end > to ? term.end : to,
+    });
+  }
+  const listed = new Set(staged.classes.map((c) => c.sourcedId));
+  const schedule = start('schedule', modes.classes);
+  for (const [key, r] of schedule)
+    if (listed.has(String(r.course_id)) || course.get(String(r.course_id))?.active !== true)
+      schedule.delete(key);
   const gaps: TimetableGap[] = [];
   for (const c of staged.classes) {
     if (!c.active) continue;
@@ -227,6 +314,11 @@ async function desiredState(db: Knex, staged: Staged): Promise<Desired> {
       gap(`period(s) ${unknown.join(', ')} have no times (add them to rollcall_periods.csv)`);
       continue;
     }
+    const term = c.termStart ? { start: c.termStart, end: c.termEnd } : termOf.get(c.sourcedId);
+    if (!term) {
+      gap('its terms are not in academicSessions.csv and it has no timetable yet: needs term dates');
+      continue;
+    }
     for (const p of c.periods) {
       const slot = bell.get(p)!;
       for (const day of slot.days) {
@@ -236,8 +328,8 @@ async function desiredState(db: Knex, staged: Staged): Promise<Desired> {
           day_of_week: day,
           start_time: slot.start,
           end_time: slot.end,
-          effective_from: c.termStart,
-          effective_to: c.termEnd,
+          effective_from: term.start,
+          effective_to: term.end,
           active: true,
         });
       }
@@ -246,7 +338,17 @@ async function desiredState(db: Knex, staged: Staged): Promise<Desired> {
   return { teacher, student, course, enrollment, schedule, gaps };
 }
 
-type Existing = Map<string, Record<string, unknown>>;
+async function planContext(db: Knex): Promise<PlanContext> {
+  const byHand = await db('enrollments').whereNull('source').select('course_id', 'student_id');
+  return {
+    rooms: await db('classrooms').select('id', 'name'),
+    enrolledByHand: new Set(
+      byHand.map((r: { course_id: string; student_id: string }) => enrollmentKey(r.course_id, r.student_id)),
+    ),
+  };
+}
+
+export type Existing = Map<string, Record<string, unknown>>;
 
 async function existingState(db: Knex): Promise<Record<RosterEntity, Existing>> {
   const keyed = (rows: Record<string, unknown>[], key: (r: Record<string, unknown>) => string) =>
@@ -326,7 +428,8 @@ export function diffRoster(desired: Desired, existing: Record<RosterEntity, Exis
         ups[entity].push({ entity, sourcedId: id, action: 'reactivate', before: current, after });
       } else ups[entity].push({ entity, sourcedId: id, action: 'update', before: current, after });
     }
-    // Bulk files list everything: an imported row the roster no longer has ends.
+    // An imported row the roster no longer has ends: one a bulk file left out, an enrollment a delta ended, a
+    // timetable row of a class a delta changed (desiredRoster keeps everything else a delta does not list).
     for (const [id, before] of [...have].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (want.has(id)) continue;
       const { sourced_id: _s, ...current } = before;
@@ -482,7 +585,10 @@ export function createRosterImportActivities(base: Knex, settings: RosterImportS
       const files: { name: string; content: Buffer }[] = await db('roster_import_files')
         .where({ run_id: runId })
         .select('name', 'content');
-      const parsed = parseRosterBundle(new Map(files.map((f) => [f.name, f.content.toString('utf8')])));
+      const parsed = parseRosterBundle(
+        new Map(files.map((f) => [f.name, f.content.toString('utf8')])),
+        await knownRoster(db),
+      );
       if (!parsed.bundle) {
         await reject(db, runId, parsed.issues);
         return { ok: false, issueCount: parsed.issues.length };
@@ -495,6 +601,7 @@ export function createRosterImportActivities(base: Knex, settings: RosterImportS
           ...b.students.map((p) => ['student', p.sourcedId, p] as const),
           ...b.classes.map((c) => ['class', c.sourcedId, c] as const),
           ...b.enrollments.map((e) => ['enrollment', e.sourcedId, e] as const),
+          ...b.teacherAssignments.map((a) => ['classTeacher', a.classSourcedId, a] as const),
           ...b.bellSchedule.map((p) => ['period', p.period, p] as const),
         ].map(([entity, sourced_id, payload]) => ({
           run_id: runId,
@@ -507,7 +614,11 @@ export function createRosterImportActivities(base: Knex, settings: RosterImportS
           .where({ id: runId })
           .update({
             status: 'planning',
-            summary: JSON.stringify({ ignored: b.ignored, oneRosterVersion: b.oneRosterVersion }),
+            summary: JSON.stringify({
+              ignored: b.ignored,
+              oneRosterVersion: b.oneRosterVersion,
+              modes: b.modes,
+            }),
           });
       });
       return { ok: true, issueCount: 0 };
@@ -527,8 +638,9 @@ export function createRosterImportActivities(base: Knex, settings: RosterImportS
         return { ok: false, issueCount: await storedIssueCount(db, runId), changes: 0, batches: 0 };
       if (status !== 'planning') return planned();
       const staged = await loadStaged(db, runId);
-      const desired = await desiredState(db, staged);
-      const changes = diffRoster(desired, await existingState(db));
+      const existing = await existingState(db);
+      const desired = desiredRoster(staged, existing, await planContext(db));
+      const changes = diffRoster(desired, existing);
       const issues = await conflicts(db, changes, staged);
       if (issues.length > 0) {
         await db.transaction(async (trx) => {

@@ -8,8 +8,13 @@
  * academicSessions and courses are validated for the references into them; demographics and the other
  * optional files are ignored.
  *
- * Only bulk files are imported: in a bulk bundle a row that is missing means "no longer there", which the
- * import turns into a deactivation. Delta bundles are refused with that reason.
+ * Each file is bulk, delta or absent, as its manifest line `file.<name>` says (OneRoster CSV, manifest). A
+ * bulk file lists everything: a row that is missing means "no longer there", which the import turns into a
+ * deactivation. A delta file lists only what changed (each row with its status and dateLastModified); rows
+ * it does not list keep their state. An absent file changes nothing. A delta row may refer to a student,
+ * teacher or class that an earlier import made (`known`, the school's rows by sourcedId) instead of one in
+ * the bundle; a reference found in neither is a bad row. Rollcall keeps no orgs, terms or OneRoster courses,
+ * so references into those files are checked only when the file is bulk (then it lists them all).
  *
  * Bell schedule: OneRoster names a class's periods ("1", "2-3") but not when they are. An optional extra
  * file `rollcall_periods.csv` (period,days,startTime,endTime; days as ISO weekdays "1 2 3 4 5") says so;
@@ -43,9 +48,34 @@ export interface RosterClass {
   active: boolean;
   location: string | null;
   periods: string[];
-  /** Term dates of the class (the span of its termSourcedIds). */
+  /** Term dates of the class (the span of its termSourcedIds); '' when no term is in the bundle (delta). */
   termStart: string;
   termEnd: string;
+}
+
+/** How a file's rows are meant, from the manifest's `file.<name>` line. */
+export type FileMode = 'bulk' | 'delta' | 'absent';
+
+/** The modes of the files that become Rollcall rows. */
+export interface RosterModes {
+  users: FileMode;
+  classes: FileMode;
+  enrollments: FileMode;
+}
+
+/** The sourcedIds of rows earlier imports made in this school (active or not): what delta rows may name. */
+export interface KnownRoster {
+  students: ReadonlySet<string>;
+  teachers: ReadonlySet<string>;
+  classes: ReadonlySet<string>;
+}
+
+export const NOTHING_KNOWN: KnownRoster = { students: new Set(), teachers: new Set(), classes: new Set() };
+
+/** A class's primary teacher as this bundle's enrollments name it (also for classes not in classes.csv). */
+export interface TeacherAssignment {
+  classSourcedId: string;
+  teacherSourcedId: string;
 }
 
 export interface RosterEnrollment {
@@ -70,7 +100,9 @@ export interface RosterBundle {
   teachers: RosterPerson[];
   classes: RosterClass[];
   enrollments: RosterEnrollment[];
+  teacherAssignments: TeacherAssignment[];
   bellSchedule: BellPeriod[];
+  modes: RosterModes;
   /** Rows Rollcall has no use for (other roles), counted for the summary. */
   ignored: { users: number; enrollments: number };
 }
@@ -137,10 +169,17 @@ class Sheet {
   readonly columns: Set<string>;
   constructor(
     readonly file: string,
-    text: string,
+    /** null: the manifest says the file is absent (no rows, nothing to check). */
+    text: string | null,
     required: readonly string[],
     private readonly issues: RosterIssue[],
+    /** A delta file: every row says its status and when it changed. */
+    readonly delta = false,
   ) {
+    if (text === null) {
+      this.columns = new Set();
+      return;
+    }
     const table = parseCsv(text);
     this.columns = new Set(table.header);
     for (const p of table.problems) this.issue(p.line, p.reason);
@@ -203,9 +242,12 @@ function commonChecks(sheet: Sheet, row: Row, seen: Map<string, number>): boolea
       `sourcedId "${id.slice(0, 80)}" cannot be a Rollcall id (letters, digits, . _ -; first a letter or digit; at most 64)`,
     );
   const status = row.get('status');
-  if (status !== '' && status !== 'active' && status !== 'tobedeleted')
+  if (status === '' && sheet.delta)
+    problems.push('status is required in a delta file (active or tobedeleted)');
+  else if (status !== '' && status !== 'active' && status !== 'tobedeleted')
     problems.push(`status "${status}" is not active or tobedeleted`);
   const modified = row.get('dateLastModified');
+  if (modified === '' && sheet.delta) problems.push('dateLastModified is required in a delta file');
   if (modified !== '' && (!DATETIME.test(modified) || Number.isNaN(Date.parse(modified))))
     problems.push(`dateLastModified "${modified}" is not an ISO 8601 date-time`);
   for (const p of problems) sheet.issue(row.line, p);
@@ -246,13 +288,19 @@ function dateField(sheet: Sheet, row: Row, field: string, optional: boolean): bo
   return true;
 }
 
+/**
+ * Where a reference may also point when the bundle does not have the row: `imported`, rows earlier imports
+ * made (the target file is delta or absent); 'unchecked', a file Rollcall does not keep that is not bulk.
+ */
+type Elsewhere = { imported: (id: string) => boolean; noun: string } | 'unchecked' | undefined;
+
 function refField(
   sheet: Sheet,
   row: Row,
   field: string,
   target: Map<string, unknown>,
   targetFile: string,
-  opts: { optional?: boolean; many?: boolean } = {},
+  opts: { optional?: boolean; many?: boolean; elsewhere?: Elsewhere } = {},
 ): boolean {
   const raw = row.get(field);
   const ids = opts.many ? list(raw) : raw ? [raw] : [];
@@ -262,17 +310,26 @@ function refField(
     return false;
   }
   let ok = true;
+  const elsewhere = opts.elsewhere;
   for (const id of ids) {
-    if (!target.has(id)) {
-      sheet.issue(row.line, `${field} ${id} does not match any sourcedId in ${targetFile}`);
-      ok = false;
-    }
+    if (target.has(id) || elsewhere === 'unchecked') continue;
+    if (elsewhere?.imported(id)) continue;
+    sheet.issue(
+      row.line,
+      elsewhere
+        ? `${field} ${id} does not match any sourcedId in ${targetFile} nor any ${elsewhere.noun} imported before`
+        : `${field} ${id} does not match any sourcedId in ${targetFile}`,
+    );
+    ok = false;
   }
   return ok;
 }
 
 /** Files by base name (folders inside a zip are ignored, names are case-sensitive as in the spec). */
-export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResult {
+export function parseRosterBundle(
+  files: ReadonlyMap<string, string>,
+  known: KnownRoster = NOTHING_KNOWN,
+): ParseResult {
   const issues: RosterIssue[] = [];
   const manifestText = files.get('manifest.csv');
   if (manifestText === undefined) {
@@ -285,31 +342,43 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
   if (!version) manifest.issue(0, 'oneroster.version is missing');
   else if (!['1.0', '1.1', '1.2'].includes(version.value))
     manifest.issue(version.line, `oneroster.version "${version.value}" is not 1.1 or 1.2`);
+  const modes = new Map<string, FileMode>();
   for (const name of REQUIRED_FILES) {
     const p = props.get(`file.${name}`);
     if (!p) manifest.issue(0, `file.${name} is missing (Rollcall needs ${name}.csv)`);
-    else if (p.value === 'delta')
-      manifest.issue(
-        p.line,
-        `file.${name} is delta: only bulk bundles can be imported (export a full roster)`,
-      );
-    else if (p.value !== 'bulk')
-      manifest.issue(p.line, `file.${name} is "${p.value}": Rollcall needs ${name}.csv as bulk`);
-    else if (!files.has(`${name}.csv`))
-      manifest.issue(p.line, `${name}.csv is listed as bulk but not in the bundle`);
+    else if (p.value !== 'bulk' && p.value !== 'delta' && p.value !== 'absent')
+      manifest.issue(p.line, `file.${name} is "${p.value}": not bulk, delta or absent`);
+    else {
+      modes.set(name, p.value);
+      if (p.value !== 'absent' && !files.has(`${name}.csv`))
+        manifest.issue(p.line, `${name}.csv is listed as ${p.value} but not in the bundle`);
+    }
   }
   const is12 = version?.value === '1.2';
   // 1.1 users carry their role; 1.2 moved it to roles.csv.
   const usersHaveRole = parseCsv(files.get('users.csv') ?? '').header.includes('role');
-  if (is12 && !usersHaveRole && !files.has('roles.csv'))
+  if (is12 && modes.get('users') === 'bulk' && !usersHaveRole && !files.has('roles.csv'))
     manifest.issue(0, 'roles.csv is missing: OneRoster 1.2 users carry their role in roles.csv');
   if (issues.length > 0) return { issues };
-  const text = (f: string) => files.get(f) ?? '';
+  const mode = (name: (typeof REQUIRED_FILES)[number]) => modes.get(name)!;
+  /** A file's text, or null when the manifest says it is absent. */
+  const text = (name: (typeof REQUIRED_FILES)[number]) =>
+    mode(name) === 'absent' ? null : (files.get(`${name}.csv`) ?? '');
+  const isDelta = (name: (typeof REQUIRED_FILES)[number]) => mode(name) === 'delta';
+  /** References into files Rollcall does not keep: checkable only against a bulk file. */
+  const unkept = (name: 'orgs' | 'academicSessions' | 'courses'): Elsewhere =>
+    mode(name) === 'bulk' ? undefined : 'unchecked';
+  const knownUser = (id: string) =>
+    known.students.has(id) ? 'student' : known.teachers.has(id) ? 'teacher' : undefined;
+  const importedUsers: Elsewhere =
+    mode('users') === 'bulk' ? undefined : { imported: (id) => knownUser(id) !== undefined, noun: 'user' };
+  const importedClasses: Elsewhere =
+    mode('classes') === 'bulk' ? undefined : { imported: (id) => known.classes.has(id), noun: 'class' };
 
   // orgs
   const orgs = new Map<string, Row>();
   {
-    const sheet = new Sheet('orgs.csv', text('orgs.csv'), ['sourcedId', 'name', 'type'], issues);
+    const sheet = new Sheet('orgs.csv', text('orgs'), ['sourcedId', 'name', 'type'], issues, isDelta('orgs'));
     const seen = new Map<string, number>();
     for (const row of sheet.rows) {
       if (!commonChecks(sheet, row, seen)) continue;
@@ -319,7 +388,10 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
     }
     for (const row of sheet.rows)
       if (orgs.has(row.get('sourcedId')))
-        refField(sheet, row, 'parentSourcedId', orgs, 'orgs.csv', { optional: true });
+        refField(sheet, row, 'parentSourcedId', orgs, 'orgs.csv', {
+          optional: true,
+          elsewhere: unkept('orgs'),
+        });
   }
 
   // academicSessions
@@ -327,9 +399,10 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
   {
     const sheet = new Sheet(
       'academicSessions.csv',
-      text('academicSessions.csv'),
+      text('academicSessions'),
       ['sourcedId', 'title', 'type', 'startDate', 'endDate', 'schoolYear'],
       issues,
+      isDelta('academicSessions'),
     );
     const seen = new Map<string, number>();
     const rows: Row[] = [];
@@ -352,7 +425,10 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
       else sessions.set(row.get('sourcedId'), { start: '', end: '' });
     }
     for (const row of rows)
-      refField(sheet, row, 'parentSourcedId', sessions, 'academicSessions.csv', { optional: true });
+      refField(sheet, row, 'parentSourcedId', sessions, 'academicSessions.csv', {
+        optional: true,
+        elsewhere: unkept('academicSessions'),
+      });
   }
 
   // courses
@@ -360,16 +436,20 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
   {
     const sheet = new Sheet(
       'courses.csv',
-      text('courses.csv'),
+      text('courses'),
       ['sourcedId', 'title', 'orgSourcedId'],
       issues,
+      isDelta('courses'),
     );
     const seen = new Map<string, number>();
     for (const row of sheet.rows) {
       if (!commonChecks(sheet, row, seen)) continue;
       requireFields(sheet, row, ['title']);
-      refField(sheet, row, 'orgSourcedId', orgs, 'orgs.csv');
-      refField(sheet, row, 'schoolYearSourcedId', sessions, 'academicSessions.csv', { optional: true });
+      refField(sheet, row, 'orgSourcedId', orgs, 'orgs.csv', { elsewhere: unkept('orgs') });
+      refField(sheet, row, 'schoolYearSourcedId', sessions, 'academicSessions.csv', {
+        optional: true,
+        elsewhere: unkept('academicSessions'),
+      });
       courses.set(row.get('sourcedId'), row);
     }
   }
@@ -379,18 +459,22 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
   {
     const sheet = new Sheet(
       'classes.csv',
-      text('classes.csv'),
+      text('classes'),
       ['sourcedId', 'title', 'courseSourcedId', 'classType', 'schoolSourcedId', 'termSourcedIds'],
       issues,
+      isDelta('classes'),
     );
     const seen = new Map<string, number>();
     for (const row of sheet.rows) {
       if (!commonChecks(sheet, row, seen)) continue;
       requireFields(sheet, row, ['title']);
       enumField(sheet, row, 'classType', CLASS_TYPES);
-      refField(sheet, row, 'courseSourcedId', courses, 'courses.csv');
-      refField(sheet, row, 'schoolSourcedId', orgs, 'orgs.csv');
-      refField(sheet, row, 'termSourcedIds', sessions, 'academicSessions.csv', { many: true });
+      refField(sheet, row, 'courseSourcedId', courses, 'courses.csv', { elsewhere: unkept('courses') });
+      refField(sheet, row, 'schoolSourcedId', orgs, 'orgs.csv', { elsewhere: unkept('orgs') });
+      refField(sheet, row, 'termSourcedIds', sessions, 'academicSessions.csv', {
+        many: true,
+        elsewhere: unkept('academicSessions'),
+      });
       if (CONTROL.test(row.get('location'))) sheet.issue(row.line, 'location contains control characters');
       classRows.set(row.get('sourcedId'), row);
     }
@@ -401,16 +485,17 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
   if (!usersHaveRole && files.has('roles.csv')) {
     const sheet = new Sheet(
       'roles.csv',
-      text('roles.csv'),
+      files.get('roles.csv') ?? '',
       ['sourcedId', 'userSourcedId', 'roleType', 'role', 'orgSourcedId'],
       issues,
+      props.get('file.roles')?.value === 'delta',
     );
     const seen = new Map<string, number>();
     for (const row of sheet.rows) {
       if (!commonChecks(sheet, row, seen)) continue;
       enumField(sheet, row, 'roleType', new Set(['primary', 'secondary']));
       enumField(sheet, row, 'role', USER_ROLES);
-      refField(sheet, row, 'orgSourcedId', orgs, 'orgs.csv');
+      refField(sheet, row, 'orgSourcedId', orgs, 'orgs.csv', { elsewhere: unkept('orgs') });
       if (row.get('roleType') === 'primary' && row.get('status') !== 'tobedeleted') {
         const user = row.get('userSourcedId');
         if (primaryRole.has(user)) sheet.issue(row.line, `user ${user} has a second primary role`);
@@ -423,9 +508,10 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
   const users = new Map<string, { role: string; person: RosterPerson }>();
   const usersSheet = new Sheet(
     'users.csv',
-    text('users.csv'),
+    text('users'),
     ['sourcedId', 'enabledUser', 'username', 'givenName', 'familyName', ...(usersHaveRole ? ['role'] : [])],
     issues,
+    isDelta('users'),
   );
   {
     const seen = new Map<string, number>();
@@ -438,14 +524,19 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
         usersSheet.issue(row.line, `enabledUser "${enabled}" is not true or false`);
         ok = false;
       }
-      let role = usersHaveRole ? row.get('role') : (primaryRole.get(id) ?? '');
+      // A delta roles.csv lists only changed roles: a user it does not list keeps the role they were imported with.
+      let role = usersHaveRole ? row.get('role') : (primaryRole.get(id) ?? knownUser(id) ?? '');
       if (usersHaveRole) ok = enumField(usersSheet, row, 'role', USER_ROLES) && ok;
       else if (!role && row.get('status') !== 'tobedeleted') {
         usersSheet.issue(row.line, `user ${id} has no primary role in roles.csv`);
         ok = false;
       }
       if (row.has('orgSourcedIds') && row.get('orgSourcedIds'))
-        ok = refField(usersSheet, row, 'orgSourcedIds', orgs, 'orgs.csv', { many: true }) && ok;
+        ok =
+          refField(usersSheet, row, 'orgSourcedIds', orgs, 'orgs.csv', {
+            many: true,
+            elsewhere: unkept('orgs'),
+          }) && ok;
       const email = row.get('email');
       if (email && !EMAIL.test(email)) {
         usersSheet.issue(row.line, `email "${email.slice(0, 80)}" is not an e-mail address`);
@@ -483,17 +574,20 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
   {
     const sheet = new Sheet(
       'enrollments.csv',
-      text('enrollments.csv'),
+      text('enrollments'),
       ['sourcedId', 'classSourcedId', 'schoolSourcedId', 'userSourcedId', 'role'],
       issues,
+      isDelta('enrollments'),
     );
     const seen = new Map<string, number>();
     const pairs = new Map<string, number>();
     for (const row of sheet.rows) {
       if (!commonChecks(sheet, row, seen)) continue;
-      let ok = refField(sheet, row, 'classSourcedId', classRows, 'classes.csv');
-      ok = refField(sheet, row, 'schoolSourcedId', orgs, 'orgs.csv') && ok;
-      ok = refField(sheet, row, 'userSourcedId', users, 'users.csv') && ok;
+      let ok = refField(sheet, row, 'classSourcedId', classRows, 'classes.csv', {
+        elsewhere: importedClasses,
+      });
+      ok = refField(sheet, row, 'schoolSourcedId', orgs, 'orgs.csv', { elsewhere: unkept('orgs') }) && ok;
+      ok = refField(sheet, row, 'userSourcedId', users, 'users.csv', { elsewhere: importedUsers }) && ok;
       ok = enumField(sheet, row, 'role', USER_ROLES) && ok;
       const primary = row.get('primary');
       if (primary !== '' && primary !== 'true' && primary !== 'false') {
@@ -507,16 +601,16 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
       }
       if (!ok || !dates) continue;
       const role = row.get('role');
-      const user = users.get(row.get('userSourcedId'))!;
+      const userRole = users.get(row.get('userSourcedId'))?.role ?? knownUser(row.get('userSourcedId')) ?? '';
       const active = row.get('status') !== 'tobedeleted';
       if (role !== 'student' && role !== 'teacher') {
         ignoredEnrollments++;
         continue;
       }
-      if (user.role && user.role !== role) {
+      if (userRole && userRole !== role) {
         sheet.issue(
           row.line,
-          `user ${row.get('userSourcedId')} is enrolled as ${role} but users.csv gives role ${user.role}`,
+          `user ${row.get('userSourcedId')} is enrolled as ${role} but users.csv gives role ${userRole}`,
         );
         continue;
       }
@@ -552,7 +646,7 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
   if (files.has(BELL_SCHEDULE_FILE)) {
     const sheet = new Sheet(
       BELL_SCHEDULE_FILE,
-      text(BELL_SCHEDULE_FILE),
+      files.get(BELL_SCHEDULE_FILE) ?? '',
       ['period', 'days', 'startTime', 'endTime'],
       issues,
     );
@@ -600,27 +694,36 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
     else if (u.role === 'teacher') teachers.push(u.person);
     else ignoredUsers++;
   }
+  /** The primary teacher (an active teacher enrollment marked primary, else the first by sourcedId). */
+  const primaryTeacher = (classId: string): string | null =>
+    [...(teachersOf.get(classId) ?? [])].sort(
+      (a, b) => Number(b.primary) - Number(a.primary) || (a.id < b.id ? -1 : 1),
+    )[0]?.user ?? null;
   const classes: RosterClass[] = [...classRows.values()].map((row) => {
     const id = row.get('sourcedId');
-    const terms = list(row.get('termSourcedIds')).map((t) => sessions.get(t)!);
-    const candidates = (teachersOf.get(id) ?? []).sort(
-      (a, b) => Number(b.primary) - Number(a.primary) || (a.id < b.id ? -1 : 1),
-    );
+    const terms = list(row.get('termSourcedIds'))
+      .map((t) => sessions.get(t))
+      .filter((t): t is { start: string; end: string } => t !== undefined);
     return {
       sourcedId: id,
       line: row.line,
       title: row.get('title'),
-      teacherSourcedId: candidates[0]?.user ?? null,
+      teacherSourcedId: primaryTeacher(id),
       active: row.get('status') !== 'tobedeleted',
       location: row.get('location') || null,
       periods: list(row.get('periods')),
-      termStart: terms.map((t) => t.start).sort()[0]!,
-      termEnd: terms
-        .map((t) => t.end)
-        .sort()
-        .at(-1)!,
+      termStart: terms.map((t) => t.start).sort()[0] ?? '',
+      termEnd:
+        terms
+          .map((t) => t.end)
+          .sort()
+          .at(-1) ?? '',
     };
   });
+  const teacherAssignments = [...teachersOf.keys()].sort().map((classSourcedId) => ({
+    classSourcedId,
+    teacherSourcedId: primaryTeacher(classSourcedId)!,
+  }));
   return {
     issues: [],
     bundle: {
@@ -629,7 +732,9 @@ export function parseRosterBundle(files: ReadonlyMap<string, string>): ParseResu
       teachers,
       classes,
       enrollments,
+      teacherAssignments,
       bellSchedule,
+      modes: { users: mode('users'), classes: mode('classes'), enrollments: mode('enrollments') },
       ignored: { users: ignoredUsers, enrollments: ignoredEnrollments },
     },
   };

@@ -502,6 +502,44 @@ export function dropRow(files: Map<string, string>, file: string, sourcedId: str
   files.set(file, lines.join('\r\n'));
 }
 
+/** One row of a delta bundle: the bulk bundle's row `sourcedId` of `file`, edited (a new sourcedId makes a new row). */
+export interface DeltaRow {
+  file: string;
+  sourcedId: string;
+  edit?: (fields: string[]) => string[];
+}
+
+/**
+ * A delta bundle derived from a bulk one (OneRoster CSV delta mode): each file holds only the given rows,
+ * each with a status and a dateLastModified of `now`; the manifest lists those files as delta and every other
+ * file as absent (the spec allows no file without rows).
+ */
+export function deltaBundle(
+  bulk: ReadonlyMap<string, string>,
+  now: Date,
+  rows: DeltaRow[],
+): Map<string, string> {
+  const byFile = new Map<string, string[][]>();
+  for (const r of rows) {
+    const table = parseCsv(bulk.get(r.file)!);
+    const found = table.records.find((rec) => rec.fields[0] === r.sourcedId);
+    if (!found) throw new Error(`${r.file} has no row ${r.sourcedId}`);
+    const fields = (r.edit ?? ((f) => f))([...found.fields]);
+    fields[1] = fields[1] || 'active';
+    fields[2] = now.toISOString();
+    byFile.set(r.file, [...(byFile.get(r.file) ?? []), fields]);
+  }
+  const out = new Map<string, string>();
+  for (const [file, list] of byFile) out.set(file, csv(parseCsv(bulk.get(file)!).header, list));
+  const manifest = parseCsv(bulk.get('manifest.csv')!).records.map(({ fields: [name, value] }) =>
+    name!.startsWith('file.')
+      ? [name!, out.has(`${name!.slice(5)}.csv`) ? 'delta' : 'absent']
+      : [name!, value!],
+  );
+  out.set('manifest.csv', csv(['propertyName', 'value'], manifest));
+  return out;
+}
+
 export function bundleZip(files: ReadonlyMap<string, string>): Buffer {
   return writeZip(new Map([...files].map(([k, v]) => [k, Buffer.from(v, 'utf8')])));
 }

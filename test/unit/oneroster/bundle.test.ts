@@ -129,13 +129,16 @@ void describe('bundle validation', () => {
       );
   });
 
-  void test('when the manifest is missing, a file is delta, or a listed file is absent, then the bundle is refused before the rows', () => {
+  void test('when the manifest is missing, a file is neither bulk, delta nor absent, or a listed file is not there, then the bundle is refused before the rows', () => {
     const noManifest = small();
     noManifest.delete('manifest.csv');
     assert.match(parseRosterBundle(noManifest).issues[0]!.reason, /manifest\.csv is missing/);
-    const delta = small();
-    delta.set('manifest.csv', delta.get('manifest.csv')!.replace('file.users,bulk', 'file.users,delta'));
-    assert.match(parseRosterBundle(delta).issues[0]!.reason, /delta: only bulk/);
+    const weekly = small();
+    weekly.set('manifest.csv', weekly.get('manifest.csv')!.replace('file.users,bulk', 'file.users,weekly'));
+    assert.match(
+      parseRosterBundle(weekly).issues[0]!.reason,
+      /file\.users is "weekly": not bulk, delta or absent/,
+    );
     const absent = small();
     absent.delete('enrollments.csv');
     assert.match(
