@@ -12,6 +12,7 @@
 import type { Knex } from 'knex';
 import { csvCell, csvRecord } from '../csv';
 import { csvField } from '../../lib/oneroster/csv';
+import { ONEROSTER_12_FILES } from '../../lib/oneroster/manifest';
 
 export type AttendanceStatus = 'present' | 'late' | 'absent' | 'excused';
 
@@ -238,37 +239,14 @@ export const ONEROSTER_HEADERS = {
   ],
 } as const;
 
-/** Every file of the 1.2 manifest; the bundle carries three of them in bulk, the rest are absent. */
-const MANIFEST_FILES = [
-  'academicSessions',
-  'categories',
-  'classes',
-  'classResources',
-  'courses',
-  'courseResources',
-  'demographics',
-  'enrollments',
-  'lineItemLearningObjectiveIds',
-  'lineItems',
-  'lineItemScoreScales',
-  'orgs',
-  'resources',
-  'resultLearningObjectiveIds',
-  'results',
-  'resultScoreScales',
-  'roles',
-  'scoreScales',
-  'userProfiles',
-  'userResources',
-  'users',
-];
+/** The bundle carries three of the 1.2 manifest's files in bulk; the rest are absent. */
 const BULK_FILES = new Set(['categories', 'lineItems', 'results']);
 
 export function manifestCsv(): string {
   const rows: [string, string][] = [
     ['manifest.version', '1.0'],
     ['oneroster.version', '1.2'],
-    ...MANIFEST_FILES.map((f): [string, string] => [`file.${f}`, BULK_FILES.has(f) ? 'bulk' : 'absent']),
+    ...ONEROSTER_12_FILES.map((f): [string, string] => [`file.${f}`, BULK_FILES.has(f) ? 'bulk' : 'absent']),
     ['source.systemName', 'Rollcall'],
     ['source.systemCode', 'rollcall'],
   ];

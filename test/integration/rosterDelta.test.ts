@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import request from 'supertest';
 import type { RosterImportSummary } from '../../activities/rosterImport';
 import { seedDemoSchool } from '../../migrations/seeds/demoSchool';
-import { eventually, startTestRollcall, type TestRollcall } from '../support/app';
+import { startTestRollcall, type TestRollcall } from '../support/app';
+import { rosterCounts, uploadRoster } from '../support/rosterImports';
 import { bearerFor } from '../support/auth';
-import { bundleZip, deltaBundle, generatedRooms, generateRosterBundle } from '../support/oneroster';
+import { deltaBundle, generatedRooms, generateRosterBundle } from '../support/oneroster';
 
 let rc: TestRollcall;
 let admin: string;
@@ -20,16 +20,7 @@ const LATER = new Date(NOW.getTime() + 86_400_000);
 const CLASSES = 16;
 const base = () => generateRosterBundle({ now: NOW, students: 80, classes: CLASSES, teachers: 6 });
 
-const ROSTER_TABLES = ['students', 'users', 'courses', 'enrollments', 'schedules'] as const;
-
-async function counts(): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const t of ROSTER_TABLES) {
-    const [{ n }] = await rc.database.db(t).count<{ n: string }[]>('* as n');
-    out[t] = Number(n);
-  }
-  return out;
-}
+const counts = () => rosterCounts(rc.database.db);
 
 interface RunView {
   status: string;
@@ -37,24 +28,8 @@ interface RunView {
   issues: { count: number; list: { file: string; line: number; reason: string }[] } | null;
 }
 
-/** Uploads a bundle (as `bearer`, in `school` when given) and waits for the run to finish. */
-async function upload(files: Map<string, string>, bearer = admin, school?: string): Promise<RunView> {
-  let req = request(rc.app).post('/api/v1/admin/imports').set('Authorization', bearer);
-  if (school) req = req.set('X-School-Id', school);
-  const res = await req.set('Content-Type', 'application/zip').send(bundleZip(files));
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  return eventually(
-    async () => {
-      let view = request(rc.app).get(res.body.status_url).set('Authorization', bearer);
-      if (school) view = view.set('X-School-Id', school);
-      const got = await view;
-      assert.equal(got.status, 200, JSON.stringify(got.body));
-      return ['applied', 'rejected'].includes(got.body.status) ? (got.body as RunView) : undefined;
-    },
-    'the import to finish',
-    120_000,
-  );
-}
+const upload = (files: Map<string, string>, bearer = admin, school?: string): Promise<RunView> =>
+  uploadRoster<RunView>(rc.app, files, { bearer, school });
 
 const none = { create: 0, update: 0, deactivate: 0, reactivate: 0 };
 

@@ -11,7 +11,8 @@ import type { RosterImportSummary } from '../../activities/rosterImport';
 import { seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { bundleFromZip } from '../../lib/oneroster/runs';
 import { importBundle } from '../../scripts/roster-import';
-import { eventually, startTestRollcall, type TestRollcall } from '../support/app';
+import { startTestRollcall, type TestRollcall } from '../support/app';
+import { rosterCounts, uploadRoster } from '../support/rosterImports';
 import { bearerFor } from '../support/auth';
 import { bundleZip, dropRow, editRow, generatedRooms, generateRosterBundle } from '../support/oneroster';
 
@@ -22,39 +23,9 @@ const STUDENTS = 300;
 const CLASSES = 30;
 const base = () => generateRosterBundle({ now: NOW, students: STUDENTS, classes: CLASSES, teachers: 10 });
 
-const ROSTER_TABLES = ['students', 'users', 'courses', 'enrollments', 'schedules'] as const;
-
-async function counts(): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const t of ROSTER_TABLES) {
-    const [{ n }] = await rc.database.db(t).count<{ n: string }[]>('* as n');
-    out[t] = Number(n);
-  }
-  return out;
-}
-
-/** Uploads a zip as the admin and waits for the run to finish; answers the run view. */
-async function upload(files: Map<string, string>, how: 'zip' | 'multipart' = 'zip') {
-  const req = request(rc.app).post('/api/v1/admin/imports').set('Authorization', admin);
-  const res =
-    how === 'zip'
-      ? await req.set('Content-Type', 'application/zip').send(bundleZip(files))
-      : await req.attach('bundle', bundleZip(files), {
-          filename: 'roster.zip',
-          contentType: 'application/zip',
-        });
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  assert.match(res.body.workflow_id, /^roster-import:/);
-  return eventually(
-    async () => {
-      const view = await request(rc.app).get(res.body.status_url).set('Authorization', admin);
-      assert.equal(view.status, 200, JSON.stringify(view.body));
-      return ['applied', 'rejected'].includes(view.body.status) ? view.body : undefined;
-    },
-    'the import to finish',
-    120_000,
-  );
-}
+const counts = () => rosterCounts(rc.database.db);
+const upload = (files: Map<string, string>, how: 'zip' | 'multipart' = 'zip') =>
+  uploadRoster(rc.app, files, { bearer: admin, how });
 
 async function viaCli(files: Map<string, string>) {
   const lines: string[] = [];

@@ -13,8 +13,8 @@ import { SCHOOL_OWNED } from '../../migrations/20261206000001_schools';
 import { startTestRollcall, type TestRollcall } from '../support/app';
 import { bearerFor } from '../support/auth';
 import { assertErrorShape } from '../support/errors';
-import { bundleZip, generateRosterBundle } from '../support/oneroster';
-import { eventually } from '../support/app';
+import { generateRosterBundle } from '../support/oneroster';
+import { uploadRoster } from '../support/rosterImports';
 
 let rc: TestRollcall;
 let admin: string;
@@ -325,43 +325,19 @@ void describe('schools as tenants (real Temporal + Postgres)', () => {
           id: string;
         }[]
       ).map((s) => s.id);
+    const addSchool = (bearer: string, body: object, school?: string) => {
+      const req = request(rc.app).post('/api/v1/admin/schools').set('Authorization', bearer);
+      return (school ? req.set('X-School-Id', school) : req).send(body);
+    };
     assert.deepEqual(await ids(admin), ['main']);
     assert.deepEqual(await ids(northTeacher), ['north']);
-    refused(
-      await request(rc.app)
-        .post('/api/v1/admin/schools')
-        .set('Authorization', admin)
-        .send({ id: 'south', name: 'South' }),
-      403,
-      'district_only',
-    );
-    refused(
-      await request(rc.app)
-        .post('/api/v1/admin/schools')
-        .set('Authorization', district)
-        .set('X-School-Id', 'north')
-        .send({ id: 'south', name: 'South' }),
-      403,
-      'district_only',
-    );
-    const made = await request(rc.app)
-      .post('/api/v1/admin/schools')
-      .set('Authorization', district)
-      .send({ id: 'south', name: 'South school' });
+    refused(await addSchool(admin, { id: 'south', name: 'South' }), 403, 'district_only');
+    refused(await addSchool(district, { id: 'south', name: 'South' }, 'north'), 403, 'district_only');
+    const made = await addSchool(district, { id: 'south', name: 'South school' });
     assert.equal(made.status, 201, JSON.stringify(made.body));
+    refused(await addSchool(district, { id: 'south', name: 'Again' }), 409, 'duplicate_id');
     refused(
-      await request(rc.app)
-        .post('/api/v1/admin/schools')
-        .set('Authorization', district)
-        .send({ id: 'south', name: 'Again' }),
-      409,
-      'duplicate_id',
-    );
-    refused(
-      await request(rc.app)
-        .post('/api/v1/admin/schools')
-        .set('Authorization', district)
-        .send({ id: "x'; DROP TABLE schools; --", name: 'Bad' }),
+      await addSchool(district, { id: "x'; DROP TABLE schools; --", name: 'Bad' }),
       400,
       'validation_failed',
     );
@@ -401,24 +377,8 @@ void describe('schools as tenants (real Temporal + Postgres)', () => {
         text.replace(/\b(t|a|s|cls|enr)-(\d)/g, 'n$1-$2').replace(/office@/g, 'office-north@'),
       ]),
     );
-    const upload = async (bearer: string, files: Map<string, string>, school?: string) => {
-      let req = request(rc.app).post('/api/v1/admin/imports').set('Authorization', bearer);
-      if (school) req = req.set('X-School-Id', school);
-      const res = await req.set('Content-Type', 'application/zip').send(bundleZip(files));
-      assert.equal(res.status, 202, JSON.stringify(res.body));
-      return eventually(
-        async () => {
-          let view = request(rc.app)
-            .get(res.body.status_url as string)
-            .set('Authorization', bearer);
-          if (school) view = view.set('X-School-Id', school);
-          const body = (await view).body as { status: string; summary: { totalChanges: number } };
-          return ['applied', 'rejected', 'failed'].includes(body.status) ? body : undefined;
-        },
-        'the import to finish',
-        120_000,
-      );
-    };
+    const upload = (bearer: string, files: Map<string, string>, school?: string) =>
+      uploadRoster<{ status: string; summary: { totalChanges: number } }>(rc.app, files, { bearer, school });
     const db = rc.database.db;
     const imported = (school: string) =>
       db('students')

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { csvLine, parseCsv } from '../../lib/oneroster/csv';
+import { ONEROSTER_11_FILES, ONEROSTER_12_FILES } from '../../lib/oneroster/manifest';
 import { writeZip } from '../../lib/oneroster/zip';
 
 export interface BundleOptions {
@@ -108,22 +109,7 @@ export function generateRosterBundle(opts: BundleOptions): Map<string, string> {
   const schoolYear = yearEnd.slice(0, 4);
 
   const files = new Map<string, string>();
-  const fileKinds = [
-    'academicSessions',
-    'categories',
-    'classes',
-    'classResources',
-    'courses',
-    'courseResources',
-    'demographics',
-    'enrollments',
-    'lineItems',
-    'orgs',
-    'resources',
-    'results',
-    'users',
-    ...(version === '1.2' ? ['roles'] : []),
-  ];
+  const fileKinds: readonly string[] = version === '1.2' ? ONEROSTER_12_FILES : ONEROSTER_11_FILES;
   const present = new Set([
     'academicSessions',
     'classes',
