@@ -48,20 +48,24 @@ interface PgConnection {
 
 const handles = new WeakMap<Knex, Map<string, Knex>>();
 
+/** The plain handle behind a request-scoped one (which follows the request; a school's handle must not). */
+const plainOf = new WeakMap<Knex, Knex>();
+
 /** A handle on `base`'s pool whose statements and transactions are the school's (see the module comment). */
-export function schoolDb(base: Knex, schoolId: string): Knex {
+export function schoolDb(handle: Knex, schoolId: string): Knex {
+  const base = plainOf.get(handle) ?? handle;
   let bySchool = handles.get(base);
   if (!bySchool) handles.set(base, (bySchool = new Map()));
   const cached = bySchool.get(schoolId);
   if (cached) return cached;
 
   const begin = `BEGIN; ${scopeSql(schoolId)}`;
-  const handle = base.withUserParams({ schoolId });
+  const scoped = base.withUserParams({ schoolId });
   const baseClient = base.client as {
     acquireConnection(): Promise<PgConnection>;
     releaseConnection(c: PgConnection): Promise<unknown>;
   };
-  Object.assign(handle.client, {
+  Object.assign(scoped.client, {
     async acquireConnection(): Promise<PgConnection> {
       const conn = await baseClient.acquireConnection();
       try {
@@ -94,9 +98,9 @@ export function schoolDb(base: Knex, schoolId: string): Knex {
       return trx;
     });
   }) as TransactionFn;
-  Object.defineProperty(handle, 'transaction', { value: transaction, configurable: true });
-  bySchool.set(schoolId, handle);
-  return handle;
+  Object.defineProperty(scoped, 'transaction', { value: transaction, configurable: true });
+  bySchool.set(schoolId, scoped);
+  return scoped;
 }
 
 const requestSchool = new AsyncLocalStorage<Knex>();
@@ -107,7 +111,7 @@ const requestSchool = new AsyncLocalStorage<Knex>();
  */
 export function requestScopedDb(base: Knex): Knex {
   const current = (): Knex => requestSchool.getStore() ?? base;
-  return new Proxy(base, {
+  const scoped = new Proxy(base, {
     apply: (_target, _this, args: unknown[]) =>
       (current() as unknown as (...a: unknown[]) => unknown)(...args),
     get: (_target, prop) => {
@@ -116,6 +120,8 @@ export function requestScopedDb(base: Knex): Knex {
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(db) : value;
     },
   });
+  plainOf.set(scoped, base);
+  return scoped;
 }
 
 /** The school a request's statements run in; null: none (district admin, device, anonymous). */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { hashPassword } from '../../lib/passwords';
-import { enterSchool, TENANT_ROLE } from '../../lib/tenancy';
+import { enterSchool, requestScopedDb, runInSchool, TENANT_ROLE } from '../../lib/tenancy';
 import { DEMO_PASSWORD, seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { SCHOOL_OWNED } from '../../migrations/20261206000001_schools';
 import { startTestRollcall, type TestRollcall } from '../support/app';
@@ -134,6 +134,17 @@ void describe('schools as tenants (real Temporal + Postgres)', () => {
       0,
       'a deliberately unscoped query for north\u2019s students under main finds none',
     );
+    // The handle routes hold, inside a school's scope: statements and transactions alike are the school's.
+    const routeDb = requestScopedDb(db);
+    const seen = await runInSchool(routeDb, 'north', async () => ({
+      statement: await routeDb('students').orderBy('id').pluck('id'),
+      transaction: await routeDb.transaction((trx) => trx('students').orderBy('id').pluck('id')),
+      nested: await runInSchool(routeDb, 'main', () =>
+        routeDb('classrooms').where({ id: 'N100' }).pluck('id'),
+      ),
+    }));
+    assert.deepEqual(seen, { statement: ['N001', 'N002'], transaction: ['N001', 'N002'], nested: [] });
+    assert.ok((await routeDb('students').pluck('id')).includes('S001'), 'outside a scope: the owner');
   });
 
   void test('when a school writes a row of another school or reads around the policies, then Postgres refuses', async () => {
