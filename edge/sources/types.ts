@@ -21,9 +21,13 @@ export class CameraUnavailableError extends Error {
   override readonly name = 'CameraUnavailableError';
 }
 
-/** Waits for the next tick of a fixed-rate clock (fps 0: no pacing, as fast as the consumer takes frames). */
+/**
+ * Waits for the next tick of a fixed-rate clock (fps 0: no pacing, as fast as the consumer takes frames — but
+ * each tick still yields to the event loop, so a consumer that skips frames (no class in the room) cannot
+ * starve I/O: it once spun on resolved promises while the roster it waited for sat unread in a socket).
+ */
 export function pacer(fps: number): (signal: AbortSignal) => Promise<void> {
-  if (fps <= 0) return async () => undefined;
+  if (fps <= 0) return () => new Promise((resolve) => setImmediate(resolve));
   const period = 1000 / fps;
   let next = Date.now();
   return (signal) => {
