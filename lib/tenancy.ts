@@ -6,8 +6,6 @@
  * owning role (workers, migrations, district admins) is not subject to the policies.
  *
  * - `enterSchool(trx, id)`: the rest of a transaction is the school's (role and school).
- * - `inSchool(trx, id)`: the rest of a transaction writes rows of that school, as the owner (system writers,
- *   such as the roster import, that must not depend on there being a single school).
  * - `schoolDb(base, id)`: a knex handle on the same pool whose every statement is its own short transaction in
  *   the school's scope, and whose `transaction()` enters the scope first. One statement, one transaction: a
  *   write is committed before its promise resolves, as with the plain handle, so "commit, then start the
@@ -34,11 +32,6 @@ const scopeSql = (schoolId: string) =>
 /** The rest of this transaction runs as the school (role and school): the policies apply. */
 export async function enterSchool(trx: Knex.Transaction, schoolId: string): Promise<void> {
   await trx.raw(scopeSql(schoolId));
-}
-
-/** The rest of this transaction writes rows of that school (school_id's default), still as the owner. */
-export async function inSchool(trx: Knex.Transaction, schoolId: string): Promise<void> {
-  await trx.raw(`SET LOCAL rollcall.school_id = ${schoolIdLiteral(schoolId)}`);
 }
 
 type TransactionFn = Knex['transaction'];
