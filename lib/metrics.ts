@@ -165,17 +165,23 @@ export const inboxDeliveryLag = new Histogram({
 
 export const inboxDeliveries = new Counter({
   name: 'rollcall_inbox_deliveries_total',
-  help: 'Recognitions handled by the inbox relay, by outcome (signalled, amended = written to an ended session, failed = retried later, undeliverable)',
+  help: 'Recognitions handled by the inbox relay, by outcome (signalled, redundant = a later sighting of a student already delivered, marked delivered without a signal, amended = written to an ended session, failed = retried later, undeliverable)',
   labelNames: ['outcome'] as const,
   registers: [metricsRegistry],
 });
 
 export function countInboxDeliveries(
-  outcome: 'signalled' | 'amended' | 'failed' | 'undeliverable',
+  outcome: 'signalled' | 'redundant' | 'amended' | 'failed' | 'undeliverable',
   n: number,
 ): void {
   if (n > 0) inboxDeliveries.inc({ outcome }, n);
 }
+
+export const inboxSignals = new Counter({
+  name: 'rollcall_inbox_signals_total',
+  help: "recognitions signals the inbox relay sent to session workflows (each is a Temporal history event and workflow task: Temporal's cost, and Temporal Cloud's bill, per signal)",
+  registers: [metricsRegistry],
+});
 
 export const quarantinedMarks = new Counter({
   name: 'rollcall_quarantined_marks_total',

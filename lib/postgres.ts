@@ -67,6 +67,8 @@ export interface LocalPostgresOptions {
   settings?: Record<string, string>;
   /** How long pg_ctl waits for the server to accept connections (a restore replays WAL first); 60 s. */
   startTimeoutSeconds?: number;
+  /** CPU niceness of the server and every backend it forks (`nice -n`); benchmarks rank their processes. */
+  niceness?: number;
 }
 
 export async function startLocalPostgres(opts: LocalPostgresOptions): Promise<LocalPostgres> {
@@ -98,9 +100,11 @@ export async function startLocalPostgres(opts: LocalPostgresOptions): Promise<Lo
       ...Object.entries(opts.settings ?? {}).map(([k, v]) => `-c '${k}=${v.replace(/'/g, `'\\''`)}'`),
     ].join(' ');
     const startTimeout = String(opts.startTimeoutSeconds ?? 60);
+    const niced = opts.niceness ? ['-n', String(opts.niceness), pgCtl] : [];
     await runChecked(
-      pgCtl,
+      opts.niceness ? 'nice' : pgCtl,
       [
+        ...niced,
         '-D',
         pgData,
         '-l',

@@ -26,13 +26,14 @@ import { NativeConnection } from '@temporalio/worker';
 import { config } from '../lib/config';
 import { createDb, ensureDatabase } from '../lib/db';
 import { migrateLatest } from '../lib/migrate';
-import { startLocalPostgres } from '../lib/postgres';
+import { startLocalPostgres, type LocalPostgres } from '../lib/postgres';
 import { freePort } from '../lib/process';
 import { resolveTemporalCli } from '../lib/temporal/cli';
 import { startDevServer } from '../lib/temporal/devServer';
 import { createApp } from '../api/app';
 import { createWorker, installWorkerRuntime, stopWorker } from '../workers/worker';
 import { startInboxRelay } from '../workers/relay';
+import { metricsRegistry } from '../lib/metrics';
 import { seedHerd, zoneKeepingOneDate } from './lib/herdSeed';
 import { startClusterStack } from './lib/clusterStack';
 import { cpuDelta, machineBusyMs, sampleCpu, type CpuGroup } from './lib/cpuMeter';
@@ -40,6 +41,19 @@ import { cpuDelta, machineBusyMs, sampleCpu, type CpuGroup } from './lib/cpuMete
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** The relay's signal and delivery counters from a Prometheus text exposition. */
+function relayCounts(text: string) {
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  const outcome = (o: string) =>
+    value(new RegExp(`^rollcall_inbox_deliveries_total\\{[^}]*outcome="${o}"[^}]*\\} (\\S+)$`, 'm'));
+  return {
+    signals: value(/^rollcall_inbox_signals_total(?:\{[^}]*\})? (\S+)$/m),
+    signalled: outcome('signalled'),
+    redundant: outcome('redundant'),
+    amended: outcome('amended'),
+  };
 }
 
 function pct(sorted: number[], p: number): number {
@@ -53,7 +67,16 @@ async function main(): Promise<void> {
   const rate = arg('rate', 0);
   const stackAt = process.argv.indexOf('--stack');
   const stack = stackAt > 0 ? process.argv[stackAt + 1] : 'dev';
-  if (stack !== 'dev' && stack !== 'cluster') throw new Error(`--stack ${stack}: dev or cluster`);
+  if (stack !== 'dev' && stack !== 'cluster' && stack !== 'inbox')
+    throw new Error(`--stack ${stack}: dev, cluster or inbox`);
+  // --priority ingest (the cluster stack's default): the API and Rollcall's Postgres at normal priority, the
+  // delivery side (Temporal server, its Postgres, worker, relay) at nice 10, as CPU requests would rank them
+  // in a cluster; --priority equal: everything at the same priority.
+  const priorityAt = process.argv.indexOf('--priority');
+  const priority = priorityAt > 0 ? process.argv[priorityAt + 1] : 'ingest';
+  if (priority !== 'ingest' && priority !== 'equal')
+    throw new Error(`--priority ${priority}: ingest or equal`);
+  const deliveryNice = stack === 'cluster' && priority === 'ingest' ? 10 : 0;
   const profAt = process.argv.indexOf('--cpu-prof');
   const profileDir = profAt > 0 ? path.resolve(process.argv[profAt + 1]) : undefined;
   if (profileDir && stack !== 'cluster') throw new Error("--cpu-prof profiles the cluster stack's processes");
@@ -61,9 +84,14 @@ async function main(): Promise<void> {
   const cfg = config();
   const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
+  // --pg-stats: the statements that cost Postgres most during load + drain (pg_stat_statements).
+  const pgStats = process.argv.includes('--pg-stats');
   const pg = await startLocalPostgres({
     dataDir: path.join(cfg.ROLLCALL_DATA_DIR, 'bench-postgres'),
     port: await freePort(),
+    settings: pgStats
+      ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' }
+      : {},
   });
   const dbName = `bench_${Date.now()}`;
   await ensureDatabase(pg.adminUrl, dbName);
@@ -87,7 +115,9 @@ async function main(): Promise<void> {
   });
 
   const taskQueue = 'bench';
-  const started = stack === 'cluster' ? await clusterStack() : await devStack();
+  let temporalPg: LocalPostgres | undefined;
+  const started =
+    stack === 'cluster' ? await clusterStack() : stack === 'inbox' ? await inboxStack() : await devStack();
   const port = started.port;
 
   /** Temporal dev server (SQLite); worker, relay and API in this process. */
@@ -137,6 +167,7 @@ async function main(): Promise<void> {
         { name: 'bench process (API, relay, worker, herd client)', pid: process.pid },
         { name: 'temporal', pid: server.process.pid! },
       ],
+      relayMetrics: () => metricsRegistry.metrics(),
       stop: async () => {
         httpServer.close();
         await relay.stop();
@@ -148,11 +179,51 @@ async function main(): Promise<void> {
     };
   }
 
+  /**
+   * The 202 path alone: the API in this process and Postgres, no relay, worker or Temporal (nothing is
+   * delivered: the inbox fills). What accepting a batch costs, apart from delivering it.
+   */
+  async function inboxStack() {
+    const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
+    const app = createApp({
+      db,
+      temporal: client,
+      taskQueue,
+      log: pino({ level: 'silent' }),
+      bodyLimit: '256kb',
+      earlyMinutes: 15,
+      graceMinutes: 10,
+      rateLimits: { devicePerMinute: 100_000, loginPerMinute: cfg.RATE_LIMIT_LOGIN_PER_MINUTE },
+    });
+    const httpServer = http.createServer(app);
+    httpServer.keepAliveTimeout = 65_000;
+    httpServer.listen(0, '127.0.0.1');
+    await new Promise((r) => httpServer.once('listening', r));
+    return {
+      port: (httpServer.address() as AddressInfo).port,
+      processes: [{ name: 'bench process (API, herd client)', pid: process.pid }],
+      relayMetrics: async () => '',
+      stop: async () => {
+        httpServer.close();
+        await client.connection.close();
+      },
+    };
+  }
+
   /** Temporal server on this Postgres; API, relay and worker as their own processes. */
   async function clusterStack() {
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollcall-cluster-'));
+    const relayMetricsPort = await freePort();
+    // Temporal's databases on a Postgres server of their own, as in a production deployment.
+    temporalPg = await startLocalPostgres({
+      dataDir: path.join(cfg.ROLLCALL_DATA_DIR, 'bench-temporal-postgres'),
+      port: await freePort(),
+      niceness: deliveryNice,
+    });
     const cluster = await startClusterStack({
       pg,
+      temporalPg,
+      niceness: { temporal: deliveryNice, worker: deliveryNice, relay: deliveryNice },
       appDatabase: dbName,
       cacheDir: cfg.ROLLCALL_CACHE_DIR,
       workDir,
@@ -165,6 +236,8 @@ async function main(): Promise<void> {
         SESSION_GRACE_MINUTES: '10',
         SESSION_AMEND_HOURS: '1',
         ATTENDANCE_FLUSH_SECONDS: '2',
+        RELAY_METRICS_PORT: String(relayMetricsPort),
+        ...(process.env.BENCH_COALESCE_MS ? { RELAY_COALESCE_MS: process.env.BENCH_COALESCE_MS } : {}),
       },
       nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined,
       log: say,
@@ -173,6 +246,7 @@ async function main(): Promise<void> {
     return {
       port: Number(new URL(cluster.apiUrl).port),
       processes: [{ name: 'herd client (bench process)', pid: process.pid }, ...cluster.processes],
+      relayMetrics: async () => (await fetch(`http://127.0.0.1:${relayMetricsPort}/metrics`)).text(),
       stop: cluster.stop,
     };
   }
@@ -183,6 +257,16 @@ async function main(): Promise<void> {
   );
   const cpuGroups: CpuGroup[] = [
     ...started.processes,
+    ...(temporalPg
+      ? [
+          {
+            name: 'postgres (Temporal databases)',
+            pid: Number(
+              fs.readFileSync(path.join(temporalPg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
+            ),
+          },
+        ]
+      : []),
     {
       // Rollcall's own connections are counted with the server: a backend that exits (an idle pooled
       // connection closed after the load) hands its CPU time to the postmaster, so they cannot be told apart.
@@ -195,6 +279,10 @@ async function main(): Promise<void> {
       },
     },
   ];
+  if (pgStats) {
+    await db.raw('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await db.raw('SELECT pg_stat_statements_reset()');
+  }
   const cpuBefore = sampleCpu(cpuGroups);
   const machineBefore = machineBusyMs();
 
@@ -276,7 +364,7 @@ async function main(): Promise<void> {
   const steadyRequests = steady ? latencies.length - steady.requests : 0;
   const drainStart = Date.now();
   let marks = 0;
-  while (Date.now() - drainStart < 120_000) {
+  while (stack !== 'inbox' && Date.now() - drainStart < 120_000) {
     marks = (await db('attendance_logs').count<{ n: number }[]>('* as n'))[0].n;
     const undelivered = (
       await db('recognition_events').whereNull('delivered_at').count<{ n: number }[]>('* as n')
@@ -299,15 +387,8 @@ async function main(): Promise<void> {
     await db.raw(`SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - received_at)) AS p
                     FROM recognition_events WHERE delivered_at IS NOT NULL`)
   ).rows[0].p as number[] | null;
-  // One markDelivered per delivery cycle stamps its rows with the cycle's now(): a (session, device, stamp)
-  // group is one signal (more only when a session's group exceeds the relay's records per signal).
-  const signals = (
-    await db.raw(
-      `SELECT count(DISTINCT (session_id, device_id, delivered_at))::int AS n
-         FROM recognition_events WHERE event_id = ANY(?::text[])`,
-      [acceptedEvents],
-    )
-  ).rows[0].n as number;
+  // The relay's own counters (its /metrics on the cluster stack, this process's registry on the dev stack).
+  const relay = relayCounts(await started.relayMetrics());
   const dup = (
     await db.raw(
       'SELECT count(*)::int AS n FROM (SELECT 1 FROM attendance_logs GROUP BY session_id, student_id HAVING count(*) > 1) d',
@@ -329,6 +410,16 @@ async function main(): Promise<void> {
         ? 'Temporal server on Postgres; API, relay, worker as separate processes'
         : 'Temporal dev server (SQLite); API, relay, worker in one process',
     ],
+    ...(stack === 'cluster'
+      ? ([
+          [
+            'CPU priority',
+            deliveryNice
+              ? `ingest first: API and its Postgres at nice 0; Temporal server, its Postgres, worker, relay at nice ${deliveryNice}`
+              : 'equal',
+          ],
+        ] as [string, string][])
+      : []),
     ['devices (rooms, concurrent clients)', String(devices)],
     ['mode', rate > 0 ? `open loop, offered ${rate} requests/min` : 'closed loop (as fast as accepted)'],
     ['duration', `${(loadMs / 1000).toFixed(1)} s`],
@@ -349,8 +440,12 @@ async function main(): Promise<void> {
       `${acceptedEvents.length} / ${inbox.stored} / ${inbox.delivered}`,
     ],
     [
-      'recognitions signals (≈)',
-      `${signals} (${(total / Math.max(1, signals)).toFixed(1)} batches a signal)`,
+      'recognitions signals',
+      `${relay.signals} (${(total / Math.max(1, relay.signals)).toFixed(1)} batches a signal)`,
+    ],
+    [
+      'sightings signalled / redundant (delivered without a signal) / amended',
+      `${relay.signalled} / ${relay.redundant} / ${relay.amended}`,
     ],
     ['marks lost', String(Math.max(0, firstSightings.size - marks))],
     ['marks duplicated', String(dup)],
@@ -395,11 +490,31 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\n| metric | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`,
   );
+  if (pgStats) {
+    // Every database of the server (Rollcall's and Temporal's), by execution time; per batch answered.
+    const top: { db: string; calls: number; ms: number; query: string }[] = (
+      await db.raw(
+        `SELECT d.datname AS db, s.calls::int AS calls, s.total_exec_time AS ms,
+                left(regexp_replace(s.query, '\\s+', ' ', 'g'), 110) AS query
+           FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+          ORDER BY s.total_exec_time DESC LIMIT 25`,
+      )
+    ).rows;
+    process.stdout.write(
+      `\n| database | calls | exec ms per batch | ms per call | statement |\n|---|---|---|---|---|\n${top
+        .map(
+          (t) =>
+            `| ${t.db === dbName ? 'rollcall' : t.db.replace(dbName, '')} | ${t.calls} | ${(t.ms / total).toFixed(3)} | ${(t.ms / t.calls).toFixed(3)} | \`${t.query.replace(/\|/g, '\\|')}\` |`,
+        )
+        .join('\n')}\n`,
+    );
+  }
 
   agent.destroy();
   await started.stop();
   await db.destroy();
   await pg.stop();
+  await temporalPg?.stop();
 }
 
 main().catch((err) => {

@@ -24,9 +24,10 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Clien
 import type { Logger } from 'pino';
 import { amendEndedSession } from '../activities/sessions';
 import { withinDeadline } from '../lib/temporal/connection';
-import { countInboxDeliveries, inboxDeliveryLag } from '../lib/metrics';
+import { countInboxDeliveries, inboxDeliveryLag, inboxSignals } from '../lib/metrics';
 import type { classSession } from '../workflows/classSession';
-import { sightingStatus, withinSessionWindow } from '../workflows/markRules';
+import { sightingStatus, withinSessionWindow, type SessionTiming } from '../workflows/markRules';
+import { DeliveredSightings } from './deliveredSightings';
 import { parseSessionId, recognitionsSignal, type Recognition } from '../workflows/messages';
 import { CourseIdKey, RoomIdKey, SessionDateKey } from '../workflows/searchAttributes';
 
@@ -116,6 +117,12 @@ interface InboxRow {
   confidence: number;
   received_at: Date;
   delivery_attempts: number;
+}
+
+interface SessionRow {
+  starts_at: Date;
+  ends_at: Date;
+  late_after_minutes: number;
 }
 
 export interface RelayCycle {
@@ -221,6 +228,7 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
   const waker = new Waker(deps.listenUrl ?? connectionStringOf(db), log);
   let stopped = false;
 
+  const delivered = new DeliveredSightings();
   /** Sessions this relay signalled recently → when; pruned as their interval passes. */
   const signalledAt = new Map<string, number>();
   const coalescing = (): string[] => {
@@ -231,36 +239,49 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
 
   /**
    * Whole sessions, the one waiting longest first, and per session in the order received: a claim takes a
-   * session's waiting rows together (so they travel in one signal), and a row is not claimed while an
-   * earlier row of its session is leased (in flight, waiting for a retry, or held by a relay that died),
-   * because the workflow keeps a persisted mark when an earlier sighting with the same status arrives after
-   * it. Claims are serialised (a transaction advisory lock) so that each sees the leases the previous one took.
-   * Sessions this relay signalled less than `coalesceMs` ago wait for their interval.
+   * session's waiting rows together (so they travel in one signal), and not while any undelivered row of the
+   * session is leased (in flight, waiting for a retry, or held by a relay that died), because the workflow
+   * keeps a persisted mark when an earlier sighting with the same status arrives after it. Claims are
+   * serialised (a transaction advisory lock) so that each sees the leases the previous one took. Sessions
+   * this relay signalled less than `coalesceMs` ago wait for their interval.
+   *
+   * The cost follows the sessions waiting and the rows claimed, not the backlog: the waiting sessions come
+   * from a skip scan of the undelivered-per-session index (one probe per session, oldest row first), and
+   * the lease check runs, oldest session first, only until enough sessions are found.
    */
   const claim = (): Promise<InboxRow[]> =>
     db.transaction(async (trx) => {
       await trx.raw(`SELECT pg_advisory_xact_lock(hashtext('rollcall_inbox_claim'))`);
       const { rows } = await trx.raw<{ rows: InboxRow[] }>(
-        `UPDATE recognition_events e
+        `WITH RECURSIVE waiting AS (
+             (SELECT r.session_id, r.received_at FROM recognition_events r
+               WHERE r.delivered_at IS NULL ORDER BY r.session_id, r.received_at LIMIT 1)
+           UNION ALL
+             SELECT n.session_id, n.received_at FROM waiting w
+              CROSS JOIN LATERAL (SELECT r.session_id, r.received_at FROM recognition_events r
+                                   WHERE r.delivered_at IS NULL AND r.session_id > w.session_id
+                                   ORDER BY r.session_id, r.received_at LIMIT 1) n),
+         oldest_first AS MATERIALIZED (
+           SELECT session_id, received_at AS waiting_since FROM waiting
+            WHERE session_id <> ALL(?::text[]) ORDER BY received_at),
+         sessions AS (
+           SELECT o.session_id, o.waiting_since FROM oldest_first o
+            WHERE NOT EXISTS (SELECT 1 FROM recognition_events p
+                               WHERE p.session_id = o.session_id AND p.delivered_at IS NULL
+                                 AND p.lease_until > now())
+            LIMIT ?),
+         picked AS (
+           SELECT l.event_id FROM recognition_events l JOIN sessions s ON s.session_id = l.session_id
+            WHERE l.delivered_at IS NULL
+            ORDER BY s.waiting_since, l.session_id, l.received_at LIMIT ?
+            FOR UPDATE OF l SKIP LOCKED)
+         UPDATE recognition_events e
             SET lease_until = now() + make_interval(secs => ?), delivery_attempts = e.delivery_attempts + 1
-           FROM (SELECT l.event_id FROM recognition_events l
-                  WHERE l.event_id IN (
-                          SELECT w.event_id FROM (
-                                   SELECT r.event_id, r.session_id, r.received_at,
-                                          min(r.received_at) OVER (PARTITION BY r.session_id) AS waiting_since
-                                     FROM recognition_events r
-                                    WHERE r.delivered_at IS NULL
-                                      AND (r.lease_until IS NULL OR r.lease_until <= now())
-                                      AND r.session_id <> ALL(?::text[])
-                                      AND NOT EXISTS (SELECT 1 FROM recognition_events p
-                                                       WHERE p.session_id = r.session_id AND p.delivered_at IS NULL
-                                                         AND p.lease_until > now() AND p.received_at < r.received_at)) w
-                           ORDER BY w.waiting_since, w.session_id, w.received_at LIMIT ?)
-                  FOR UPDATE SKIP LOCKED) c
+           FROM picked c
           WHERE e.event_id = c.event_id
          RETURNING e.event_id, e.session_id, e.device_id, e.student_id, e.seen_at, e.confidence,
                    e.received_at, e.delivery_attempts`,
-        [s.leaseMs / 1000, coalescing(), s.batchSize],
+        [coalescing(), s.batchSize, s.batchSize, s.leaseMs / 1000],
       );
       return rows.sort(
         (a, b) =>
@@ -287,17 +308,20 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
       [s.maxRetryDelayMs / 1000, eventIds],
     );
 
+  /** A session's window and lateness rule as the workflow applies them (the worker's early/grace minutes). */
+  const timingOf = (x: SessionRow): SessionTiming => ({
+    startsAt: new Date(x.starts_at).toISOString(),
+    endsAt: new Date(x.ends_at).toISOString(),
+    lateAfterMinutes: x.late_after_minutes,
+    earlyMinutes: deps.earlyMinutes,
+    graceMinutes: deps.graceMinutes,
+  });
+
   /** A batch for a session whose workflow has ended: written by the session's writer with its rules. */
   const amend = async (sessionId: string, deviceId: string, rows: InboxRow[]) => {
     const session = await db('class_sessions').where({ id: sessionId }).first();
     if (!session) return;
-    const timing = {
-      startsAt: new Date(session.starts_at).toISOString(),
-      endsAt: new Date(session.ends_at).toISOString(),
-      lateAfterMinutes: session.late_after_minutes,
-      earlyMinutes: deps.earlyMinutes,
-      graceMinutes: deps.graceMinutes,
-    };
+    const timing = timingOf(session);
     const marks = rows
       .filter((r) => withinSessionWindow(timing, r.seen_at.getTime()))
       .map((r) => ({
@@ -329,10 +353,17 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
       else chunks.push([r]);
     }
     const scheduleIds = [...new Set(rows.flatMap((r) => parseSessionId(r.session_id)?.scheduleId ?? []))];
+    const [scheduleRows, sessionRows] = await Promise.all([
+      db('schedules').whereIn('id', scheduleIds).select('id', 'course_id', 'room_id'),
+      db('class_sessions')
+        .whereIn('id', [...sessions.keys()])
+        .select('id', 'starts_at', 'ends_at', 'late_after_minutes'),
+    ]);
     const schedules = new Map<number, { course_id: string; room_id: string }>(
-      (await db('schedules').whereIn('id', scheduleIds).select('id', 'course_id', 'room_id')).map(
-        (x: { id: number; course_id: string; room_id: string }) => [Number(x.id), x],
-      ),
+      scheduleRows.map((x: { id: number; course_id: string; room_id: string }) => [Number(x.id), x]),
+    );
+    const timings = new Map<string, SessionTiming>(
+      sessionRows.map((x: SessionRow & { id: string }) => [x.id, timingOf(x)]),
     );
 
     const done: string[] = [];
@@ -350,7 +381,15 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
         done.push(...ids);
         return true;
       }
-      const records: Recognition[] = chunk.map((r) => ({
+      // A student's sighting no earlier than one this relay has delivered changes nothing in the workflow.
+      const fresh = chunk.filter((r) => !delivered.covers(sessionId, r.student_id, r.seen_at.getTime()));
+      const redundant = chunk.length - fresh.length;
+      if (fresh.length === 0) {
+        countInboxDeliveries('redundant', redundant);
+        done.push(...ids);
+        return true;
+      }
+      const records: Recognition[] = fresh.map((r) => ({
         eventId: r.event_id,
         studentId: r.student_id,
         seenAt: r.seen_at.toISOString(),
@@ -376,13 +415,28 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
             ],
           }),
         );
-        countInboxDeliveries('signalled', ids.length);
+        inboxSignals.inc();
+        countInboxDeliveries('signalled', fresh.length);
+        countInboxDeliveries('redundant', redundant);
         signalledAt.set(sessionId, Date.now());
+        // Only sightings inside the session's window (known once the workflow has opened the session):
+        // the workflow ignores one outside it, so it covers nothing.
+        const timing = timings.get(sessionId);
+        if (timing) {
+          delivered.delivered(
+            sessionId,
+            fresh
+              .filter((r) => withinSessionWindow(timing, r.seen_at.getTime()))
+              .map((r) => ({ studentId: r.student_id, seenAtMs: r.seen_at.getTime() })),
+          );
+        }
         done.push(...ids);
         return true;
       } catch (err) {
         try {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          // The workflow has ended: every row of the chunk goes through the amendment path's own rules.
+          delivered.forget(sessionId);
           await amend(sessionId, deviceId, chunk);
           countInboxDeliveries('amended', ids.length);
           done.push(...ids);

@@ -77,6 +77,12 @@ export class SessionState {
    * re-checked once per session.
    */
   private awaitingEnrolment: { deviceId: string; record: Recognition }[] = [];
+  /**
+   * Each student's earliest device sighting that arrived while a teacher's override stood (and so changed
+   * nothing): if the teacher withdraws that override, the sighting becomes the mark. The inbox relay leaves
+   * out a student's later sightings once it has delivered one, so this one may be the only one to come.
+   */
+  private readonly shadowed = new Map<string, Mark>();
   private recheckedStudents = new Set<string>();
   /** Off when replaying histories recorded before enrolment re-checks existed. */
   recheckEnrolment = true;
@@ -163,7 +169,12 @@ export class SessionState {
     if (existing) {
       // A teacher's word stands; an earlier sighting arriving out of order may improve late → present, and a
       // late upload corrects an absence that finalisation assumed.
-      if (existing.source === 'override') return this.countDuplicate();
+      if (existing.source === 'override') {
+        const shadow = this.shadowed.get(r.studentId);
+        if (!shadow || seenAt < shadow.markedAt)
+          this.shadowed.set(r.studentId, this.deviceMark(deviceId, r, status, seenAt));
+        return this.countDuplicate();
+      }
       const earlier = existing.source === 'device' && seenAt < existing.markedAt;
       const correctsAbsence = existing.source === 'finalise';
       if (!earlier && !correctsAbsence) return this.countDuplicate();
@@ -173,17 +184,38 @@ export class SessionState {
       }
     }
     this.marks.set(r.studentId, {
+      ...this.deviceMark(deviceId, r, status, seenAt),
+      eventId: existing?.persisted ? existing.eventId : r.eventId,
+      reason: existing?.source === 'finalise' ? 'recognised after finalisation' : undefined,
+    });
+  }
+
+  private deviceMark(deviceId: string, r: Recognition, status: AttendanceStatus, seenAt: number): Mark {
+    return {
       studentId: r.studentId,
       status,
       markedAt: seenAt,
-      eventId: existing?.persisted ? existing.eventId : r.eventId,
+      eventId: r.eventId,
       source: 'device',
       confidence: r.confidence,
       deviceId,
       persisted: false,
       actor: `device:${deviceId}`,
-      reason: existing?.source === 'finalise' ? 'recognised after finalisation' : undefined,
-    });
+    };
+  }
+
+  /**
+   * Withdraws an override that created the student's mark (clearRefusal said it may): the student is unmarked,
+   * or, if a device saw them while the override stood, marked by that sighting (`restoreSighting`: off when
+   * replaying histories recorded before sightings under an override were kept).
+   */
+  withdrawOverride(studentId: string, restoreSighting: () => boolean): Mark {
+    const withdrawn = this.marks.get(studentId)!;
+    this.marks.delete(studentId);
+    const shadow = this.shadowed.get(studentId);
+    this.shadowed.delete(studentId);
+    if (shadow && restoreSighting()) this.marks.set(studentId, shadow);
+    return withdrawn;
   }
 
   /** Student ids whose recognitions wait for an enrolment re-check. */
@@ -286,8 +318,9 @@ export async function classSession(input: ClassSessionInput): Promise<SessionSum
           patched('override-clear');
           const refusal = state.clearRefusal(req.studentId);
           if (refusal) throw ApplicationFailure.create({ message: refusal, nonRetryable: true });
-          const withdrawn = state.marks.get(req.studentId)!;
-          state.marks.delete(req.studentId);
+          const withdrawn = state.withdrawOverride(req.studentId, () =>
+            patched('override-clear-restores-sighting'),
+          );
           await clearOverride({
             sessionId: info.sessionId,
             studentId: req.studentId,

@@ -57,11 +57,14 @@ const LOOKUP: PreparedQuery = {
                 WHERE s.id = ANY($6::text[]) GROUP BY s.id) y) AS students`,
 };
 
-/** The inbox insert, one statement whatever the batch size: idempotent by event id, returns the new ids. */
+/**
+ * The inbox insert, one statement whatever the batch size: idempotent by event id, returns the new ids. Names
+ * the device's school ($7), so no tenancy trigger runs per record (migration 20261207000001_inbox_insert).
+ */
 const INSERT: PreparedQuery = {
-  name: 'attendance_inbox_insert',
-  text: `INSERT INTO recognition_events (event_id, session_id, device_id, student_id, seen_at, confidence)
-         SELECT e.event_id, e.session_id, $3::text, e.student_id, e.seen_at, e.confidence
+  name: 'attendance_inbox_insert_school',
+  text: `INSERT INTO recognition_events (event_id, session_id, device_id, student_id, seen_at, confidence, school_id)
+         SELECT e.event_id, e.session_id, $3::text, e.student_id, e.seen_at, e.confidence, $7::text
            FROM unnest($1::text[], $2::text[], $4::text[], $5::timestamptz[], $6::real[])
                 AS e(event_id, session_id, student_id, seen_at, confidence)
          ON CONFLICT (event_id) DO NOTHING
@@ -181,6 +184,7 @@ export async function acceptBatch(
       resolved.map((r) => r.studentId),
       resolved.map((r) => r.seenAt),
       resolved.map((r) => r.confidence),
+      device.schoolId,
     ]);
     fresh = new Set(inserted.map((r) => r.event_id));
     // A known event id is a retry only if it describes the same sighting; an id reused for another

@@ -9,6 +9,7 @@ import { deviceLimitersOf, enforceLimits, tooManyRequests } from '../security/ra
 export interface AuthenticatedDevice {
   id: string;
   roomId: string;
+  schoolId: string;
 }
 
 declare module 'express-serve-static-core' {
@@ -58,7 +59,7 @@ export function requireDevice(db: Knex, opts: { inSchool?: boolean } = {}): Requ
       await limiters?.authFailuresPerIp.hit(ip);
       return next(new AppError(401, 'unauthenticated', 'unknown or revoked device key'));
     }
-    req.device = { id: row.id, roomId: row.room_id };
+    req.device = { id: row.id, roomId: row.room_id, schoolId: row.school_id };
     // Per device, not per IP: a school's Pis may share one NAT address.
     if (limiters) await enforceLimits(res, [{ limiter: limiters.perDevice, subject: row.id }], 'device');
     // The rest of the request runs in the device's school (row-level security), where the route asks for it.

@@ -21,6 +21,13 @@ export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
 
 export interface ClusterStackOptions {
   pg: LocalPostgres;
+  /** Where Temporal's databases go (its own server, as a production deployment has); default `pg`. */
+  temporalPg?: LocalPostgres;
+  /**
+   * CPU niceness per process role (`temporal`, `worker`, `relay`, `api`), as CPU requests rank pods in a
+   * cluster: a benchmark on one machine gives the path that answers devices its CPU first.
+   */
+  niceness?: Partial<Record<'temporal' | 'worker' | 'relay' | 'api', number>>;
   /** The application's database on that server (migrated and seeded by the caller). */
   appDatabase: string;
   cacheDir: string;
@@ -134,9 +141,19 @@ dynamicConfigClient:
 `;
 }
 
-function spawnLogged(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEnv, cwd?: string) {
+function spawnLogged(
+  cmd: string,
+  args: string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+  niceness = 0,
+) {
   const out = fs.openSync(logFile, 'a');
-  const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', out, out] });
+  // `nice` execs the command in its own process (same pid), so every thread it starts inherits the niceness.
+  const child = niceness
+    ? spawn('nice', ['-n', String(niceness), cmd, ...args], { cwd, env, stdio: ['ignore', out, out] })
+    : spawn(cmd, args, { cwd, env, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
@@ -190,10 +207,12 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
   const databases = { persistence: `${o.appDatabase}_temporal`, visibility: `${o.appDatabase}_temporal_vis` };
   const stop = async () => {
     for (const c of children.reverse()) await stopChild(c);
-    for (const db of Object.values(databases)) await dropDatabase(o.pg.adminUrl, db).catch(() => undefined);
+    for (const db of Object.values(databases))
+      await dropDatabase((o.temporalPg ?? o.pg).adminUrl, db).catch(() => undefined);
   };
   try {
     // Schemas: the tool's embedded Postgres 12 schemas, applied to two fresh databases.
+    const tpg = o.temporalPg ?? o.pg;
     const sql = (db: string, ...args: string[]) =>
       runChecked(sqlTool, [
         '--plugin',
@@ -201,7 +220,7 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
         '--ep',
         '127.0.0.1',
         '-p',
-        String(o.pg.port),
+        String(tpg.port),
         '-u',
         'postgres',
         '--db',
@@ -228,7 +247,7 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
     fs.mkdirSync(path.join(root, 'config'), { recursive: true });
     fs.writeFileSync(
       path.join(root, 'config', 'development.yaml'),
-      serverConfig({ pgPort: o.pg.port, ports, databases }),
+      serverConfig({ pgPort: tpg.port, ports, databases }),
     );
     // The server requires the dynamic config file to exist; defaults are fine.
     fs.writeFileSync(path.join(root, 'config', 'dynamicconfig.yaml'), '{}\n');
@@ -241,6 +260,7 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
       serverLog,
       process.env,
       root,
+      o.niceness?.temporal,
     );
     children.push(temporal);
     processes.push({ name: 'temporal', pid: temporal.pid! });
@@ -308,6 +328,7 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
         logFile,
         env,
         repoRoot,
+        o.niceness?.[name as 'worker' | 'relay' | 'api'],
       );
       children.push(child);
       processes.push({ name, pid: child.pid! });
