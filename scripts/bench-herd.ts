@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const priority = priorityAt > 0 ? process.argv[priorityAt + 1] : 'ingest';
   if (priority !== 'ingest' && priority !== 'equal')
     throw new Error(`--priority ${priority}: ingest or equal`);
-  const deliveryNice = stack === 'cluster' && priority === 'ingest' ? 10 : 0;
+  const deliveryNice = stack === 'cluster' && priority === 'ingest' ? 19 : 0;
   const profAt = process.argv.indexOf('--cpu-prof');
   const profileDir = profAt > 0 ? path.resolve(process.argv[profAt + 1]) : undefined;
   if (profileDir && stack !== 'cluster') throw new Error("--cpu-prof profiles the cluster stack's processes");
@@ -312,6 +312,8 @@ async function main(): Promise<void> {
 
   say(`load: ${devices} devices, ${batchSize}-record batches, ${seconds} s`);
   const latencies: number[] = [];
+  /** Per 5 s of the load: the latencies of requests sent then (where in the herd the slow answers are). */
+  const slices: number[][] = [];
   const statuses = new Map<number, number>();
   const firstSightings = new Set<string>();
   let records = 0;
@@ -348,7 +350,9 @@ async function main(): Promise<void> {
         });
         const started = process.hrtime.bigint();
         const status = await post(JSON.stringify({ device_id: d.deviceId, records: batch }), d.key);
-        latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        latencies.push(ms);
+        (slices[Math.floor((Date.now() - ms - t0) / 5000)] ??= []).push(ms);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
         if (status === 202) {
           records += batch.length;
@@ -429,6 +433,19 @@ async function main(): Promise<void> {
     [
       'latency to 202 P50 / P95 / P99',
       `${pct(sorted, 50).toFixed(1)} / ${pct(sorted, 95).toFixed(1)} / ${pct(sorted, 99).toFixed(1)} ms`,
+    ],
+    [
+      'latency to 202 P95 by 5 s of load',
+      [...slices]
+        .map((x) =>
+          x
+            ? pct(
+                x.sort((a, b) => a - b),
+                95,
+              ).toFixed(0)
+            : '–',
+        )
+        .join(' / ') + ' ms',
     ],
     ['success (202)', `${((100 * ok) / total).toFixed(3)} %`],
     ['other statuses', JSON.stringify(Object.fromEntries([...statuses].filter(([s]) => s !== 202)))],

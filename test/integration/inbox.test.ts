@@ -87,6 +87,59 @@ void describe('inbox relay (real Temporal + real Postgres)', () => {
     assert.deepEqual(marks.map((m) => m.student_id).sort(), ['S001', 'S002', 'S003']);
   });
 
+  void test('when a student already delivered is seen again, then the later sighting is delivered without a signal and an earlier one still is signalled', async () => {
+    const db = rc.database.db;
+    const now = Date.now();
+    const opened = await post([record('S029', new Date(now - 10_000))]);
+    assert.equal(opened.status, 202, JSON.stringify(opened.body));
+    const sessionId = opened.body.results[0].session_id as string;
+    // The relay covers a student only once it knows the session's window (the workflow has opened it).
+    await eventually(
+      async () => (await db('class_sessions').where({ id: sessionId }).first()) ?? undefined,
+      'the session to be open',
+    );
+    const delivered = (eventIds: string[]) =>
+      eventually(
+        async () => {
+          const r: { delivered_at: Date | null }[] = await db('recognition_events')
+            .whereIn('event_id', eventIds)
+            .select('delivered_at');
+          return r.length === eventIds.length && r.every((x) => x.delivered_at) ? r : undefined;
+        },
+        `${eventIds.join(', ')} delivered`,
+      );
+    const signalled = async () => {
+      const history = await rc.temporal.client.workflow.getHandle(sessionId).fetchHistory();
+      return (history.events ?? [])
+        .filter((e) => e.workflowExecutionSignaledEventAttributes)
+        .map((e) =>
+          (e.workflowExecutionSignaledEventAttributes?.input?.payloads ?? [])
+            .map((p) => Buffer.from(p.data ?? []).toString())
+            .join(''),
+        );
+    };
+    const first = record('S030', new Date(now - 10_000));
+    assert.equal((await post([first])).status, 202);
+    await delivered([first.event_id]);
+    const before = await signalled();
+
+    const later = record('S030', new Date(now - 5_000));
+    assert.equal((await post([later])).status, 202);
+    await delivered([later.event_id]);
+    assert.equal((await signalled()).length, before.length, 'no signal for a later sighting');
+
+    const earlier = record('S030', new Date(now - 20_000));
+    assert.equal((await post([earlier])).status, 202);
+    await delivered([earlier.event_id]);
+    const after = await eventually(async () => {
+      const s = await signalled();
+      return s.length > before.length ? s : undefined;
+    }, 'a signal for the earlier sighting');
+    assert.equal(after.length, before.length + 1);
+    assert.ok(after.at(-1)!.includes(earlier.event_id), 'the earlier sighting travelled');
+    assert.ok(!after.some((p) => p.includes(later.event_id)), 'the later sighting never did');
+  });
+
   void test('when two relays run side by side, then no row is claimed twice and every student is marked once', async () => {
     const db = rc.database.db;
     const second = startInboxRelay({

@@ -416,6 +416,51 @@ void describe('classSession workflow (time-skipping, mocked activities)', () => 
     assert.equal(fake.stored.get('S2')?.source, 'device');
   });
 
+  void test('when a teacher withdraws a correction under which a device saw the student, then the earliest of those sightings becomes the mark', async () => {
+    const t0 = await kit.env.currentTimeMs();
+    const startsAt = t0 + 15 * MIN;
+    const fake = fakeSessionActivities(startsAt);
+    await kit.withWorker(fake.activities, async (taskQueue) => {
+      const h = await startSession(taskQueue);
+      await h.executeUpdate(overrideUpdate, {
+        args: [{ studentId: 'S2', status: 'excused', reason: 'wrong student', by: 'u-teacher1' }],
+      });
+      // Seen twice while the correction stands: it changes nothing, and the relay sends no later sighting.
+      await h.signal(recognitionsSignal, {
+        deviceId: 'pi-1',
+        records: [rec('S2', startsAt + 20 * MIN), rec('S2', startsAt + 3 * MIN)],
+      });
+      await kit.env.sleep(MIN);
+      assert.equal(
+        (await h.query(rosterQuery)).students.find((s) => s.studentId === 'S2')?.status,
+        'excused',
+      );
+      const undone = await h.executeUpdate(overrideUpdate, {
+        args: [{ studentId: 'S2', status: 'unmarked', reason: 'Undo: wrong student', by: 'u-teacher1' }],
+      });
+      assert.deepEqual(
+        { status: undone.status, source: undone.source, markedAt: undone.markedAt },
+        { status: 'present', source: 'device', markedAt: new Date(startsAt + 3 * MIN).toISOString() },
+      );
+      await kit.env.sleep(MIN);
+      assert.equal(fake.stored.get('S2')?.source, 'device', 'written by the next flush');
+      assert.equal(fake.stored.get('S2')?.markedAt, new Date(startsAt + 3 * MIN).toISOString());
+      // S3 was never seen: withdrawing leaves them unmarked, as before.
+      await h.executeUpdate(overrideUpdate, {
+        args: [{ studentId: 'S3', status: 'present', reason: 'wrong student', by: 'u-teacher1' }],
+      });
+      const s3 = await h.executeUpdate(overrideUpdate, {
+        args: [{ studentId: 'S3', status: 'unmarked', reason: 'Undo', by: 'u-teacher1' }],
+      });
+      assert.equal(s3.status, 'unmarked');
+      await kit.env.sleep(15 * MIN + 90 * MIN + 10 * MIN + 61 * MIN);
+      const summary = await h.result();
+      await maybeRecordHistory('classSession-override-shadow', h);
+      assert.equal(summary.present, 1);
+    });
+    assert.equal(fake.calls.clears.length, 2);
+  });
+
   void test('when a batch arrives before the Schedule fires, then signalWithStart opens the session and keeps it', async () => {
     const t0 = await kit.env.currentTimeMs();
     const startsAt = t0 + 15 * MIN;
