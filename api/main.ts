@@ -11,6 +11,9 @@
 import http from 'node:http';
 import { assertSafeListenAddress, config } from '../lib/config';
 import { createDb } from '../lib/db';
+import { warmPrepared } from '../lib/preparedQuery';
+import { DEVICE_AUTH_WARMUP } from './auth/device';
+import { INGEST_WARMUP } from './attendance/service';
 import { logger } from '../lib/logger';
 import { migrateLatest } from '../lib/migrate';
 import { connectClient } from '../lib/temporal/connection';
@@ -55,6 +58,10 @@ async function main(): Promise<void> {
   }
   // Postgres and Temporal facts for /metrics (backups, WAL, devices, Schedules, task-queue backlog).
   startOpsMetrics({ db, temporal: client, taskQueues: [cfg.TEMPORAL_TASK_QUEUE], log });
+  // Connections open and device statements planned before the first device request.
+  await warmPrepared(db, [DEVICE_AUTH_WARMUP, ...INGEST_WARMUP], cfg.DB_POOL_MAX).catch((err: Error) =>
+    log.warn({ err: err.message }, 'could not warm the database pool; the first requests will'),
+  );
   const app = createApp({ db, temporal: client, log, ...appSettingsFrom(cfg) });
   const server = http.createServer(app);
   // Behind a load balancer: keep idle connections longer than its idle timeout (nginx: 60 s).

@@ -8,6 +8,10 @@
  *   npm run bench:herd -- --devices 100 --seconds 30 --rate 10000          (open loop: 10,000 requests/min)
  *   npm run bench:herd -- --stack cluster                                  (production-shaped: Temporal server
  *        on Postgres built from the Go module proxy; API, relay and worker as separate processes)
+ *   npm run bench:herd -- --stack cluster --coalesce-ms 15000                (the relay's RELAY_COALESCE_MS)
+ *   npm run bench:herd -- --stack cluster --priority equal                   (delivery side not in the background)
+ *   npm run bench:herd -- --stack inbox                                      (the 202 path alone: API and Postgres)
+ *   npm run bench:herd -- --pg-stats                                         (the statements that cost Postgres most)
  *   npm run bench:herd -- --stack cluster --cpu-prof DIR                   (V8 CPU profiles of the API, relay
  *        and worker processes into DIR, written when they stop; open them in Chrome DevTools)
  *
@@ -65,18 +69,22 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 30);
   const batchSize = arg('batch', 10);
   const rate = arg('rate', 0);
+  const coalesceMs = process.argv.includes('--coalesce-ms') ? arg('coalesce-ms', 5000) : undefined;
   const stackAt = process.argv.indexOf('--stack');
   const stack = stackAt > 0 ? process.argv[stackAt + 1] : 'dev';
   if (stack !== 'dev' && stack !== 'cluster' && stack !== 'inbox')
     throw new Error(`--stack ${stack}: dev, cluster or inbox`);
   // --priority ingest (the cluster stack's default): the API and Rollcall's Postgres at normal priority, the
-  // delivery side (Temporal server, its Postgres, worker, relay) at nice 10, as CPU requests would rank them
-  // in a cluster; --priority equal: everything at the same priority.
+  // delivery side (Temporal server, its Postgres, worker, relay) in the background (SCHED_IDLE, nice 19: CPU
+  // nothing else wants), as CPU requests and cgroup cpu.idle would rank them in a cluster; --priority equal:
+  // everything at the same priority.
   const priorityAt = process.argv.indexOf('--priority');
   const priority = priorityAt > 0 ? process.argv[priorityAt + 1] : 'ingest';
   if (priority !== 'ingest' && priority !== 'equal')
     throw new Error(`--priority ${priority}: ingest or equal`);
-  const deliveryNice = stack === 'cluster' && priority === 'ingest' ? 19 : 0;
+  const deliveryInBackground = stack === 'cluster' && priority === 'ingest';
+  if (coalesceMs !== undefined && stack !== 'cluster')
+    throw new Error('--coalesce-ms sets the cluster relay');
   const profAt = process.argv.indexOf('--cpu-prof');
   const profileDir = profAt > 0 ? path.resolve(process.argv[profAt + 1]) : undefined;
   if (profileDir && stack !== 'cluster') throw new Error("--cpu-prof profiles the cluster stack's processes");
@@ -218,12 +226,16 @@ async function main(): Promise<void> {
     temporalPg = await startLocalPostgres({
       dataDir: path.join(cfg.ROLLCALL_DATA_DIR, 'bench-temporal-postgres'),
       port: await freePort(),
-      niceness: deliveryNice,
+      background: deliveryInBackground,
     });
     const cluster = await startClusterStack({
       pg,
       temporalPg,
-      niceness: { temporal: deliveryNice, worker: deliveryNice, relay: deliveryNice },
+      background: {
+        temporal: deliveryInBackground,
+        worker: deliveryInBackground,
+        relay: deliveryInBackground,
+      },
       appDatabase: dbName,
       cacheDir: cfg.ROLLCALL_CACHE_DIR,
       workDir,
@@ -237,7 +249,8 @@ async function main(): Promise<void> {
         SESSION_AMEND_HOURS: '1',
         ATTENDANCE_FLUSH_SECONDS: '2',
         RELAY_METRICS_PORT: String(relayMetricsPort),
-        ...(process.env.BENCH_COALESCE_MS ? { RELAY_COALESCE_MS: process.env.BENCH_COALESCE_MS } : {}),
+        // --coalesce-ms: the relay's RELAY_COALESCE_MS (its default unless given).
+        ...(coalesceMs !== undefined ? { RELAY_COALESCE_MS: String(coalesceMs) } : {}),
       },
       nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined,
       log: say,
@@ -327,6 +340,14 @@ async function main(): Promise<void> {
     () => (steady = { cpu: sampleCpu(cpuGroups), requests: latencies.length }),
     (seconds * 1000) / 3,
   );
+  // CPU cores each group used in each 5 s of the load (which part of the stack the slow slices compete with).
+  const sliceCpu: Map<string, number>[] = [];
+  let lastSlice = sampleCpu(cpuGroups);
+  const sliceTimer = setInterval(() => {
+    const now = sampleCpu(cpuGroups);
+    sliceCpu.push(new Map(cpuDelta(lastSlice, now).map(([name, ms]) => [name, ms / 5000])));
+    lastSlice = now;
+  }, 5000);
   // Open loop (--rate, requests/min over all devices): each device sends on its own paced clock, so latency
   // is measured at an offered load rather than as fast as the server answers (closed loop, the default).
   const intervalMs = rate > 0 ? (devices * 60_000) / rate : 0;
@@ -364,6 +385,7 @@ async function main(): Promise<void> {
   );
   const loadMs = Date.now() - t0;
   clearTimeout(steadyTimer);
+  clearInterval(sliceTimer);
   const steadyCpu = steady && cpuDelta(steady.cpu, sampleCpu(cpuGroups));
   const steadyRequests = steady ? latencies.length - steady.requests : 0;
   const drainStart = Date.now();
@@ -418,8 +440,8 @@ async function main(): Promise<void> {
       ? ([
           [
             'CPU priority',
-            deliveryNice
-              ? `ingest first: API and its Postgres at nice 0; Temporal server, its Postgres, worker, relay at nice ${deliveryNice}`
+            deliveryInBackground
+              ? 'ingest first: API and its Postgres at normal priority; Temporal server, its Postgres, worker, relay in the background (SCHED_IDLE, nice 19)'
               : 'equal',
           ],
         ] as [string, string][])
@@ -447,6 +469,10 @@ async function main(): Promise<void> {
         )
         .join(' / ') + ' ms',
     ],
+    ...[...new Set(sliceCpu.flatMap((m) => [...m.keys()]))].map((name): [string, string] => [
+      `cores used by 5 s of load: ${name}`,
+      sliceCpu.map((m) => (m.get(name) ?? 0).toFixed(2)).join(' / '),
+    ]),
     ['success (202)', `${((100 * ok) / total).toFixed(3)} %`],
     ['other statuses', JSON.stringify(Object.fromEntries([...statuses].filter(([s]) => s !== 202)))],
     ['first sightings (expected marks)', String(firstSightings.size)],

@@ -239,40 +239,36 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
 
   /**
    * Whole sessions, the one waiting longest first, and per session in the order received: a claim takes a
-   * session's waiting rows together (so they travel in one signal), and not while any undelivered row of the
-   * session is leased (in flight, waiting for a retry, or held by a relay that died), because the workflow
+   * session's waiting rows together (so they travel in one signal), and not while the session's rows are
+   * leased (in flight, waiting for a retry, or held by a relay that died), because the workflow
    * keeps a persisted mark when an earlier sighting with the same status arrives after it. Claims are
    * serialised (a transaction advisory lock) so that each sees the leases the previous one took. Sessions
    * this relay signalled less than `coalesceMs` ago wait for their interval.
    *
    * The cost follows the sessions waiting and the rows claimed, not the backlog: the waiting sessions come
-   * from a skip scan of the undelivered-per-session index (one probe per session, oldest row first), and
-   * the lease check runs, oldest session first, only until enough sessions are found.
+   * from a skip scan of the undelivered-per-session index (one probe per session, its oldest row), and a
+   * session counts as leased when its oldest undelivered row is (a claim always takes a session's oldest rows
+   * first, and failed rows are released with their retry delay as a whole).
    */
   const claim = (): Promise<InboxRow[]> =>
     db.transaction(async (trx) => {
       await trx.raw(`SELECT pg_advisory_xact_lock(hashtext('rollcall_inbox_claim'))`);
       const { rows } = await trx.raw<{ rows: InboxRow[] }>(
         `WITH RECURSIVE waiting AS (
-             (SELECT r.session_id, r.received_at FROM recognition_events r
+             (SELECT r.session_id, r.received_at, r.lease_until FROM recognition_events r
                WHERE r.delivered_at IS NULL ORDER BY r.session_id, r.received_at LIMIT 1)
            UNION ALL
-             SELECT n.session_id, n.received_at FROM waiting w
-              CROSS JOIN LATERAL (SELECT r.session_id, r.received_at FROM recognition_events r
+             SELECT n.session_id, n.received_at, n.lease_until FROM waiting w
+              CROSS JOIN LATERAL (SELECT r.session_id, r.received_at, r.lease_until FROM recognition_events r
                                    WHERE r.delivered_at IS NULL AND r.session_id > w.session_id
                                    ORDER BY r.session_id, r.received_at LIMIT 1) n),
-         oldest_first AS MATERIALIZED (
-           SELECT session_id, received_at AS waiting_since FROM waiting
-            WHERE session_id <> ALL(?::text[]) ORDER BY received_at),
          sessions AS (
-           SELECT o.session_id, o.waiting_since FROM oldest_first o
-            WHERE NOT EXISTS (SELECT 1 FROM recognition_events p
-                               WHERE p.session_id = o.session_id AND p.delivered_at IS NULL
-                                 AND p.lease_until > now())
-            LIMIT ?),
+           SELECT session_id, received_at AS waiting_since FROM waiting
+            WHERE (lease_until IS NULL OR lease_until <= now()) AND session_id <> ALL(?::text[])
+            ORDER BY received_at LIMIT ?),
          picked AS (
            SELECT l.event_id FROM recognition_events l JOIN sessions s ON s.session_id = l.session_id
-            WHERE l.delivered_at IS NULL
+            WHERE l.delivered_at IS NULL AND (l.lease_until IS NULL OR l.lease_until <= now())
             ORDER BY s.waiting_since, l.session_id, l.received_at LIMIT ?
             FOR UPDATE OF l SKIP LOCKED)
          UPDATE recognition_events e
@@ -281,7 +277,7 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
           WHERE e.event_id = c.event_id
          RETURNING e.event_id, e.session_id, e.device_id, e.student_id, e.seen_at, e.confidence,
                    e.received_at, e.delivery_attempts`,
-        [coalescing(), s.batchSize, s.batchSize, s.leaseMs / 1000],
+        [coalescing(), s.parallelSignals * 4, s.batchSize, s.leaseMs / 1000],
       );
       return rows.sort(
         (a, b) =>

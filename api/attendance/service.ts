@@ -71,6 +71,12 @@ const INSERT: PreparedQuery = {
          RETURNING event_id`,
 };
 
+/** The ingest's prepared statements with parameters that read and write nothing (lib/preparedQuery warmPrepared). */
+export const INGEST_WARMUP: readonly { query: PreparedQuery; values: unknown[] }[] = [
+  { query: LOOKUP, values: [[], [], '', 0, 0, []] },
+  { query: INSERT, values: [[], [], '', [], [], [], ''] },
+];
+
 interface Resolved {
   eventId: string;
   studentId: string;

@@ -31,6 +31,9 @@ const DEVICE_BY_KEY: PreparedQuery = {
   text: 'SELECT id, room_id, status, school_id FROM devices WHERE key_hash = $1',
 };
 
+/** Warms DEVICE_BY_KEY (lib/preparedQuery warmPrepared): no key hashes to the empty string. */
+export const DEVICE_AUTH_WARMUP = { query: DEVICE_BY_KEY, values: [''] };
+
 /**
  * Device-facing routes: `Authorization: Bearer <device key>` (or `X-Device-Key`), scoped to one room,
  * rate-limited per device. Wrong keys are counted per client IP: once RATE_LIMIT_DEVICE_AUTH_FAILURES_PER_MINUTE

@@ -15,7 +15,7 @@ import { goInstallCached } from '../../lib/temporal/cli';
 import { searchAttributeFlags } from '../../lib/temporal/searchAttributes';
 import { freePort, runChecked, waitForPort } from '../../lib/process';
 import { repoRoot } from '../../lib/paths';
-import type { LocalPostgres } from '../../lib/postgres';
+import { BACKGROUND, type LocalPostgres } from '../../lib/postgres';
 
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
 
@@ -24,10 +24,11 @@ export interface ClusterStackOptions {
   /** Where Temporal's databases go (its own server, as a production deployment has); default `pg`. */
   temporalPg?: LocalPostgres;
   /**
-   * CPU niceness per process role (`temporal`, `worker`, `relay`, `api`), as CPU requests rank pods in a
-   * cluster: a benchmark on one machine gives the path that answers devices its CPU first.
+   * Process roles (`temporal`, `worker`, `relay`, `api`) run in the background (lib/postgres BACKGROUND), as
+   * CPU requests and cgroup `cpu.idle` rank pods in a cluster: a benchmark on one machine gives the path
+   * that answers devices its CPU first.
    */
-  niceness?: Partial<Record<'temporal' | 'worker' | 'relay' | 'api', number>>;
+  background?: Partial<Record<'temporal' | 'worker' | 'relay' | 'api', boolean>>;
   /** The application's database on that server (migrated and seeded by the caller). */
   appDatabase: string;
   cacheDir: string;
@@ -147,13 +148,12 @@ function spawnLogged(
   logFile: string,
   env: NodeJS.ProcessEnv,
   cwd?: string,
-  niceness = 0,
+  background = false,
 ) {
   const out = fs.openSync(logFile, 'a');
-  // `nice` execs the command in its own process (same pid), so every thread it starts inherits the niceness.
-  const child = niceness
-    ? spawn('nice', ['-n', String(niceness), cmd, ...args], { cwd, env, stdio: ['ignore', out, out] })
-    : spawn(cmd, args, { cwd, env, stdio: ['ignore', out, out] });
+  // chrt and nice exec the command in their own process (same pid): every thread it starts inherits both.
+  const [command, ...wrapped] = background ? [...BACKGROUND, cmd] : [cmd];
+  const child = spawn(command, [...wrapped, ...args], { cwd, env, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
@@ -260,7 +260,7 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
       serverLog,
       process.env,
       root,
-      o.niceness?.temporal,
+      o.background?.temporal,
     );
     children.push(temporal);
     processes.push({ name: 'temporal', pid: temporal.pid! });
@@ -328,7 +328,7 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
         logFile,
         env,
         repoRoot,
-        o.niceness?.[name as 'worker' | 'relay' | 'api'],
+        o.background?.[name as 'worker' | 'relay' | 'api'],
       );
       children.push(child);
       processes.push({ name, pid: child.pid! });
