@@ -349,7 +349,8 @@ void describe('accounts pages of the web app in a real browser (chromium + real 
 
     // Disabling, with a reason: her open session ends at her next request.
     const tp = teacher!.page;
-    assert.equal(await tp.locator('#app').isVisible(), true, 'the teacher is signed in');
+    // The teacher is signed in (their page shows the app; waits for it rather than racing its render).
+    await tp.locator('#app').waitFor({ state: 'visible', timeout: 15_000 });
     await noor.getByRole('button', { name: `Disable ${NOOR.name}` }).click();
     await page.locator('#reason-dialog[open]').waitFor();
     await page.fill('#reason', 'left the school');

@@ -556,6 +556,7 @@
         step('upload', 'done', `${files.length} photo(s)`);
         current = 'workflow';
         step('workflow', 'working');
+        status.textContent = 'Enrollment running (the first run on a worker also loads the face models)…';
         await follow(path);
       } catch (err) {
         step(current, 'failed');
