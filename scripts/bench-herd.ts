@@ -28,7 +28,7 @@ import pino from 'pino';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { config } from '../lib/config';
-import { createDb, ensureDatabase } from '../lib/db';
+import { createDb, dropDatabase, ensureDatabase } from '../lib/db';
 import { migrateLatest } from '../lib/migrate';
 import { startLocalPostgres, type LocalPostgres } from '../lib/postgres';
 import { freePort } from '../lib/process';
@@ -556,6 +556,8 @@ async function main(): Promise<void> {
   agent.destroy();
   await started.stop();
   await db.destroy();
+  // Each run's database goes with it: left behind, their autovacuum ran in the next runs' Postgres time.
+  await dropDatabase(pg.adminUrl, dbName);
   await pg.stop();
   await temporalPg?.stop();
 }
