@@ -12,8 +12,6 @@ import http from 'node:http';
 import { assertSafeListenAddress, config } from '../lib/config';
 import { createDb } from '../lib/db';
 import { warmPrepared } from '../lib/preparedQuery';
-import { warmDevicePath } from './warmup';
-import pino from 'pino';
 import { DEVICE_AUTH_WARMUP } from './auth/device';
 import { INGEST_WARMUP } from './attendance/service';
 import { logger } from '../lib/logger';
@@ -65,12 +63,6 @@ async function main(): Promise<void> {
     log.warn({ err: err.message }, 'could not warm the database pool; the first requests will'),
   );
   const app = createApp({ db, temporal: client, log, ...appSettingsFrom(cfg) });
-  // Compiled code for the first herd after a start (api/warmup.ts), on an app that logs nothing.
-  const warmStart = Date.now();
-  await warmDevicePath(
-    createApp({ db, temporal: client, log: pino({ level: 'silent' }), ...appSettingsFrom(cfg) }),
-  );
-  log.info({ ms: Date.now() - warmStart }, 'device path warmed');
   const server = http.createServer(app);
   // Behind a load balancer: keep idle connections longer than its idle timeout (nginx: 60 s).
   server.keepAliveTimeout = 65_000;
