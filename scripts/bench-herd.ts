@@ -128,6 +128,28 @@ async function main(): Promise<void> {
     stack === 'cluster' ? await clusterStack() : stack === 'inbox' ? await inboxStack() : await devStack();
   const port = started.port;
 
+  /** The API in this process, on a free loopback port. */
+  async function serveApi(client: Client): Promise<http.Server> {
+    const app = createApp({
+      db,
+      temporal: client,
+      taskQueue,
+      log: pino({ level: 'silent' }),
+      bodyLimit: '256kb',
+      earlyMinutes: 15,
+      graceMinutes: 10,
+      // As on the cluster stack: the bench measures capacity, not the per-device limit.
+      rateLimits: { devicePerMinute: 100_000, loginPerMinute: cfg.RATE_LIMIT_LOGIN_PER_MINUTE },
+    });
+    const httpServer = http.createServer(app);
+    // As api/main.ts: idle keep-alive connections outlive the clients' pauses (an open-loop device waits
+    // 6 s between batches at 1,000/min; Node's 5 s default closes the socket under its next request).
+    httpServer.keepAliveTimeout = 65_000;
+    httpServer.listen(0, '127.0.0.1');
+    await new Promise((r) => httpServer.once('listening', r));
+    return httpServer;
+  }
+
   /** Temporal dev server (SQLite); worker, relay and API in this process. */
   async function devStack() {
     const server = await startDevServer({ cliPath: cli, port: await freePort(), namespace: 'default' });
@@ -143,17 +165,6 @@ async function main(): Promise<void> {
       timing: { earlyMinutes: 15, graceMinutes: 10, amendMinutes: 60, flushMs: 2000 },
     });
     const running = worker.run();
-    const app = createApp({
-      db,
-      temporal: client,
-      taskQueue,
-      log: pino({ level: 'silent' }),
-      bodyLimit: '256kb',
-      earlyMinutes: 15,
-      graceMinutes: 10,
-      // As on the cluster stack: the bench measures capacity, not the per-device limit.
-      rateLimits: { devicePerMinute: 100_000, loginPerMinute: cfg.RATE_LIMIT_LOGIN_PER_MINUTE },
-    });
     const relay = startInboxRelay({
       db,
       temporal: client,
@@ -163,12 +174,7 @@ async function main(): Promise<void> {
       graceMinutes: 10,
       listenUrl: pg.urlFor(dbName),
     });
-    const httpServer = http.createServer(app);
-    // As api/main.ts: idle keep-alive connections outlive the clients' pauses (an open-loop device waits
-    // 6 s between batches at 1,000/min; Node's 5 s default closes the socket under its next request).
-    httpServer.keepAliveTimeout = 65_000;
-    httpServer.listen(0, '127.0.0.1');
-    await new Promise((r) => httpServer.once('listening', r));
+    const httpServer = await serveApi(client);
     return {
       port: (httpServer.address() as AddressInfo).port,
       processes: [
@@ -193,20 +199,7 @@ async function main(): Promise<void> {
    */
   async function inboxStack() {
     const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
-    const app = createApp({
-      db,
-      temporal: client,
-      taskQueue,
-      log: pino({ level: 'silent' }),
-      bodyLimit: '256kb',
-      earlyMinutes: 15,
-      graceMinutes: 10,
-      rateLimits: { devicePerMinute: 100_000, loginPerMinute: cfg.RATE_LIMIT_LOGIN_PER_MINUTE },
-    });
-    const httpServer = http.createServer(app);
-    httpServer.keepAliveTimeout = 65_000;
-    httpServer.listen(0, '127.0.0.1');
-    await new Promise((r) => httpServer.once('listening', r));
+    const httpServer = await serveApi(client);
     return {
       port: (httpServer.address() as AddressInfo).port,
       processes: [{ name: 'bench process (API, herd client)', pid: process.pid }],
