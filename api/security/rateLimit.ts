@@ -21,8 +21,7 @@ export function tooManyRequests(retryAfterSeconds: number, what: string): AppErr
 
 /**
  * Counts one hit on each limiter (every one, even when an earlier one is over: a client that keeps knocking
- * keeps all its windows full) and throws 429 with the longest Retry-After when any is over; RateLimit-*
- * headers describe the tightest.
+ * keeps all its windows full) and answers as `answerLimits` does.
  */
 export async function enforceLimits(
   res: Response,
@@ -31,6 +30,11 @@ export async function enforceLimits(
 ): Promise<void> {
   const results: RateLimitResult[] = [];
   for (const h of hits) results.push(await h.limiter.hit(h.subject));
+  answerLimits(res, results, what);
+}
+
+/** RateLimit-* headers describe the tightest of `results`; throws 429 with the longest Retry-After when any is over. */
+export function answerLimits(res: Response, results: readonly RateLimitResult[], what: string): void {
   const tightest = results.reduce((a, b) => (b.remaining < a.remaining ? b : a));
   res.setHeader('RateLimit-Limit', String(tightest.limit));
   res.setHeader('RateLimit-Remaining', String(tightest.remaining));

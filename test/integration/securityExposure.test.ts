@@ -24,6 +24,7 @@ import { config } from '../../lib/config';
 import { enrollmentSettingsFromConfig } from '../../lib/enrollment';
 import { jwtSettingsFromConfig, signToken } from '../../lib/jwt';
 import { serveMetrics } from '../../lib/metrics';
+import { RateLimiter } from '../../lib/rateLimiter';
 import { DEMO_DEVICE_KEYS, DEMO_PASSWORD, seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { startTestRollcall, type TestRollcall } from '../support/app';
 import { assertErrorShape } from '../support/errors';
@@ -271,6 +272,36 @@ void describe('exposure: metrics, routing, audience, rate limits (real Temporal 
     assertErrorShape(over, 429);
     assert.match(over.headers['retry-after'], /^\d+$/);
     assertErrorShape(await schedule(b), 429);
+  });
+
+  void test('when the device path counts a device in its own statement, then it keeps the counter a RateLimiter keys for that device (one window, no clear id stored)', async () => {
+    const app = replica();
+    const limiter = new RateLimiter(rc.database.db, {
+      name: 'device',
+      limit: limits.devicePerMinute,
+      windowSeconds: 60,
+    });
+    // Two hits through the limiter, then the rest of the budget through the device path.
+    for (let i = 0; i < 2; i++) assert.ok((await limiter.hit('pi-r101')).ok);
+    const schedule = () =>
+      request(app)
+        .get('/api/v1/schedule?room_id=R101')
+        .set('Authorization', `Bearer ${DEMO_DEVICE_KEYS['pi-r101']}`);
+    for (let i = 2; i < limits.devicePerMinute; i++) {
+      const ok = await schedule();
+      assert.equal(ok.status, 200);
+      assert.equal(ok.headers['ratelimit-remaining'], String(limits.devicePerMinute - i - 1));
+    }
+    assertErrorShape(await schedule(), 429);
+    assert.equal((await limiter.hit('pi-r101')).ok, false);
+    const key = `device:${crypto.createHash('sha256').update('pi-r101', 'utf8').digest('base64url')}`;
+    const row = await rc.database.db('rate_limit_counters').where({ key }).first('hits');
+    assert.equal(row?.hits, limits.devicePerMinute + 2);
+    // A subject outside ASCII keys the same in SQL as in Node.
+    const odd = 'é 🎒 \u202E';
+    await limiter.hit(odd);
+    const oddKey = `device:${crypto.createHash('sha256').update(odd, 'utf8').digest('base64url')}`;
+    assert.equal((await rc.database.db('rate_limit_counters').where({ key: oddKey }).first('hits'))?.hits, 1);
   });
 });
 
