@@ -159,7 +159,7 @@ export function countAttendanceRecords(outcome: 'accepted' | 'duplicate' | 'reje
 export const inboxDeliveryLag = new Histogram({
   name: 'rollcall_inbox_delivery_lag_seconds',
   help: 'Recognitions: time from the API committing them (202) to the relay delivering them to their session workflow',
-  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300],
   registers: [metricsRegistry],
 });
 

@@ -1,9 +1,10 @@
 /**
  * The inbox relay: delivers the recognitions the API committed to `recognition_events` (the durable inbox)
- * to the class session workflows, and marks them delivered.
+ * to the class session workflows. Each event waits in `inbox_pending` (queued by a trigger in the insert's
+ * own transaction, migration 20261208000001_inbox_pending) until a relay has delivered it.
  *
- * claim (FOR UPDATE SKIP LOCKED + a lease; whole sessions, the longest-waiting first) → group per session
- * and device → signalWithStart, several records per signal → mark delivered. A session this relay signalled
+ * claim queue rows (FOR UPDATE SKIP LOCKED + a lease; whole sessions, the longest-waiting first) → group per
+ * session and device → signalWithStart, several records per signal → delete the delivered queue rows. A session this relay signalled
  * less than `coalesceMs` ago is left out of its claims until then, so a busy session gets one signal per
  * interval rather than one per device batch (Temporal's cost, and Temporal Cloud's bill, is per signal),
  * while a session that was quiet is delivered at once.
@@ -15,8 +16,8 @@
  * a session whose workflow has ended (signalWithStart refuses to reopen it) goes through the amendment path,
  * written by the session's own writer (`amendEndedSession`).
  *
- * Wakes on NOTIFY `rollcall_inbox` (sent by a trigger when an insert finds no older row waiting, migration
- * 20261205000020_ingest) and otherwise polls every `idlePollMs`.
+ * Wakes on NOTIFY `rollcall_inbox` (sent by the queueing trigger when an insert finds nothing waiting,
+ * migrations 20261205000020_ingest and 20261208000001_inbox_pending) and otherwise polls every `idlePollMs`.
  */
 import pg from 'pg';
 import type { Knex } from 'knex';
@@ -31,7 +32,7 @@ import { DeliveredSightings } from './deliveredSightings';
 import { parseSessionId, recognitionsSignal, type Recognition } from '../workflows/messages';
 import { CourseIdKey, RoomIdKey, SessionDateKey } from '../workflows/searchAttributes';
 
-/** The channel the recognition_events trigger notifies (migration 20261204000001_recognition_inbox). */
+/** The channel the inbox's queueing trigger notifies (migration 20261208000001_inbox_pending). */
 export const INBOX_CHANNEL = 'rollcall_inbox';
 
 export interface RelaySettings {
@@ -246,8 +247,8 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
    * this relay signalled less than `coalesceMs` ago wait for their interval.
    *
    * The cost follows the sessions waiting and the rows claimed, not the backlog: the waiting sessions come
-   * from a skip scan of the undelivered-per-session index (one probe per session, its oldest row), and a
-   * session counts as leased when its oldest undelivered row is (a claim always takes a session's oldest rows
+   * from a skip scan of the queue's key (session, received; one probe per session, its oldest row), and a
+   * session counts as leased when its oldest waiting row is (a claim always takes a session's oldest rows
    * first, and failed rows are released with their retry delay as a whole).
    */
   const claim = (): Promise<InboxRow[]> =>
@@ -255,28 +256,32 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
       await trx.raw(`SELECT pg_advisory_xact_lock(hashtext('rollcall_inbox_claim'))`);
       const { rows } = await trx.raw<{ rows: InboxRow[] }>(
         `WITH RECURSIVE waiting AS (
-             (SELECT r.session_id, r.received_at, r.lease_until FROM recognition_events r
-               WHERE r.delivered_at IS NULL ORDER BY r.session_id, r.received_at LIMIT 1)
+             (SELECT p.session_id, p.received_at, p.lease_until FROM inbox_pending p
+               ORDER BY p.session_id, p.received_at LIMIT 1)
            UNION ALL
              SELECT n.session_id, n.received_at, n.lease_until FROM waiting w
-              CROSS JOIN LATERAL (SELECT r.session_id, r.received_at, r.lease_until FROM recognition_events r
-                                   WHERE r.delivered_at IS NULL AND r.session_id > w.session_id
-                                   ORDER BY r.session_id, r.received_at LIMIT 1) n),
+              CROSS JOIN LATERAL (SELECT p.session_id, p.received_at, p.lease_until FROM inbox_pending p
+                                   WHERE p.session_id > w.session_id
+                                   ORDER BY p.session_id, p.received_at LIMIT 1) n),
          sessions AS (
            SELECT session_id, received_at AS waiting_since FROM waiting
             WHERE (lease_until IS NULL OR lease_until <= now()) AND session_id <> ALL(?::text[])
             ORDER BY received_at LIMIT ?),
          picked AS (
-           SELECT l.event_id FROM recognition_events l JOIN sessions s ON s.session_id = l.session_id
-            WHERE l.delivered_at IS NULL AND (l.lease_until IS NULL OR l.lease_until <= now())
-            ORDER BY s.waiting_since, l.session_id, l.received_at LIMIT ?
-            FOR UPDATE OF l SKIP LOCKED)
-         UPDATE recognition_events e
-            SET lease_until = now() + make_interval(secs => ?), delivery_attempts = e.delivery_attempts + 1
-           FROM picked c
-          WHERE e.event_id = c.event_id
-         RETURNING e.event_id, e.session_id, e.device_id, e.student_id, e.seen_at, e.confidence,
-                   e.received_at, e.delivery_attempts`,
+           SELECT p.session_id, p.received_at, p.event_id FROM inbox_pending p
+             JOIN sessions s ON s.session_id = p.session_id
+            WHERE p.lease_until IS NULL OR p.lease_until <= now()
+            ORDER BY s.waiting_since, p.session_id, p.received_at LIMIT ?
+            FOR UPDATE OF p SKIP LOCKED),
+         leased AS (
+           UPDATE inbox_pending p
+              SET lease_until = now() + make_interval(secs => ?), delivery_attempts = p.delivery_attempts + 1
+             FROM picked c
+            WHERE p.session_id = c.session_id AND p.received_at = c.received_at AND p.event_id = c.event_id
+           RETURNING p.event_id, p.delivery_attempts)
+         SELECT e.event_id, e.session_id, e.device_id, e.student_id, e.seen_at, e.confidence, e.received_at,
+                l.delivery_attempts
+           FROM leased l JOIN recognition_events e ON e.event_id = l.event_id`,
         [coalescing(), s.parallelSignals * 4, s.batchSize, s.leaseMs / 1000],
       );
       return rows.sort(
@@ -285,23 +290,29 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
       );
     });
 
-  const markDelivered = async (eventIds: string[]) => {
-    const { rows } = await db.raw<{ rows: { lag: number }[] }>(
-      `UPDATE recognition_events SET delivered_at = now(), lease_until = NULL
-        WHERE event_id = ANY(?) AND delivered_at IS NULL
-        RETURNING extract(epoch FROM delivered_at - received_at)::float8 AS lag`,
-      [eventIds],
+  /** The queue rows of `rows` (by their key's leading session, then the event ids). */
+  const queueKeys = (rows: InboxRow[]) => [
+    [...new Set(rows.map((r) => r.session_id))],
+    rows.map((r) => r.event_id),
+  ];
+
+  /** Delivered: the queue rows go (the events stay in recognition_events, written once). */
+  const markDelivered = async (rows: InboxRow[]) => {
+    const { rows: gone } = await db.raw<{ rows: { lag: number }[] }>(
+      `DELETE FROM inbox_pending WHERE session_id = ANY(?) AND event_id = ANY(?)
+        RETURNING extract(epoch FROM now() - received_at)::float8 AS lag`,
+      queueKeys(rows),
     );
-    for (const r of rows) inboxDeliveryLag.observe(r.lag);
+    for (const r of gone) inboxDeliveryLag.observe(r.lag);
   };
 
   /** Failed rows come back after 0.5 s · 2^(attempts−1), capped: quick after a blip, gentle in an outage. */
-  const release = (eventIds: string[]) =>
+  const release = (rows: InboxRow[]) =>
     db.raw(
-      `UPDATE recognition_events
+      `UPDATE inbox_pending
           SET lease_until = now() + make_interval(secs => least(?, 0.5 * 2 ^ least(delivery_attempts - 1, 20)))
-        WHERE event_id = ANY(?) AND delivered_at IS NULL`,
-      [s.maxRetryDelayMs / 1000, eventIds],
+        WHERE session_id = ANY(?) AND event_id = ANY(?)`,
+      [s.maxRetryDelayMs / 1000, ...queueKeys(rows)],
     );
 
   /** A session's window and lateness rule as the workflow applies them (the worker's early/grace minutes). */
@@ -362,8 +373,8 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
       sessionRows.map((x: SessionRow & { id: string }) => [x.id, timingOf(x)]),
     );
 
-    const done: string[] = [];
-    const failed: string[] = [];
+    const done: InboxRow[] = [];
+    const failed: InboxRow[] = [];
     let firstError: unknown;
     const deliverChunk = async (chunk: InboxRow[]): Promise<boolean> => {
       const { session_id: sessionId, device_id: deviceId } = chunk[0];
@@ -374,7 +385,7 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
         // The API only stores session ids of timetable rows; a row without one can never be delivered.
         log.error({ sessionId, records: ids.length }, 'inbox rows name no timetable row; dropped');
         countInboxDeliveries('undeliverable', ids.length);
-        done.push(...ids);
+        done.push(...chunk);
         return true;
       }
       // A student's sighting no earlier than one this relay has delivered changes nothing in the workflow.
@@ -382,7 +393,7 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
       const redundant = chunk.length - fresh.length;
       if (fresh.length === 0) {
         countInboxDeliveries('redundant', redundant);
-        done.push(...ids);
+        done.push(...chunk);
         return true;
       }
       const records: Recognition[] = fresh.map((r) => ({
@@ -426,7 +437,7 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
               .map((r) => ({ studentId: r.student_id, seenAtMs: r.seen_at.getTime() })),
           );
         }
-        done.push(...ids);
+        done.push(...chunk);
         return true;
       } catch (err) {
         try {
@@ -435,7 +446,7 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
           delivered.forget(sessionId);
           await amend(sessionId, deviceId, chunk);
           countInboxDeliveries('amended', ids.length);
-          done.push(...ids);
+          done.push(...chunk);
           return true;
         } catch (e) {
           firstError ??= e;
@@ -447,7 +458,7 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
     await inParallel([...sessions.values()], s.parallelSignals, async (chunks) => {
       for (const [i, chunk] of chunks.entries()) {
         if (await deliverChunk(chunk)) continue;
-        const held = chunks.slice(i).flatMap((c) => c.map((r) => r.event_id));
+        const held = chunks.slice(i).flat();
         countInboxDeliveries('failed', held.length);
         failed.push(...held);
         return;

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import request from 'supertest';
+import { metricsRegistry } from '../../lib/metrics';
 import { DEMO_DEVICE_KEYS, seedDemoSchool } from '../../migrations/seeds/demoSchool';
 import { startInboxRelay } from '../../workers/relay';
 import { eventually, startTestRollcall, type TestRollcall } from '../support/app';
@@ -23,8 +24,17 @@ function record(studentId: string, at = new Date()) {
   };
 }
 
+/** Rows the relays have delivered, in any way (signalled, redundant, amended, undeliverable), so far. */
+async function handled(): Promise<number> {
+  const metric = await metricsRegistry.getSingleMetric('rollcall_inbox_deliveries_total')!.get();
+  return metric.values.filter((v) => v.labels.outcome !== 'failed').reduce((n, v) => n + v.value, 0);
+}
+
 void describe('inbox relay (real Temporal + real Postgres)', () => {
   let rc: TestRollcall;
+  /** The queue rows (undelivered events) among `eventIds`. */
+  const pendingOf = (eventIds: string[]): Promise<{ event_id: string; delivery_attempts: number }[]> =>
+    rc.database.db('inbox_pending').whereIn('event_id', eventIds).select('event_id', 'delivery_attempts');
   before(async () => {
     rc = await startTestRollcall();
     await seedDemoSchool(rc.database.db);
@@ -42,42 +52,35 @@ void describe('inbox relay (real Temporal + real Postgres)', () => {
     const first = await post([record('S001')]);
     assert.equal(first.status, 202, JSON.stringify(first.body));
     const sessionId = first.body.results[0].session_id as string;
-    // Rows as a relay leaves them when it dies right after its claim: leased, attempted once, undelivered.
+    // Events as a relay leaves them when it dies right after its claim: queued, leased, attempted once.
     const orphans = ['S002', 'S003'].map((s) => record(s));
-    const claimed: { event_id: string; lease_until: Date }[] = (
-      await db.raw(
-        `INSERT INTO recognition_events (event_id, session_id, device_id, student_id, seen_at, confidence,
-                                         lease_until, delivery_attempts)
-         SELECT o.event_id, ?, 'pi-r100', o.student_id, o.ts, 0.9, now() + interval '2 seconds', 1
-           FROM unnest(?::text[], ?::text[], ?::timestamptz[]) AS o(event_id, student_id, ts)
-         RETURNING event_id, lease_until`,
+    const claimed: { event_id: string; lease_until: Date }[] = await db.transaction(async (trx) => {
+      await trx.raw(
+        `INSERT INTO recognition_events (event_id, session_id, device_id, student_id, seen_at, confidence)
+         SELECT o.event_id, ?, 'pi-r100', o.student_id, o.ts, 0.9
+           FROM unnest(?::text[], ?::text[], ?::timestamptz[]) AS o(event_id, student_id, ts)`,
         [
           sessionId,
           orphans.map((o) => o.event_id),
           orphans.map((o) => o.student_id),
           orphans.map((o) => o.timestamp),
         ],
-      )
-    ).rows;
-    const rows = await eventually(async () => {
-      const r: { event_id: string; delivered_at: Date | null; delivery_attempts: number }[] = await db(
-        'recognition_events',
-      )
+      );
+      const leased = await trx('inbox_pending')
         .whereIn(
           'event_id',
-          claimed.map((c) => c.event_id),
+          orphans.map((o) => o.event_id),
         )
-        .select('event_id', 'delivered_at', 'delivery_attempts');
-      return r.every((x) => x.delivered_at !== null) ? r : undefined;
-    }, 'the orphaned rows to be delivered');
+        .update({ lease_until: trx.raw(`now() + interval '2 seconds'`), delivery_attempts: 1 })
+        .returning(['event_id', 'lease_until']);
+      assert.equal(leased.length, 2, 'every committed event is queued');
+      return leased;
+    });
+    await eventually(
+      async () => ((await pendingOf(claimed.map((c) => c.event_id))).length === 0 ? true : undefined),
+      'the orphaned rows to be delivered',
+    );
     const leaseOf = new Map(claimed.map((c) => [c.event_id, c.lease_until.getTime()]));
-    for (const r of rows) {
-      assert.ok(
-        r.delivered_at!.getTime() >= leaseOf.get(r.event_id)!,
-        'not before the dead relay’s lease ended',
-      );
-      assert.equal(r.delivery_attempts, 2, 'claimed again by the living relay');
-    }
     const marks = await eventually(async () => {
       const m: { student_id: string }[] = await db('attendance_logs')
         .where({ session_id: sessionId })
@@ -85,6 +88,16 @@ void describe('inbox relay (real Temporal + real Postgres)', () => {
       return m.length >= 3 ? m : undefined;
     }, 'three marks');
     assert.deepEqual(marks.map((m) => m.student_id).sort(), ['S001', 'S002', 'S003']);
+    // Not before the dead relay's lease ended: the living relay waited for it, then claimed them again.
+    const written: { event_id: string; recorded_at: Date }[] = await db('attendance_logs')
+      .whereIn('event_id', [...leaseOf.keys()])
+      .select('event_id', 'recorded_at');
+    assert.equal(written.length, 2);
+    for (const w of written)
+      assert.ok(
+        w.recorded_at.getTime() >= leaseOf.get(w.event_id)!,
+        'not before the dead relay’s lease ended',
+      );
   });
 
   void test('when a student already delivered is seen again, then the later sighting is delivered without a signal and an earlier one still is signalled', async () => {
@@ -100,12 +113,7 @@ void describe('inbox relay (real Temporal + real Postgres)', () => {
     );
     const delivered = (eventIds: string[]) =>
       eventually(
-        async () => {
-          const r: { delivered_at: Date | null }[] = await db('recognition_events')
-            .whereIn('event_id', eventIds)
-            .select('delivered_at');
-          return r.length === eventIds.length && r.every((x) => x.delivered_at) ? r : undefined;
-        },
+        async () => ((await pendingOf(eventIds)).length === 0 ? true : undefined),
         `${eventIds.join(', ')} delivered`,
       );
     const signalled = async () => {
@@ -140,6 +148,45 @@ void describe('inbox relay (real Temporal + real Postgres)', () => {
     assert.ok(!after.some((p) => p.includes(later.event_id)), 'the later sighting never did');
   });
 
+  void test('when events are deleted before delivery (retention, erasure), then their queue rows go with them and nothing else does', async () => {
+    const db = rc.database.db;
+    const opened = await post([record('S026')]);
+    assert.equal(opened.status, 202, JSON.stringify(opened.body));
+    const sessionId = opened.body.results[0].session_id as string;
+    const [kept, purged] = [record('S027'), record('S028')];
+    await db.transaction(async (trx) => {
+      for (const r of [kept, purged])
+        await trx('recognition_events').insert({
+          event_id: r.event_id,
+          session_id: sessionId,
+          device_id: 'pi-r100',
+          student_id: r.student_id,
+          seen_at: r.timestamp,
+          confidence: 0.9,
+        });
+      // Held by a relay for a minute, so neither is delivered while the test looks.
+      await trx('inbox_pending')
+        .whereIn('event_id', [kept.event_id, purged.event_id])
+        .update({ lease_until: trx.raw(`now() + interval '1 minute'`), delivery_attempts: 1 });
+    });
+    assert.equal((await pendingOf([kept.event_id, purged.event_id])).length, 2);
+    await db('recognition_events').where({ event_id: purged.event_id }).delete();
+    assert.deepEqual(
+      (await pendingOf([kept.event_id, purged.event_id])).map((r) => r.event_id),
+      [kept.event_id],
+    );
+    // Released, the one left is delivered as usual.
+    await db('inbox_pending').where({ event_id: kept.event_id }).update({ lease_until: null });
+    await eventually(
+      async () => ((await pendingOf([kept.event_id])).length === 0 ? true : undefined),
+      'the kept event to be delivered',
+    );
+    await eventually(
+      async () => (await db('attendance_logs').where({ event_id: kept.event_id }).first()) ?? undefined,
+      'its mark',
+    );
+  });
+
   void test('when two relays run side by side, then no row is claimed twice and every student is marked once', async () => {
     const db = rc.database.db;
     const second = startInboxRelay({
@@ -157,20 +204,23 @@ void describe('inbox relay (real Temporal + real Postgres)', () => {
       const batches = Array.from({ length: 20 }, () =>
         Array.from({ length: 5 }, () => record(students[Math.floor(Math.random() * students.length)])),
       );
+      const handledBefore = await handled();
       const answers = await Promise.all(batches.map((b) => post(b)));
       for (const a of answers) assert.equal(a.status, 202, JSON.stringify(a.body));
       const ids = batches.flat().map((r) => r.event_id);
-      const rows = await eventually(async () => {
-        const r: { delivered_at: Date | null; delivery_attempts: number }[] = await db('recognition_events')
-          .whereIn('event_id', ids)
-          .select('delivered_at', 'delivery_attempts');
-        return r.length === ids.length && r.every((x) => x.delivered_at !== null) ? r : undefined;
+      // While they are delivered, no queued row is ever claimed a second time.
+      const attempts = new Set<number>();
+      await eventually(async () => {
+        const r: { delivery_attempts: number }[] = await pendingOf(ids);
+        for (const x of r) attempts.add(x.delivery_attempts);
+        return r.length === 0 ? true : undefined;
       }, 'every row delivered');
-      assert.deepEqual(
-        rows.filter((r) => r.delivery_attempts !== 1),
-        [],
-        'each row claimed exactly once',
+      assert.ok(
+        [...attempts].every((n) => n <= 1),
+        `attempts seen: ${[...attempts].join(', ')}`,
       );
+      // Both relays count in this process: the rows were handled exactly once between them.
+      assert.equal((await handled()) - handledBefore, ids.length, 'each row delivered exactly once');
       const seen = new Set(batches.flat().map((r) => r.student_id));
       const marks = await eventually(async () => {
         const m: { student_id: string; n: number }[] = (
