@@ -8,6 +8,9 @@
  *   npm run bench:herd -- --devices 100 --seconds 30 --rate 10000          (open loop: 10,000 requests/min)
  *   npm run bench:herd -- --stack cluster                                  (production-shaped: Temporal server
  *        on Postgres built from the Go module proxy; API, relay and worker as separate processes)
+ *   npm run bench:herd -- --stack cluster --warmup 15                        (another herd first, not measured:
+ *        the API and Postgres meet the measured one warm)
+ *   npm run bench:herd -- --stack cluster --api-replicas 1                   (API processes; default 2, as deployed)
  *   npm run bench:herd -- --stack cluster --coalesce-ms 15000                (the relay's RELAY_COALESCE_MS)
  *   npm run bench:herd -- --stack cluster --priority equal                   (delivery side not in the background)
  *   npm run bench:herd -- --stack inbox                                      (the 202 path alone: API and Postgres)
@@ -91,6 +94,9 @@ async function main(): Promise<void> {
   const batchSize = arg('batch', 10);
   const rate = arg('rate', 0);
   const coalesceMs = process.argv.includes('--coalesce-ms') ? arg('coalesce-ms', 5000) : undefined;
+  // --api-replicas N: API processes of the cluster stack (default 2, the deployment's minimum), devices
+  // spread over them as a load balancer does.
+  const apiReplicas = arg('api-replicas', 2);
   const stackAt = process.argv.indexOf('--stack');
   const stack = stackAt > 0 ? process.argv[stackAt + 1] : 'dev';
   if (stack !== 'dev' && stack !== 'cluster' && stack !== 'inbox')
@@ -142,12 +148,29 @@ async function main(): Promise<void> {
     lateAfterMinutes: 10,
     timezone: zoneKeepingOneDate(start, end),
   });
+  // --warmup S: other rooms' classes (an earlier herd) send for S seconds first, so the API processes and
+  // Postgres meet the measured herd warm, as at 9 AM after a morning of classes; their answers are not measured
+  // (their events are checked for loss and duplicates like the rest).
+  const warmupSeconds = arg('warmup', 0);
+  const warmKeys =
+    warmupSeconds > 0
+      ? await seedHerd(db, {
+          rooms: devices,
+          studentsPerClass,
+          start,
+          end,
+          lateAfterMinutes: 10,
+          timezone: zoneKeepingOneDate(start, end),
+          prefix: 'W',
+          devicePrefix: 'warm',
+        })
+      : [];
 
   const taskQueue = 'bench';
   let temporalPg: LocalPostgres | undefined;
   const started =
     stack === 'cluster' ? await clusterStack() : stack === 'inbox' ? await inboxStack() : await devStack();
-  const port = started.port;
+  const ports = started.ports;
 
   /** The API in this process, on a free loopback port. */
   async function serveApi(client: Client): Promise<http.Server> {
@@ -197,7 +220,7 @@ async function main(): Promise<void> {
     });
     const httpServer = await serveApi(client);
     return {
-      port: (httpServer.address() as AddressInfo).port,
+      ports: [(httpServer.address() as AddressInfo).port],
       processes: [
         { name: 'bench process (API, relay, worker, herd client)', pid: process.pid },
         { name: 'temporal', pid: server.process.pid! },
@@ -222,7 +245,7 @@ async function main(): Promise<void> {
     const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
     const httpServer = await serveApi(client);
     return {
-      port: (httpServer.address() as AddressInfo).port,
+      ports: [(httpServer.address() as AddressInfo).port],
       processes: [{ name: 'bench process (API, herd client)', pid: process.pid }],
       relayMetrics: async () => '',
       stop: async () => {
@@ -251,6 +274,7 @@ async function main(): Promise<void> {
         relay: deliveryInBackground,
       },
       appDatabase: dbName,
+      apiReplicas,
       cacheDir: cfg.ROLLCALL_CACHE_DIR,
       workDir,
       cliPath: cli,
@@ -271,7 +295,7 @@ async function main(): Promise<void> {
     });
     say(`cluster up (logs: ${cluster.logs.join(', ')})`);
     return {
-      port: Number(new URL(cluster.apiUrl).port),
+      ports: cluster.apiUrls.map((u) => Number(new URL(u).port)),
       processes: [{ name: 'herd client (bench process)', pid: process.pid }, ...cluster.processes],
       relayMetrics: async () => (await fetch(`http://127.0.0.1:${relayMetricsPort}/metrics`)).text(),
       stop: cluster.stop,
@@ -308,12 +332,9 @@ async function main(): Promise<void> {
   ];
   if (pgStats) {
     await db.raw('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-    await db.raw('SELECT pg_stat_statements_reset()');
   }
-  const cpuBefore = sampleCpu(cpuGroups);
-  const machineBefore = machineBusyMs();
 
-  const post = (body: string, key: string) =>
+  const post = (body: string, key: string, port: number) =>
     new Promise<number>((resolve) => {
       const req = http.request(
         {
@@ -337,15 +358,72 @@ async function main(): Promise<void> {
       req.end(body);
     });
 
-  say(`load: ${devices} devices, ${batchSize}-record batches, ${seconds} s`);
-  const latencies: number[] = [];
-  /** Per 5 s of the load: the latencies of requests sent then (where in the herd the slow answers are). */
-  const slices: number[][] = [];
   const statuses = new Map<number, number>();
   const firstSightings = new Set<string>();
   let records = 0;
   const acceptedEvents: string[] = [];
-  const deadline = Date.now() + seconds * 1000;
+  // Open loop (--rate, requests/min over all devices): each device sends on its own paced clock, so latency
+  // is measured at an offered load rather than as fast as the server answers (closed loop, the default).
+  const intervalMs = rate > 0 ? (devices * 60_000) / rate : 0;
+  /** `herd` sends for `forSeconds`; each answer's latency goes to `measured` (when given) with its send time. */
+  const drive = (
+    herd: typeof keys,
+    forSeconds: number,
+    measured?: (ms: number, sentAt: number) => void,
+  ): Promise<void> => {
+    const deadline = Date.now() + forSeconds * 1000;
+    return Promise.all(
+      herd.map(async (d, i) => {
+        let next = Date.now() + (intervalMs * i) / devices;
+        while (Date.now() < deadline) {
+          if (intervalMs > 0) {
+            await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+            next += intervalMs;
+            if (Date.now() >= deadline) break;
+          }
+          const batch = Array.from({ length: batchSize }, () => {
+            const s = d.students[Math.floor(Math.random() * d.students.length)];
+            return {
+              event_id: crypto.randomUUID(),
+              student_id: s,
+              timestamp: new Date().toISOString(),
+              confidence: 0.9,
+            };
+          });
+          const sentAt = Date.now();
+          const started = process.hrtime.bigint();
+          const status = await post(
+            JSON.stringify({ device_id: d.deviceId, records: batch }),
+            d.key,
+            ports[i % ports.length]!,
+          );
+          measured?.(Number(process.hrtime.bigint() - started) / 1e6, sentAt);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          if (status === 202) {
+            records += batch.length;
+            for (const r of batch) acceptedEvents.push(r.event_id);
+            for (const r of batch) firstSightings.add(r.student_id);
+          }
+        }
+      }),
+    ).then(() => undefined);
+  };
+  if (warmupSeconds > 0) {
+    say(`warm-up: ${devices} other rooms for ${warmupSeconds} s`);
+    await drive(warmKeys, warmupSeconds);
+    // Answers and records counted from here are the measured herd's; its events and marks are checked with
+    // the warm-up's.
+    statuses.clear();
+    records = 0;
+  }
+  if (pgStats) await db.raw('SELECT pg_stat_statements_reset()');
+  const cpuBefore = sampleCpu(cpuGroups);
+  const machineBefore = machineBusyMs();
+
+  say(`load: ${devices} devices, ${batchSize}-record batches, ${seconds} s`);
+  const latencies: number[] = [];
+  /** Per 5 s of the load: the latencies of requests sent then (where in the herd the slow answers are). */
+  const slices: number[][] = [];
   const t0 = Date.now();
   // Steady state: the last two thirds of the load, once every session is open and most first sightings are
   // marks (the whole run also carries those one-off costs), up to the end of the load.
@@ -362,41 +440,10 @@ async function main(): Promise<void> {
     sliceCpu.push(new Map(cpuDelta(lastSlice, now).map(([name, ms]) => [name, ms / 5000])));
     lastSlice = now;
   }, 5000);
-  // Open loop (--rate, requests/min over all devices): each device sends on its own paced clock, so latency
-  // is measured at an offered load rather than as fast as the server answers (closed loop, the default).
-  const intervalMs = rate > 0 ? (devices * 60_000) / rate : 0;
-  await Promise.all(
-    keys.map(async (d, i) => {
-      let next = Date.now() + (intervalMs * i) / devices;
-      while (Date.now() < deadline) {
-        if (intervalMs > 0) {
-          await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
-          next += intervalMs;
-          if (Date.now() >= deadline) break;
-        }
-        const batch = Array.from({ length: batchSize }, () => {
-          const s = d.students[Math.floor(Math.random() * d.students.length)];
-          return {
-            event_id: crypto.randomUUID(),
-            student_id: s,
-            timestamp: new Date().toISOString(),
-            confidence: 0.9,
-          };
-        });
-        const started = process.hrtime.bigint();
-        const status = await post(JSON.stringify({ device_id: d.deviceId, records: batch }), d.key);
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        latencies.push(ms);
-        (slices[Math.floor((Date.now() - ms - t0) / 5000)] ??= []).push(ms);
-        statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        if (status === 202) {
-          records += batch.length;
-          for (const r of batch) acceptedEvents.push(r.event_id);
-          for (const r of batch) firstSightings.add(r.student_id);
-        }
-      }
-    }),
-  );
+  await drive(keys, seconds, (ms, sentAt) => {
+    latencies.push(ms);
+    (slices[Math.floor((sentAt - t0) / 5000)] ??= []).push(ms);
+  });
   const loadMs = Date.now() - t0;
   clearTimeout(steadyTimer);
   clearInterval(sliceTimer);
@@ -442,7 +489,7 @@ async function main(): Promise<void> {
     [
       'stack',
       stack === 'cluster'
-        ? 'Temporal server on Postgres; API, relay, worker as separate processes'
+        ? `Temporal server on Postgres; API (${apiReplicas} replica${apiReplicas === 1 ? '' : 's'}), relay, worker as separate processes`
         : 'Temporal dev server (SQLite); API, relay, worker in one process',
     ],
     ...(stack === 'cluster'
@@ -458,6 +505,12 @@ async function main(): Promise<void> {
     ['devices (rooms, concurrent clients)', String(devices)],
     ['mode', rate > 0 ? `open loop, offered ${rate} requests/min` : 'closed loop (as fast as accepted)'],
     ['duration', `${(loadMs / 1000).toFixed(1)} s`],
+    ...(warmupSeconds > 0
+      ? ([['warm-up (not measured)', `${devices} other rooms, ${warmupSeconds} s before, same rate`]] as [
+          string,
+          string,
+        ][])
+      : []),
     ['requests', String(total)],
     ['batches (requests)/min', ((total / loadMs) * 60_000).toFixed(0)],
     ['records/min accepted', ((records / loadMs) * 60_000).toFixed(0)],

@@ -39,13 +39,21 @@ export interface ClusterStackOptions {
   taskQueue: string;
   /** Extra environment of the API, worker and relay processes. */
   env?: Record<string, string>;
+  /**
+   * API processes, each on its own port (default 2: deploy/k8s/api.yaml's minimum). Clients spread over
+   * them as a load balancer does, one connection per device.
+   */
+  apiReplicas?: number;
   /** Extra node options of those processes (`--cpu-prof --cpu-prof-dir=…` to profile them). */
   nodeArgs?: string[];
   log: (m: string) => void;
 }
 
 export interface ClusterStack {
+  /** The first API replica's URL. */
   apiUrl: string;
+  /** Every API replica's URL. */
+  apiUrls: string[];
   temporalAddress: string;
   logs: string[];
   /** The stack's processes by role (`temporal`, `worker`, `relay`, `api`), for CPU accounting. */
@@ -299,7 +307,8 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
       cli('workflow', 'list', '--namespace', 'default', '--limit', '1'),
     );
 
-    const apiPort = await freePort();
+    const apiPorts: number[] = [];
+    for (let i = 0; i < (o.apiReplicas ?? 2); i++) apiPorts.push(await freePort());
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       NODE_ENV: 'development',
@@ -308,25 +317,24 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
       TEMPORAL_NAMESPACE: 'default',
       TEMPORAL_TASK_QUEUE: o.taskQueue,
       API_HOST: '127.0.0.1',
-      API_PORT: String(apiPort),
       MAINTENANCE_SCHEDULES: 'false',
       RELAY_IN_WORKER: 'false',
       LOG_LEVEL: 'warn',
       ...o.env,
     };
     const exits: Promise<never>[] = [];
-    for (const [name, file] of [
+    for (const [name, file, port] of [
       ['worker', 'workers/main.ts'],
       ['relay', 'workers/relayMain.ts'],
-      ['api', 'api/main.ts'],
-    ]) {
-      const logFile = path.join(o.workDir, `${name}.log`);
+      ...apiPorts.map((p) => ['api', 'api/main.ts', p] as const),
+    ] as const) {
+      const logFile = path.join(o.workDir, `${name}${port ? `-${port}` : ''}.log`);
       logs.push(logFile);
       const child = spawnLogged(
         process.execPath,
         [...(o.nodeArgs ?? []), '--import', 'tsx', path.join(repoRoot, file)],
         logFile,
-        env,
+        port ? { ...env, API_PORT: String(port) } : env,
         repoRoot,
         o.background?.[name as 'worker' | 'relay' | 'api'],
       );
@@ -339,7 +347,10 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
       );
     }
     // A process that dies while starting fails the start at once.
-    const started = Promise.race([waitForPort(apiPort, 120_000, 'API'), ...exits]);
+    const started = Promise.race([
+      Promise.all(apiPorts.map((p) => waitForPort(p, 120_000, 'API'))),
+      ...exits,
+    ]);
     exits.forEach((e) => e.catch(() => undefined));
     await started;
     // Measure a warm system: the worker has bundled its workflows and polls the task queue.
@@ -357,7 +368,8 @@ export async function startClusterStack(o: ClusterStackOptions): Promise<Cluster
       if (!/"identity"/.test(out)) throw new Error('no poller yet');
       return out;
     });
-    return { apiUrl: `http://127.0.0.1:${apiPort}`, temporalAddress: address, logs, processes, stop };
+    const apiUrls = apiPorts.map((p) => `http://127.0.0.1:${p}`);
+    return { apiUrl: apiUrls[0]!, apiUrls, temporalAddress: address, logs, processes, stop };
   } catch (err) {
     await stop();
     throw err;
