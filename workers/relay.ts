@@ -3,22 +3,23 @@
  * to the class session workflows. Each event waits in `inbox_pending` (queued by a trigger in the insert's
  * own transaction, migration 20261208000001_inbox_pending) until a relay has delivered it.
  *
- * claim queue rows (FOR UPDATE SKIP LOCKED + a lease; whole sessions, the longest-waiting first) → group per
- * session and device → signalWithStart, several records per signal → delete the delivered queue rows. A session this relay signalled
+ * claim whole sessions' queued rows (a lease per session, the longest-waiting first) → group per session and
+ * device → signalWithStart, several records per signal → delete the delivered queue rows and the lease. A session this relay signalled
  * less than `coalesceMs` ago is left out of its claims until then, so a busy session gets one signal per
  * interval rather than one per device batch (Temporal's cost, and Temporal Cloud's bill, is per signal),
  * while a session that was quiet is delivered at once.
  *
- * Safe with any number of relays: a claim skips rows another relay holds, and a relay that dies leaves only
- * leases, which expire and are claimed again. Delivery is at least once; the session workflow ignores event
+ * Safe with any number of relays: a claim skips sessions another relay holds, and a relay that dies leaves
+ * only leases, which expire and are claimed again. Delivery is at least once; the session workflow ignores event
  * ids it has seen, so a row delivered twice marks nothing twice.
- * Temporal being down only delays delivery: failed rows are leased again with a growing delay. A batch for
+ * Temporal being down only delays delivery: a failed session is leased again with a growing delay. A batch for
  * a session whose workflow has ended (signalWithStart refuses to reopen it) goes through the amendment path,
  * written by the session's own writer (`amendEndedSession`).
  *
  * Wakes on NOTIFY `rollcall_inbox` (sent by the queueing trigger when an insert finds nothing waiting,
  * migrations 20261205000020_ingest and 20261208000001_inbox_pending) and otherwise polls every `idlePollMs`.
  */
+import crypto from 'node:crypto';
 import pg from 'pg';
 import type { Knex } from 'knex';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
@@ -240,79 +241,86 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
 
   /**
    * Whole sessions, the one waiting longest first, and per session in the order received: a claim takes a
-   * session's waiting rows together (so they travel in one signal), and not while the session's rows are
-   * leased (in flight, waiting for a retry, or held by a relay that died), because the workflow
+   * session's waiting rows together (so they travel in one signal) and leases the session, and takes nothing
+   * of a leased session (in flight, waiting for a retry, or held by a relay that died), because the workflow
    * keeps a persisted mark when an earlier sighting with the same status arrives after it. Claims are
    * serialised (a transaction advisory lock) so that each sees the leases the previous one took. Sessions
    * this relay signalled less than `coalesceMs` ago wait for their interval.
    *
    * The cost follows the sessions waiting and the rows claimed, not the backlog: the waiting sessions come
-   * from a skip scan of the queue's key (session, received; one probe per session, its oldest row), and a
-   * session counts as leased when its oldest waiting row is (a claim always takes a session's oldest rows
-   * first, and failed rows are released with their retry delay as a whole).
+   * from a skip scan of the queue's key (session, received; one probe per session, its oldest row), each
+   * session's rows from a range of that key (the oldest first, read only as far as the claim takes), and a
+   * claim writes one lease row per session, nothing per event.
    */
-  const claim = (): Promise<InboxRow[]> =>
+  const claim = (): Promise<{ holder: string; rows: InboxRow[] }> =>
     db.transaction(async (trx) => {
       await trx.raw(`SELECT pg_advisory_xact_lock(hashtext('rollcall_inbox_claim'))`);
+      const holder = crypto.randomUUID();
       const { rows } = await trx.raw<{ rows: InboxRow[] }>(
         `WITH RECURSIVE waiting AS (
-             (SELECT p.session_id, p.received_at, p.lease_until FROM inbox_pending p
-               ORDER BY p.session_id, p.received_at LIMIT 1)
+             (SELECT p.session_id, p.received_at FROM inbox_pending p ORDER BY p.session_id, p.received_at LIMIT 1)
            UNION ALL
-             SELECT n.session_id, n.received_at, n.lease_until FROM waiting w
-              CROSS JOIN LATERAL (SELECT p.session_id, p.received_at, p.lease_until FROM inbox_pending p
+             SELECT n.session_id, n.received_at FROM waiting w
+              CROSS JOIN LATERAL (SELECT p.session_id, p.received_at FROM inbox_pending p
                                    WHERE p.session_id > w.session_id
                                    ORDER BY p.session_id, p.received_at LIMIT 1) n),
          sessions AS (
-           SELECT session_id, received_at AS waiting_since FROM waiting
-            WHERE (lease_until IS NULL OR lease_until <= now()) AND session_id <> ALL(?::text[])
-            ORDER BY received_at LIMIT ?),
+           SELECT w.session_id, w.received_at AS waiting_since FROM waiting w
+            WHERE w.session_id <> ALL(?::text[])
+              AND NOT EXISTS (SELECT 1 FROM inbox_leases l
+                               WHERE l.session_id = w.session_id AND l.lease_until > now())
+            ORDER BY w.received_at LIMIT ?),
          picked AS (
-           SELECT p.session_id, p.received_at, p.event_id FROM inbox_pending p
-             JOIN sessions s ON s.session_id = p.session_id
-            WHERE p.lease_until IS NULL OR p.lease_until <= now()
-            ORDER BY s.waiting_since, p.session_id, p.received_at LIMIT ?
-            FOR UPDATE OF p SKIP LOCKED),
+           SELECT r.session_id, r.event_id FROM sessions s
+            CROSS JOIN LATERAL (SELECT p.session_id, p.event_id, p.received_at FROM inbox_pending p
+                                 WHERE p.session_id = s.session_id ORDER BY p.received_at LIMIT ?) r
+            ORDER BY s.waiting_since, r.session_id, r.received_at LIMIT ?),
          leased AS (
-           UPDATE inbox_pending p
-              SET lease_until = now() + make_interval(secs => ?), delivery_attempts = p.delivery_attempts + 1
-             FROM picked c
-            WHERE p.session_id = c.session_id AND p.received_at = c.received_at AND p.event_id = c.event_id
-           RETURNING p.event_id, p.delivery_attempts)
+           INSERT INTO inbox_leases AS l (session_id, lease_until, delivery_attempts, holder)
+           SELECT DISTINCT session_id, now() + make_interval(secs => ?), 1, ?::uuid FROM picked
+           ON CONFLICT (session_id) DO UPDATE
+             SET lease_until = EXCLUDED.lease_until, delivery_attempts = l.delivery_attempts + 1,
+                 holder = EXCLUDED.holder
+           RETURNING l.session_id, l.delivery_attempts)
          SELECT e.event_id, e.session_id, e.device_id, e.student_id, e.seen_at, e.confidence, e.received_at,
                 l.delivery_attempts
-           FROM leased l JOIN recognition_events e ON e.event_id = l.event_id`,
-        [coalescing(), s.parallelSignals * 4, s.batchSize, s.leaseMs / 1000],
+           FROM picked c JOIN leased l ON l.session_id = c.session_id
+           JOIN recognition_events e ON e.event_id = c.event_id`,
+        [coalescing(), s.parallelSignals * 4, s.batchSize, s.batchSize, s.leaseMs / 1000, holder],
       );
-      return rows.sort(
-        (a, b) =>
-          a.received_at.getTime() - b.received_at.getTime() || a.seen_at.getTime() - b.seen_at.getTime(),
-      );
+      return {
+        holder,
+        rows: rows.sort(
+          (a, b) =>
+            a.received_at.getTime() - b.received_at.getTime() || a.seen_at.getTime() - b.seen_at.getTime(),
+        ),
+      };
     });
 
-  /** The queue rows of `rows` (by their key's leading session, then the event ids). */
-  const queueKeys = (rows: InboxRow[]) => [
-    [...new Set(rows.map((r) => r.session_id))],
-    rows.map((r) => r.event_id),
-  ];
-
-  /** Delivered: the queue rows go (the events stay in recognition_events, written once). */
-  const markDelivered = async (rows: InboxRow[]) => {
+  /**
+   * Delivered: the rows leave the queue (the events stay in recognition_events, written once), and the
+   * sessions in `finished` (all their claimed rows delivered) are no longer leased by this claim.
+   */
+  const markDelivered = async (holder: string, rows: InboxRow[], finished: string[]) => {
     const { rows: gone } = await db.raw<{ rows: { lag: number }[] }>(
-      `DELETE FROM inbox_pending WHERE session_id = ANY(?) AND event_id = ANY(?)
-        RETURNING extract(epoch FROM now() - received_at)::float8 AS lag`,
-      queueKeys(rows),
+      `WITH freed AS (DELETE FROM inbox_leases WHERE session_id = ANY(?) AND holder = ?::uuid)
+       DELETE FROM inbox_pending WHERE session_id = ANY(?) AND event_id = ANY(?)
+       RETURNING extract(epoch FROM now() - received_at)::float8 AS lag`,
+      [finished, holder, [...new Set(rows.map((r) => r.session_id))], rows.map((r) => r.event_id)],
     );
     for (const r of gone) inboxDeliveryLag.observe(r.lag);
   };
 
-  /** Failed rows come back after 0.5 s · 2^(attempts−1), capped: quick after a blip, gentle in an outage. */
-  const release = (rows: InboxRow[]) =>
+  /**
+   * Sessions whose delivery failed come back after 0.5 s · 2^(attempts−1), capped: quick after a blip,
+   * gentle in an outage (unless another relay has taken the session over since).
+   */
+  const release = (holder: string, sessionIds: string[]) =>
     db.raw(
-      `UPDATE inbox_pending
+      `UPDATE inbox_leases
           SET lease_until = now() + make_interval(secs => least(?, 0.5 * 2 ^ least(delivery_attempts - 1, 20)))
-        WHERE session_id = ANY(?) AND event_id = ANY(?)`,
-      [s.maxRetryDelayMs / 1000, ...queueKeys(rows)],
+        WHERE session_id = ANY(?) AND holder = ?::uuid`,
+      [s.maxRetryDelayMs / 1000, sessionIds, holder],
     );
 
   /** A session's window and lateness rule as the workflow applies them (the worker's early/grace minutes). */
@@ -348,7 +356,7 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
   };
 
   const deliverOnce = async (): Promise<RelayCycle> => {
-    const rows = await claim();
+    const { holder, rows } = await claim();
     if (rows.length === 0) return { claimed: 0, delivered: 0, failed: 0 };
     // Per session, signals in the order received: runs of one device, at most recordsPerSignal records each.
     const sessions = new Map<string, InboxRow[][]>();
@@ -464,9 +472,11 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
         return;
       }
     });
-    if (done.length > 0) await markDelivered(done);
+    const failedSessions = new Set(failed.map((r) => r.session_id));
+    const finished = [...sessions.keys()].filter((id) => !failedSessions.has(id));
+    if (done.length > 0 || finished.length > 0) await markDelivered(holder, done, finished);
     if (failed.length > 0) {
-      await release(failed);
+      await release(holder, [...failedSessions]);
       log.warn(
         { err: (firstError as Error | undefined)?.message, records: failed.length },
         'inbox delivery failed; retrying with backoff',

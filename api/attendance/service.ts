@@ -40,21 +40,21 @@ interface SlotRow {
 type SlotJson = Omit<SlotRow, 'ends_at'> & { ends_at: string };
 
 /**
- * The two look-ups of a batch, as one prepared statement: $1/$2 the plausible records' instants and
- * 1-based indexes, $3 the room, $4/$5 the early and grace minutes, $6 the batch's student ids.
+ * The two look-ups of a batch, as one prepared statement: $1 the plausible records' instants, $2 the room,
+ * $3/$4 the early and grace minutes, $5 the batch's student ids. Slots name their instant by its 1-based
+ * position in $1 (`idx`); one schedule_slots_for call ranks them all (migration 20261208000002).
  */
 const LOOKUP: PreparedQuery = {
-  name: 'attendance_lookup',
+  name: 'attendance_lookup_batch',
   text: `SELECT
       (SELECT coalesce(json_agg(x ORDER BY x.idx, x.rank), '[]')
-         FROM (SELECT r.idx, slot.schedule_id, slot.course_id, slot.session_date::text AS session_date,
+         FROM (SELECT slot.idx, slot.schedule_id, slot.course_id, slot.session_date::text AS session_date,
                       slot.ends_at, slot.rank
-                 FROM unnest($1::timestamptz[], $2::int[]) AS r(ts, idx)
-                 JOIN LATERAL schedule_slots_at($3::text, r.ts, $4::int, $5::int) slot ON true) x) AS slots,
+                 FROM schedule_slots_for($2::text, $1::timestamptz[], $3::int, $4::int) slot) x) AS slots,
       (SELECT coalesce(json_agg(y), '[]')
          FROM (SELECT s.id, coalesce(array_agg(e.course_id) FILTER (WHERE e.course_id IS NOT NULL), '{}') AS courses
                  FROM students s LEFT JOIN enrollments e ON e.student_id = s.id
-                WHERE s.id = ANY($6::text[]) GROUP BY s.id) y) AS students`,
+                WHERE s.id = ANY($5::text[]) GROUP BY s.id) y) AS students`,
 };
 
 /**
@@ -73,7 +73,7 @@ const INSERT: PreparedQuery = {
 
 /** The ingest's prepared statements with parameters that read and write nothing (lib/preparedQuery warmPrepared). */
 export const INGEST_WARMUP: readonly { query: PreparedQuery; values: unknown[] }[] = [
-  { query: LOOKUP, values: [[], [], '', 0, 0, []] },
+  { query: LOOKUP, values: [[], '', 0, 0, []] },
   { query: INSERT, values: [[], [], '', [], [], [], ''] },
 ];
 
@@ -111,20 +111,14 @@ export async function acceptBatch(
   const [lookup] = await runPrepared<{ slots: SlotJson[]; students: { id: string; courses: string[] }[] }>(
     db,
     LOOKUP,
-    [
-      plausible.map((p) => p.ts),
-      plausible.map((p) => p.idx),
-      device.roomId,
-      deps.earlyMinutes,
-      deps.graceMinutes,
-      studentIds,
-    ],
+    [plausible.map((p) => p.ts), device.roomId, deps.earlyMinutes, deps.graceMinutes, studentIds],
   );
   const coursesOf = new Map(lookup.students.map((s) => [s.id, new Set(s.courses)]));
 
   const candidatesOf = new Map<number, SlotRow[]>();
   for (const slot of lookup.slots) {
-    const row = { ...slot, ends_at: new Date(slot.ends_at) };
+    // The slot's instant is the idx-th plausible record; candidatesOf is keyed by the record's own index.
+    const row = { ...slot, idx: plausible[slot.idx - 1]!.idx, ends_at: new Date(slot.ends_at) };
     candidatesOf.set(row.idx, [...(candidatesOf.get(row.idx) ?? []), row]);
   }
   const amendMs = (deps.graceMinutes + deps.amendMinutes) * 60_000;

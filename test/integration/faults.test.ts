@@ -539,10 +539,10 @@ void describe('fault matrix: worker, Temporal, Postgres and the edge link fail u
             const stuck = relay!;
             const held = await until('the relay to be caught holding claimed rows', 90_000, async () => {
               stuck.kill('SIGSTOP');
-              const rows: string[] = await db('inbox_pending')
-                .where('lease_until', '>', db.fn.now())
-                .where('delivery_attempts', '>', 0)
-                .pluck('event_id');
+              const rows: string[] = await db('inbox_pending as p')
+                .join('inbox_leases as l', 'l.session_id', 'p.session_id')
+                .where('l.lease_until', '>', db.fn.now())
+                .pluck('p.event_id');
               if (rows.length > 0) return rows;
               stuck.kill('SIGCONT');
               return undefined;

@@ -33,8 +33,8 @@ async function handled(): Promise<number> {
 void describe('inbox relay (real Temporal + real Postgres)', () => {
   let rc: TestRollcall;
   /** The queue rows (undelivered events) among `eventIds`. */
-  const pendingOf = (eventIds: string[]): Promise<{ event_id: string; delivery_attempts: number }[]> =>
-    rc.database.db('inbox_pending').whereIn('event_id', eventIds).select('event_id', 'delivery_attempts');
+  const pendingOf = (eventIds: string[]): Promise<{ event_id: string }[]> =>
+    rc.database.db('inbox_pending').whereIn('event_id', eventIds).select('event_id');
   before(async () => {
     rc = await startTestRollcall();
     await seedDemoSchool(rc.database.db);
@@ -66,15 +66,28 @@ void describe('inbox relay (real Temporal + real Postgres)', () => {
           orphans.map((o) => o.timestamp),
         ],
       );
-      const leased = await trx('inbox_pending')
-        .whereIn(
-          'event_id',
-          orphans.map((o) => o.event_id),
-        )
-        .update({ lease_until: trx.raw(`now() + interval '2 seconds'`), delivery_attempts: 1 })
-        .returning(['event_id', 'lease_until']);
-      assert.equal(leased.length, 2, 'every committed event is queued');
-      return leased;
+      // The dead relay's lease on the session (one per session, whatever it held).
+      const leased = await trx('inbox_leases')
+        .insert({
+          session_id: sessionId,
+          lease_until: trx.raw(`now() + interval '2 seconds'`),
+          delivery_attempts: 1,
+          holder: crypto.randomUUID(),
+        })
+        .onConflict('session_id')
+        .merge()
+        .returning(['lease_until']);
+      assert.equal(
+        (
+          await trx('inbox_pending').whereIn(
+            'event_id',
+            orphans.map((o) => o.event_id),
+          )
+        ).length,
+        2,
+        'every committed event is queued',
+      );
+      return orphans.map((o) => ({ event_id: o.event_id, lease_until: leased[0]!.lease_until as Date }));
     });
     await eventually(
       async () => ((await pendingOf(claimed.map((c) => c.event_id))).length === 0 ? true : undefined),
@@ -165,9 +178,15 @@ void describe('inbox relay (real Temporal + real Postgres)', () => {
           confidence: 0.9,
         });
       // Held by a relay for a minute, so neither is delivered while the test looks.
-      await trx('inbox_pending')
-        .whereIn('event_id', [kept.event_id, purged.event_id])
-        .update({ lease_until: trx.raw(`now() + interval '1 minute'`), delivery_attempts: 1 });
+      await trx('inbox_leases')
+        .insert({
+          session_id: sessionId,
+          lease_until: trx.raw(`now() + interval '1 minute'`),
+          delivery_attempts: 1,
+          holder: crypto.randomUUID(),
+        })
+        .onConflict('session_id')
+        .merge();
     });
     assert.equal((await pendingOf([kept.event_id, purged.event_id])).length, 2);
     await db('recognition_events').where({ event_id: purged.event_id }).delete();
@@ -176,7 +195,7 @@ void describe('inbox relay (real Temporal + real Postgres)', () => {
       [kept.event_id],
     );
     // Released, the one left is delivered as usual.
-    await db('inbox_pending').where({ event_id: kept.event_id }).update({ lease_until: null });
+    await db('inbox_leases').where({ session_id: sessionId }).delete();
     await eventually(
       async () => ((await pendingOf([kept.event_id])).length === 0 ? true : undefined),
       'the kept event to be delivered',
@@ -208,12 +227,12 @@ void describe('inbox relay (real Temporal + real Postgres)', () => {
       const answers = await Promise.all(batches.map((b) => post(b)));
       for (const a of answers) assert.equal(a.status, 202, JSON.stringify(a.body));
       const ids = batches.flat().map((r) => r.event_id);
-      // While they are delivered, no queued row is ever claimed a second time.
+      // While they are delivered, no session is ever claimed again while held (a lease's attempts would grow).
       const attempts = new Set<number>();
       await eventually(async () => {
-        const r: { delivery_attempts: number }[] = await pendingOf(ids);
-        for (const x of r) attempts.add(x.delivery_attempts);
-        return r.length === 0 ? true : undefined;
+        const leases: { delivery_attempts: number }[] = await db('inbox_leases').select('delivery_attempts');
+        for (const l of leases) attempts.add(l.delivery_attempts);
+        return (await pendingOf(ids)).length === 0 ? true : undefined;
       }, 'every row delivered');
       assert.ok(
         [...attempts].every((n) => n <= 1),

@@ -110,6 +110,37 @@ void describe('attendance at the edges of time (real Temporal + real Postgres)',
     assert.equal(schedule.body.current?.course_id, 'EDGE-B', JSON.stringify(schedule.body));
   });
 
+  void test('when a batch’s instants are ranked in one call, then each gets its own candidates in rule order, the same as asking for it alone', async () => {
+    const db = rc.database.db;
+    // -18: in B's time and A's grace; -30: in A's time, B about to start; -60: A about to start; +100: nothing.
+    const instants = [at(-18), at(-30), at(-60), at(100)].map((d) => d.toISOString());
+    const { rows } = await db.raw<{ rows: { idx: number; schedule_id: number; rank: number }[] }>(
+      'SELECT idx, schedule_id, rank FROM schedule_slots_for(?, ?::timestamptz[], 15, 10)',
+      ['RT', instants],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.idx, r.schedule_id, r.rank]),
+      [
+        [1, ids.b, 1],
+        [1, ids.a, 2],
+        [2, ids.a, 1],
+        [2, ids.b, 2],
+        [3, ids.a, 1],
+      ],
+    );
+    for (const [i, ts] of instants.entries()) {
+      const alone = await db.raw<{ rows: { schedule_id: number; rank: number }[] }>(
+        'SELECT schedule_id, rank FROM schedule_slots_at(?, ?, 15, 10)',
+        ['RT', ts],
+      );
+      assert.deepEqual(
+        alone.rows.map((r) => [r.schedule_id, r.rank]),
+        rows.filter((r) => r.idx === i + 1).map((r) => [r.schedule_id, r.rank]),
+        ts,
+      );
+    }
+  });
+
   void test('when an admin adds an active class overlapping another in the room, then 409 names the clash; back to back is fine', async () => {
     const admin = await bearerFor(rc.app, 'admin');
     const dow = ((new Date(today).getUTCDay() + 6) % 7) + 1;
