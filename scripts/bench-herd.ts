@@ -140,31 +140,23 @@ async function main(): Promise<void> {
   say(`seeding ${devices} rooms × ${studentsPerClass} students`);
   const start = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000);
   const end = new Date(start.getTime() + 60 * 60_000);
-  const keys = await seedHerd(db, {
-    rooms: devices,
-    studentsPerClass,
-    start,
-    end,
-    lateAfterMinutes: 10,
-    timezone: zoneKeepingOneDate(start, end),
-  });
+  /** `devices` rooms with a class now; `ids` names them apart from another herd's. */
+  const seedRooms = (ids: { prefix?: string; devicePrefix?: string } = {}) =>
+    seedHerd(db, {
+      rooms: devices,
+      studentsPerClass,
+      start,
+      end,
+      lateAfterMinutes: 10,
+      timezone: zoneKeepingOneDate(start, end),
+      ...ids,
+    });
+  const keys = await seedRooms();
   // --warmup S: other rooms' classes (an earlier herd) send for S seconds first, so the API processes and
   // Postgres meet the measured herd warm, as at 9 AM after a morning of classes; their answers are not measured
   // (their events are checked for loss and duplicates like the rest).
   const warmupSeconds = arg('warmup', 0);
-  const warmKeys =
-    warmupSeconds > 0
-      ? await seedHerd(db, {
-          rooms: devices,
-          studentsPerClass,
-          start,
-          end,
-          lateAfterMinutes: 10,
-          timezone: zoneKeepingOneDate(start, end),
-          prefix: 'W',
-          devicePrefix: 'warm',
-        })
-      : [];
+  const warmKeys = warmupSeconds > 0 ? await seedRooms({ prefix: 'W', devicePrefix: 'warm' }) : [];
 
   const taskQueue = 'bench';
   let temporalPg: LocalPostgres | undefined;
