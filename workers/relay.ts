@@ -4,17 +4,17 @@
  * own transaction, migration 20261208000001_inbox_pending) until a relay has delivered it.
  *
  * claim whole sessions' queued rows (a lease per session, the longest-waiting first) → group per session and
- * device → signalWithStart, several records per signal → delete the delivered queue rows and the lease. A session this relay signalled
- * less than `coalesceMs` ago is left out of its claims until then, so a busy session gets one signal per
- * interval rather than one per device batch (Temporal's cost, and Temporal Cloud's bill, is per signal),
- * while a session that was quiet is delivered at once.
+ * device → signalWithStart, several records per signal → delete the delivered queue rows and the lease. A
+ * session this relay signalled less than `coalesceMs` ago is left out of its claims until then, so a busy
+ * session gets one signal per interval rather than one per device batch (Temporal's cost, and Temporal
+ * Cloud's bill, is per signal), while a session that was quiet is delivered at once.
  *
  * Safe with any number of relays: a claim skips sessions another relay holds, and a relay that dies leaves
- * only leases, which expire and are claimed again. Delivery is at least once; the session workflow ignores event
- * ids it has seen, so a row delivered twice marks nothing twice.
- * Temporal being down only delays delivery: a failed session is leased again with a growing delay. A batch for
- * a session whose workflow has ended (signalWithStart refuses to reopen it) goes through the amendment path,
- * written by the session's own writer (`amendEndedSession`).
+ * only leases, which expire and are claimed again. Delivery is at least once; the session workflow ignores
+ * event ids it has seen, so a row delivered twice marks nothing twice.
+ * Temporal being down only delays delivery: a failed session is leased again with a growing delay. A batch
+ * for a session whose workflow has ended (signalWithStart refuses to reopen it) goes through the amendment
+ * path, written by the session's own writer (`amendEndedSession`).
  *
  * Wakes on NOTIFY `rollcall_inbox` (sent by the queueing trigger when an insert finds nothing waiting,
  * migrations 20261205000020_ingest and 20261208000001_inbox_pending) and otherwise polls every `idlePollMs`.
@@ -118,7 +118,6 @@ interface InboxRow {
   seen_at: Date;
   confidence: number;
   received_at: Date;
-  delivery_attempts: number;
 }
 
 interface SessionRow {
@@ -281,9 +280,8 @@ export function startInboxRelay(deps: RelayDeps): InboxRelay {
            ON CONFLICT (session_id) DO UPDATE
              SET lease_until = EXCLUDED.lease_until, delivery_attempts = l.delivery_attempts + 1,
                  holder = EXCLUDED.holder
-           RETURNING l.session_id, l.delivery_attempts)
-         SELECT e.event_id, e.session_id, e.device_id, e.student_id, e.seen_at, e.confidence, e.received_at,
-                l.delivery_attempts
+           RETURNING l.session_id)
+         SELECT e.event_id, e.session_id, e.device_id, e.student_id, e.seen_at, e.confidence, e.received_at
            FROM picked c JOIN leased l ON l.session_id = c.session_id
            JOIN recognition_events e ON e.event_id = c.event_id`,
         [coalescing(), s.parallelSignals * 4, s.batchSize, s.batchSize, s.leaseMs / 1000, holder],

@@ -69,7 +69,7 @@ export function requireDevice(db: Knex, opts: { inSchool?: boolean } = {}): Requ
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const header = req.get('authorization');
     const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : req.get('x-device-key');
-    const [row] = await runPrepared<DeviceAuthRow>(db, DEVICE_AUTH, [
+    const [answer] = await runPrepared<DeviceAuthRow>(db, DEVICE_AUTH, [
       perIp.rule.name,
       ip,
       key ? hashDeviceKey(key) : null,
@@ -77,22 +77,23 @@ export function requireDevice(db: Knex, opts: { inSchool?: boolean } = {}): Requ
       perDevice.rule.windowSeconds,
       perIp.rule.limit,
     ]);
+    const row = answer!; // one row whatever was found (the statement's FROM is a single row)
     perDevice.sweepNowAndThen();
-    const blocked = perIp.result(row!.blocked_hits ?? 0, row!.blocked_seconds_left ?? 0, false);
+    const blocked = perIp.result(row.blocked_hits ?? 0, row.blocked_seconds_left ?? 0, false);
     if (!blocked.ok) return next(tooManyRequests(blocked.retryAfterSeconds, 'address'));
     if (!key)
       return next(
         new AppError(401, 'unauthenticated', 'a device key is required (Authorization: Bearer <key>)'),
       );
-    if (!row!.id || row!.status === 'decommissioned') {
+    if (!row.id || row.status === 'decommissioned') {
       await perIp.hit(ip);
       return next(new AppError(401, 'unauthenticated', 'unknown or revoked device key'));
     }
-    req.device = { id: row!.id, roomId: row!.room_id, schoolId: row!.school_id };
+    req.device = { id: row.id, roomId: row.room_id, schoolId: row.school_id };
     // Per device, not per IP: a school's Pis may share one NAT address.
-    answerLimits(res, [perDevice.result(row!.device_hits!, row!.device_seconds_left!, true)], 'device');
+    answerLimits(res, [perDevice.result(row.device_hits!, row.device_seconds_left!, true)], 'device');
     // The rest of the request runs in the device's school (row-level security), where the route asks for it.
-    if (opts.inSchool) void runInSchool(db, row!.school_id, async () => next());
+    if (opts.inSchool) void runInSchool(db, row.school_id, async () => next());
     else next();
   };
 }
