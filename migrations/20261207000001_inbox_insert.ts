@@ -11,9 +11,8 @@ import { TENANT_ROLE } from './20261206000001_schools';
  * → devices (id, school_id), one look-up that checks both. The key to schools goes: the device's own key
  * covers it, and it locked the one `schools` row FOR KEY SHARE from every concurrent batch of a school.
  *
- * A relay's claim rewrites each row's lease: with room left on each page (fillfactor 70) that is a HOT update
- * (a new row version beside the old, no index entry), not five new index entries per row. The undelivered
- * rows' index by received_at goes: claims read the per-session one, and so can the NOTIFY trigger's check.
+ * The undelivered rows' index by received_at goes: claims read the per-session one, and so can the NOTIFY
+ * trigger's check. (Delivery state leaves this table altogether in 20261208000001_inbox_pending.)
  *
  * Nothing in a school's scope writes the inbox (the API's insert runs as the owner, the relay too), so the
  * tenant role keeps SELECT and DELETE on it (reports, erasure) and loses INSERT and UPDATE.
@@ -32,7 +31,6 @@ export async function up(knex: Knex): Promise<void> {
       FOR EACH ROW WHEN (NEW.school_id IS NULL)
       EXECUTE FUNCTION rollcall_assign_school('required', 'devices', 'device_id');
     REVOKE INSERT, UPDATE ON recognition_events FROM ${TENANT_ROLE};
-    ALTER TABLE recognition_events SET (fillfactor = 70);
     DROP INDEX recognition_events_undelivered_idx;
   `);
 }
@@ -40,7 +38,6 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE INDEX recognition_events_undelivered_idx ON recognition_events (received_at) WHERE delivered_at IS NULL;
-    ALTER TABLE recognition_events RESET (fillfactor);
     GRANT INSERT, UPDATE ON recognition_events TO ${TENANT_ROLE};
     DROP TRIGGER recognition_events_school ON recognition_events;
     CREATE TRIGGER recognition_events_school BEFORE INSERT OR UPDATE OF device_id ON recognition_events

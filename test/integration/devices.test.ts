@@ -227,11 +227,13 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
       return res.body as { server_time?: string };
     };
     const before = Date.now();
+    // When the device's last upload was refused: an hour before now (whatever the date the suite runs on).
+    const deadLetterAt = new Date(before - 3_600_000).toISOString();
     const answer = await send({
       clockOffsetMs: 300_000,
       deadLetters: 2,
       lastDeadLetterReason: 'student S009 is not enrolled in MATH201',
-      lastDeadLetterAt: '2026-03-02T09:05:00.000Z',
+      lastDeadLetterAt: deadLetterAt,
       droppedEvents: 0,
     });
     const serverTime = Date.parse(answer.server_time ?? '');
@@ -253,7 +255,7 @@ void describe('device lifecycle (real Temporal + real Postgres)', () => {
     assert.equal(r101.deadLetters, 2);
     assert.deepEqual(r101.lastDeadLetter, {
       reason: 'student S009 is not enrolled in MATH201',
-      at: '2026-03-02T09:05:00.000Z',
+      at: deadLetterAt,
     });
     const neverReported = listed.body.devices.find((d: { deviceId: string }) => d.deviceId === 'pi-r100');
     assert.deepEqual(
